@@ -1,0 +1,119 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""Converting string option values (from INI files) in one place.
+
+Server runners and ``[exe]`` sections receive every option as a string.
+Each consumer declares its options once, in a table of name -> converter
+(the way waitress's ``adjustments.py`` does), and calls :func:`convert`.
+A bad value raises :class:`OptionError`, whose message names the option
+and the value, so the command can print one line and exit.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+__all__ = [
+    "OptionError", "asbool", "asint", "asfloat", "asoctal", "aslist",
+    "asport", "convert",
+]
+
+_TRUE = {"true", "yes", "on", "y", "t", "1"}
+_FALSE = {"false", "no", "off", "n", "f", "0", ""}
+
+
+class OptionError(ValueError):
+    """A configuration option had a value that cannot be used."""
+
+    def __init__(self, name: str, value: Any, expected: str, where: str = ""):
+        self.name = name
+        self.value = value
+        self.expected = expected
+        self.where = where
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" in {self.where}" if self.where else ""
+        return f"Bad value for option {self.name!r}{where}: {self.value!r} ({self.expected})"
+
+
+def _named(expected: str):
+    """Attach the human description used in error messages to a converter."""
+    def mark(func):
+        func.expected = expected
+        return func
+    return mark
+
+
+@_named("expected true or false")
+def asbool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+@_named("expected an integer")
+def asint(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return int(str(value).strip()) if not isinstance(value, int) else value
+
+
+@_named("expected a number")
+def asfloat(value: Any) -> float:
+    return float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+
+
+@_named("expected an octal number such as 022")
+def asoctal(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(str(value).strip(), 8)
+
+
+@_named("expected a port number between 0 and 65535")
+def asport(value: Any) -> int:
+    port = asint(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(value)
+    return port
+
+
+@_named("expected a list of words")
+def aslist(value: Any) -> list:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return str(value).split()
+
+
+def convert(options: Mapping[str, Any], table: Mapping[str, Callable[[Any], Any]],
+            where: str = "", strict: bool = False) -> dict:
+    """Return a copy of ``options`` with every value named in ``table`` converted.
+
+    ``None`` values are left as they are (an option that was not given).
+    Options missing from ``table`` pass through unchanged unless ``strict``,
+    in which case they are an error.
+    """
+    result = {}
+    for name, value in options.items():
+        converter = table.get(name)
+        if converter is None:
+            if strict:
+                raise OptionError(name, value, "unknown option", where)
+            result[name] = value
+            continue
+        if value is None:
+            result[name] = None
+            continue
+        try:
+            result[name] = converter(value)
+        except (TypeError, ValueError):
+            expected = getattr(converter, "expected", f"expected {getattr(converter, '__name__', 'a valid value')}")
+            raise OptionError(name, value, expected, where) from None
+    return result
