@@ -1,0 +1,111 @@
+"""Helpers shared by the test modules: real processes on loopback."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0,
+                  proc: subprocess.Popen | None = None) -> None:
+    """Block until something accepts connections on (host, port)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"process exited with {proc.returncode} before listening:\n{out}")
+        with contextlib.suppress(OSError):
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def http_get(url: str, timeout: float = 10.0, data: bytes | None = None,
+             headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """(status, headers, body) for one request; HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def write(path: Path, text: str, mode: int | None = None) -> Path:
+    """Write dedented text to path (creating parents); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    if mode is not None:
+        path.chmod(mode)
+    return path
+
+
+def paster_env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env.pop("PASTE_CONFIG_FILE", None)
+    env.update(extra)
+    return env
+
+
+def run_paster(*args: str, cwd=None, input: str | bytes | None = None,
+               timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m paste.script ARGS`` to completion, capturing text output."""
+    return subprocess.run(
+        [PYTHON, "-m", "paste.script", *args], cwd=cwd, input=input,
+        capture_output=True, text=not isinstance(input, bytes), timeout=timeout,
+        env=env or paster_env())
+
+
+def start_paster(*args: str, cwd=None, env: dict | None = None) -> subprocess.Popen:
+    """Start ``python -m paste.script ARGS`` in the background (stdout+stderr merged)."""
+    return subprocess.Popen(
+        [PYTHON, "-m", "paste.script", *args], cwd=cwd, env=env or paster_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10) -> str:
+    """Signal proc, wait for it, kill its group if it lingers; return its output."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    return proc.stdout.read() if proc.stdout else ""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone.
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().split(")")[-1].split()[0] == "Z":
+                return False
+    return True
