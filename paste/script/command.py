@@ -1,0 +1,637 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""The ``paster`` dispatcher and the :class:`Command` base class.
+
+The dispatcher knows commands only by name and entry point until one is
+run; nothing heavy is imported to print help. Commands subclass
+:class:`Command` (an optparse-based API that third-party packages have
+used for many years, so it stays as it was).
+"""
+from __future__ import annotations
+
+import difflib
+import optparse
+import os
+import re
+import sys
+import textwrap
+
+from paste.script import pluginlib
+from paste.script import __version__
+
+__all__ = [
+    "Command", "BadCommand", "NoDefault", "run", "main", "invoke",
+    "get_commands", "dispatch", "parser",
+]
+
+
+class BadCommand(Exception):
+    """A user error: ``paster`` prints the message and exits with ``exit_code``."""
+
+    def __init__(self, message: str = "", exit_code: int = 2):
+        self.message = message
+        self.exit_code = exit_code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NoDefault:
+    """Marks a variable or prompt that has no default value."""
+
+
+# ---------------------------------------------------------------------------
+# The global parser
+
+class _PasterHelpFormatter(optparse.IndentedHelpFormatter):
+    pass
+
+
+parser = optparse.OptionParser(
+    add_help_option=False,
+    version=__version__,
+    usage="%prog [paster_options] COMMAND [command_options]",
+    prog="paster",
+    formatter=_PasterHelpFormatter(),
+)
+parser.add_option(
+    "--plugin", action="append", dest="plugins",
+    help="Add a plugin to the list of commands (plugins are Egg specs; "
+         "will also require() the Egg)")
+parser.add_option(
+    "-h", "--help", action="store_true", dest="do_help",
+    help="Show this help message")
+parser.disable_interspersed_args()
+
+
+def _version_text() -> str:
+    location = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return f"PasteScript {__version__} from {location} (python {sys.version.split()[0]})"
+
+
+parser.get_version = _version_text  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# Finding commands
+
+def get_commands(plugins=None) -> dict:
+    """Command name -> entry point, from the active plugins and the global group.
+
+    ``plugins`` are extra plugin names (``--plugin``); the project around the
+    current directory and everything the plugins list are added here.
+    """
+    names = list(plugins or []) + pluginlib.project_plugins()
+    commands = pluginlib.load_global_commands()
+    if names:
+        commands.update(pluginlib.load_commands_from_plugins(pluginlib.resolve_plugins(names)))
+    return commands
+
+
+def _is_executable_config(path: str) -> bool:
+    """True when ``path`` is a file whose ``#!`` line runs paster."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"paster" in first
+
+
+def _exe_args(args: list) -> list | None:
+    """Rewrite ``paster ./app.ini start`` (a ``#!`` script) as an ``exe`` call."""
+    underscore = os.environ.get("_")
+    if (args and underscore and underscore == args[0]
+            and os.path.basename(sys.argv[0]) != os.path.basename(underscore)
+            and _is_executable_config(args[0])):
+        return ["exe"] + args
+    return None
+
+
+def main(args: list | None = None) -> int:
+    """Run ``paster`` with ``args`` (default ``sys.argv[1:]``); return the exit code."""
+    if args is None:
+        args = sys.argv[1:]
+    args = list(args)
+    verbose = any(a in ("-v", "--verbose") or re.fullmatch(r"-v+", a) for a in args)
+    try:
+        return _main(args)
+    except BadCommand as exc:
+        if exc.message:
+            print(exc.message, file=sys.stderr)
+        return exc.exit_code
+    except pluginlib.PluginNotFound as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if verbose:
+            raise
+        print(f"Error: {type(exc).__name__}: {exc} (run with -v for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _main(args: list) -> int:
+    rewritten = _exe_args(args)
+    if rewritten is not None:
+        args = rewritten
+    options, args = parser.parse_args(args)
+    options.base_parser = parser
+    if options.do_help:
+        args = ["help"] + args
+    if not args:
+        args = ["help"]
+    command_name = args[0]
+    commands = get_commands(options.plugins)
+    if command_name not in commands:
+        if _is_executable_config(command_name):
+            return _main(["exe"] + args)
+        return _unknown_command(command_name, commands)
+    command = load_command(command_name, commands[command_name])
+    return invoke(command, command_name, options, args[1:], exit=False)
+
+
+def load_command(name: str, entry_point):
+    """Load a command class from its entry point, turning failures into BadCommand."""
+    try:
+        return entry_point.load()
+    except Exception as exc:
+        raise BadCommand(
+            f"Command {name!r} could not be loaded from {entry_point.value}: "
+            f"{type(exc).__name__}: {exc}", exit_code=1) from exc
+
+
+def _unknown_command(name: str, commands: dict) -> int:
+    out = sys.stderr
+    print(f"Command {name!r} not known (you may need to run setup.py egg_info)", file=out)
+    close = difflib.get_close_matches(name, sorted(commands), n=3, cutoff=0.5)
+    if close:
+        print(f"Did you mean: {', '.join(close)}?", file=out)
+    from paste.script.help import format_command_list
+    print("Known commands:", file=out)
+    print(format_command_list(commands), file=out)
+    return 2
+
+
+def invoke(command, command_name, options, args, exit: bool = True):
+    """Instantiate ``command`` (a class) and run it with ``args``.
+
+    ``exit=True`` (the historical behaviour) ends the process with the exit
+    code; otherwise the code is returned.
+    """
+    try:
+        runner = command(command_name)
+        exit_code = runner.run(args)
+    except BadCommand as exc:
+        if exc.message:
+            print(exc.message, file=sys.stderr)
+        exit_code = exc.exit_code
+    if exit:
+        sys.exit(exit_code)
+    return exit_code or 0
+
+
+def dispatch(command_name: str, args: list, plugins=None) -> int:
+    """Run the command called ``command_name`` in process; return its exit code."""
+    commands = get_commands(plugins)
+    if command_name not in commands:
+        return _unknown_command(command_name, commands)
+    command = load_command(command_name, commands[command_name])
+    return invoke(command, command_name, None, list(args), exit=False)
+
+
+def run(args: list | None = None) -> None:
+    """Console-script entry point of ``paster``."""
+    sys.exit(main(args))
+
+
+# ---------------------------------------------------------------------------
+# The Command base class
+
+class Command:
+    """Base class of every ``paster`` command.
+
+    Subclasses set ``parser`` (usually from :meth:`standard_parser`),
+    ``summary``, ``usage`` and the argument limits, and implement
+    :meth:`command`.
+    """
+
+    summary = ""
+    usage = ""
+    description = None
+    group_name = ""
+    hidden = False
+    min_args = None
+    min_args_error = "You must provide at least %(min_args)s arguments"
+    max_args = None
+    max_args_error = "You must provide no more than %(max_args)s arguments"
+    required_args = ()
+    takes_config_file = None
+    default_verbosity = 0
+    default_interactive = 0
+    return_code = 0
+    svn_command = "svn"
+    parser = None
+
+    BadCommand = BadCommand
+
+    def __init__(self, name: str):
+        self.command_name = name
+
+    # -- running ----------------------------------------------------------
+
+    def run(self, args: list) -> int:
+        self.parse_args(list(args))
+        opts = self.options
+        for name, default in (("verbose", 0), ("quiet", 0), ("interactive", False),
+                              ("overwrite", False)):
+            if not hasattr(opts, name):
+                setattr(opts, name, default)
+        if getattr(opts, "simulate", False):
+            opts.verbose = max(opts.verbose, 1)
+        self.interactive = self.default_interactive
+        if getattr(opts, "interactive", False):
+            self.interactive += opts.interactive
+        if getattr(opts, "no_interactive", False):
+            self.interactive = False
+        default_verbosity = 0 if os.environ.get("PASTE_DEFAULT_QUIET") else self.default_verbosity
+        self.verbose = default_verbosity + opts.verbose - opts.quiet
+        self.simulate = getattr(opts, "simulate", False)
+        self.overwrite = getattr(opts, "overwrite", False)
+
+        config_file = os.environ.get("PASTE_CONFIG_FILE")
+        if config_file and self.takes_config_file is not None:
+            if self.takes_config_file == 1:
+                self.args.insert(0, config_file)
+            elif self.takes_config_file == -1:
+                self.args.append(config_file)
+            else:
+                raise ValueError(f"takes_config_file must be 1 or -1, not {self.takes_config_file!r}")
+
+        if self.min_args is not None and len(self.args) < self.min_args:
+            raise BadCommand(self.min_args_error % {
+                "min_args": self.min_args, "actual_args": len(self.args)})
+        if self.max_args is not None and len(self.args) > self.max_args:
+            raise BadCommand(self.max_args_error % {
+                "max_args": self.max_args, "actual_args": len(self.args)})
+        for var_name, option_name in self.required_args:
+            if not getattr(opts, var_name, None):
+                raise BadCommand(f"You must provide the option {option_name}")
+        result = self.command()
+        return self.return_code if result is None else result
+
+    def parse_args(self, args: list) -> None:
+        if self.parser is None:
+            self.parser = self.standard_parser()
+        usage = f"%prog [options] {self.usage}".rstrip()
+        if self.summary:
+            usage += "\n" + self.summary
+        self.parser.usage = usage
+        self.parser.prog = self._prog_name()
+        if self.description:
+            self.parser.description = textwrap.dedent(self.description).strip()
+        self.options, self.args = self.parser.parse_args(args)
+
+    def _prog_name(self) -> str:
+        return f"paster {self.command_name}"
+
+    def command(self):
+        """The work of the command; subclasses override this."""
+        raise BadCommand(f"Command {self.command_name!r} does nothing", exit_code=1)
+
+    @classmethod
+    def standard_parser(cls, verbose=True, interactive=False, no_interactive=False,
+                        simulate=False, quiet=False, overwrite=False):
+        """An optparse parser with the options most commands share."""
+        parser = BoolOptionParser()
+        if verbose:
+            parser.add_option("-v", "--verbose", action="count", dest="verbose", default=0)
+        if quiet:
+            parser.add_option("-q", "--quiet", action="count", dest="quiet", default=0)
+        if no_interactive:
+            parser.add_option("--no-interactive", action="count", dest="no_interactive", default=0)
+        if interactive:
+            parser.add_option("-i", "--interactive", action="count", dest="interactive", default=0)
+        if simulate:
+            parser.add_option("-n", "--simulate", action="store_true", dest="simulate", default=False)
+        if overwrite:
+            parser.add_option("-f", "--overwrite", dest="overwrite", action="store_true",
+                              help="Overwrite files (warnings will be emitted for "
+                                   "non-matching files otherwise)")
+        return parser
+
+    # -- talking to the user ---------------------------------------------
+
+    def ask(self, prompt: str, safe: bool = False, default=True) -> bool:
+        """Ask a yes/no question. ``default`` may be True, False, 'careful' or 'none'."""
+        if self.interactive >= 2:
+            default = safe
+        if default == "careful":
+            prompt += " [yes/no]?"
+        elif default == "none":
+            prompt += " [y/n]?"
+        elif default:
+            prompt += " [Y/n]? "
+        else:
+            prompt += " [y/N]? "
+        while True:
+            try:
+                response = input(prompt).strip().lower()
+            except EOFError:
+                print()
+                return safe if default in ("careful", "none") else bool(default)
+            if not response:
+                if default in ("careful", "none"):
+                    print('Please enter "yes" or "no"')
+                    continue
+                return bool(default)
+            if default == "careful":
+                if response in ("yes", "no"):
+                    return response == "yes"
+                print('Please enter "yes" or "no"')
+                continue
+            if response[0] in ("y", "n"):
+                return response[0] == "y"
+            print("Y or N please")
+
+    def challenge(self, prompt: str, default=NoDefault, should_echo: bool = True):
+        """Prompt for a value; an empty answer takes ``default``."""
+        if default is not NoDefault:
+            prompt += f" [{default!r}]"
+        prompt += ": "
+        while True:
+            try:
+                if should_echo:
+                    response = input(prompt).strip()
+                else:
+                    import getpass
+                    response = getpass.getpass(prompt).strip()
+            except EOFError:
+                print()
+                if default is not NoDefault:
+                    return default
+                raise BadCommand(f"No value given for: {prompt.rstrip(': ')}") from None
+            if not response:
+                if default is not NoDefault:
+                    return default
+                continue
+            return response
+
+    def pad(self, s: str, length: int, dir: str = "left") -> str:
+        if len(s) >= length:
+            return s
+        if dir == "left":
+            return s + " " * (length - len(s))
+        return " " * (length - len(s)) + s
+
+    @classmethod
+    def here(cls) -> str:
+        """The directory of the module that defines this command class."""
+        return os.path.dirname(os.path.abspath(sys.modules[cls.__module__].__file__))
+
+    def shorten(self, fn: str, *paths: str) -> str:
+        """``fn`` joined with ``paths``, relative to the current directory if inside it."""
+        if paths:
+            fn = os.path.join(fn, *paths)
+        cwd = os.getcwd()
+        if fn.startswith(cwd + os.sep):
+            return fn[len(cwd) + 1:]
+        return fn
+
+    # -- files --------------------------------------------------------------
+
+    def ensure_dir(self, dir: str, svn_add: bool = True) -> None:
+        """Create ``dir`` (and its parents) unless it exists."""
+        dir = dir.rstrip(os.sep)
+        if not dir:
+            return
+        if os.path.exists(dir):
+            if self.verbose > 1:
+                print(f"Directory already exists: {self.shorten(dir)}")
+            return
+        if not os.path.exists(os.path.dirname(dir)):
+            self.ensure_dir(os.path.dirname(dir), svn_add=svn_add)
+        if self.verbose:
+            print(f"Creating {self.shorten(dir)}")
+        if not self.simulate:
+            os.mkdir(dir)
+        if svn_add and os.path.exists(os.path.join(os.path.dirname(dir), ".svn")):
+            self.svn_command_run("add", dir)
+
+    def svn_command_run(self, *args: str) -> None:
+        self.run_command(self.svn_command, *args)
+
+    def ensure_file(self, filename: str, content, svn_add: bool = True,
+                    package: bool = False) -> None:
+        """Make ``filename`` hold ``content``; ask (showing a diff) before replacing."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        self.ensure_dir(os.path.dirname(filename), svn_add=svn_add)
+        if package:
+            self._ensure_package_inits(os.path.dirname(filename))
+        if not os.path.exists(filename):
+            if self.verbose:
+                print(f"Creating {self.shorten(filename)}")
+            if not self.simulate:
+                with open(filename, "wb") as f:
+                    f.write(content)
+            if svn_add and os.path.exists(os.path.join(os.path.dirname(filename), ".svn")):
+                self.svn_command_run("add", filename)
+            return
+        with open(filename, "rb") as f:
+            old = f.read()
+        if old == content:
+            if self.verbose > 1:
+                print(f"File {self.shorten(filename)} matches expected content")
+            return
+        if not self.overwrite:
+            print(f"Warning: file {self.shorten(filename)} does not match expected content")
+            diff = _unified_diff(old, content, filename)
+            if diff:
+                print(diff)
+            if not self.interactive or not self.ask("Overwrite file?"):
+                print("Not overwriting")
+                return
+        if self.verbose:
+            print(f"Overwriting {self.shorten(filename)} with new content")
+        if not self.simulate:
+            with open(filename, "wb") as f:
+                f.write(content)
+
+    def _ensure_package_inits(self, dir: str) -> None:
+        """Give ``dir`` and its parents up to the current directory an ``__init__.py``."""
+        cwd = os.getcwd()
+        while dir and dir.startswith(cwd) and dir != cwd:
+            init = os.path.join(dir, "__init__.py")
+            if not os.path.exists(init):
+                if self.verbose:
+                    print(f"Creating {self.shorten(init)}")
+                if not self.simulate:
+                    with open(init, "wb") as f:
+                        f.write(b"#\n")
+            dir = os.path.dirname(dir)
+
+    def write_file(self, filename: str, content, source=None, binary: bool = True) -> None:
+        """Write ``content`` to ``filename`` unless it already holds it."""
+        if isinstance(content, str) and binary:
+            content = content.encode("utf-8")
+        mode = "wb" if isinstance(content, bytes) else "w"
+        if os.path.exists(filename):
+            with open(filename, "rb" if mode == "wb" else "r") as f:
+                if f.read() == content:
+                    if self.verbose:
+                        print(f"{self.shorten(filename)} not changed")
+                    return
+            if self.verbose:
+                print(f"Overwriting {self.shorten(filename)}" + (f" from {source}" if source else ""))
+        elif self.verbose:
+            print(f"Creating {self.shorten(filename)}" + (f" from {source}" if source else ""))
+        if not self.simulate:
+            with open(filename, mode) as f:
+                f.write(content)
+
+    def insert_into_file(self, filename: str, marker_name: str, text: str,
+                         indent: bool = False, before: bool = False) -> None:
+        """Insert ``text`` after (or before) the line holding ``-*- marker_name -*-``."""
+        with open(filename, encoding="utf-8") as f:
+            lines = f.readlines()
+        marker = re.compile(r"-\*-\s*" + re.escape(marker_name) + r":?\s*-\*-", re.I)
+        for index, line in enumerate(lines):
+            if marker.search(line):
+                break
+        else:
+            print(f"Warning: marker '-*- {marker_name} -*-' not found in {self.shorten(filename)}")
+            return
+        if indent:
+            prefix = re.match(r"[ \t]*", lines[index]).group(0)
+            text = "".join(prefix + part.lstrip() for part in text.splitlines(True))
+        if not text.endswith("\n"):
+            text += "\n"
+        existing = "".join(lines)
+        if text.strip() and text.strip() in existing:
+            if self.verbose > 1:
+                print(f"Text already present in {self.shorten(filename)}")
+            return
+        lines.insert(index if before else index + 1, text)
+        if self.verbose:
+            print(f"Updating {self.shorten(filename)}")
+        if not self.simulate:
+            with open(filename, "w", encoding="utf-8") as f:
+                f.writelines(lines)
+
+    def run_command(self, cmd: str, *args: str, cwd=None, capture_stderr: bool = False,
+                    expect_returncode: bool = False, **kw):
+        """Run an external program; return its stdout (and return code if asked)."""
+        import subprocess
+        argv = [cmd, *args]
+        if self.verbose > 2:
+            print("Running " + " ".join(argv))
+        if self.simulate:
+            return ("", 0) if expect_returncode else ""
+        try:
+            proc = subprocess.run(
+                argv, cwd=cwd or kw.get("cwd"), text=True, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if capture_stderr else subprocess.STDOUT)
+        except FileNotFoundError:
+            raise BadCommand(f"Program not found: {cmd}", exit_code=1) from None
+        stdout = proc.stdout or ""
+        if capture_stderr and proc.stderr:
+            stdout += proc.stderr
+        if proc.returncode and not expect_returncode:
+            if stdout:
+                print(stdout, end="" if stdout.endswith("\n") else "\n")
+            raise OSError(f"Error executing command {' '.join(argv)} (exit {proc.returncode})")
+        if self.verbose > 2 and stdout:
+            print(self.indent_block(stdout))
+        if expect_returncode:
+            return stdout, proc.returncode
+        return stdout
+
+    # -- variables and configuration ------------------------------------
+
+    def parse_vars(self, args: list) -> dict:
+        """``['a=b', 'c=d']`` -> ``{'a': 'b', 'c': 'd'}``."""
+        result = {}
+        for arg in args:
+            if "=" not in arg:
+                raise BadCommand(f'Variable assignment {arg!r} invalid (no "=")')
+            name, value = arg.split("=", 1)
+            result[name.strip()] = value
+        return result
+
+    def read_vars(self, config: str, section: str = "pastescript") -> dict:
+        """The options of ``section`` in the INI file ``config`` (empty if absent)."""
+        import configparser
+        parser = configparser.RawConfigParser()
+        parser.optionxform = str
+        try:
+            parser.read([config], encoding="utf-8")
+        except configparser.Error as exc:
+            raise BadCommand(f"Cannot read {config}: {exc}") from None
+        if not parser.has_section(section):
+            return {}
+        return dict(parser.items(section))
+
+    def write_vars(self, config: str, vars: dict, section: str = "pastescript") -> None:
+        """Store ``vars`` in ``section`` of ``config``, keeping the rest of the file."""
+        import configparser
+        parser = configparser.RawConfigParser()
+        parser.optionxform = str
+        parser.read([config], encoding="utf-8")
+        if not parser.has_section(section):
+            parser.add_section(section)
+        for key, value in vars.items():
+            parser.set(section, key, str(value))
+        with open(config, "w", encoding="utf-8") as f:
+            parser.write(f)
+
+    def indent_block(self, text: str, indent: int = 2, initial=None) -> str:
+        if initial is None:
+            initial = indent
+        lines = text.splitlines()
+        first = (" " * initial + lines[0]) if lines else ""
+        rest = [(" " * indent + line) for line in lines[1:]]
+        return "\n".join([first] + rest)
+
+    def logging_file_config(self, config_file: str) -> None:
+        """Configure logging from ``config_file`` if it has a ``[loggers]`` section."""
+        import configparser
+        parser = configparser.RawConfigParser()
+        parser.read([config_file], encoding="utf-8")
+        if parser.has_section("loggers"):
+            from paste.script.util.logging_config import fileConfig
+            config_file = os.path.abspath(config_file)
+            fileConfig(config_file, {"__file__": config_file,
+                                     "here": os.path.dirname(config_file)})
+
+    def quote_first_command_arg(self, arg: str) -> str:
+        """Quote a program path containing spaces on Windows (no-op elsewhere)."""
+        if sys.platform == "win32" and " " in arg and not arg.startswith('"'):
+            return f'"{arg}"'
+        return arg
+
+
+def _unified_diff(old: bytes, new: bytes, filename: str) -> str:
+    try:
+        old_text = old.decode("utf-8").splitlines(True)
+        new_text = new.decode("utf-8").splitlines(True)
+    except UnicodeDecodeError:
+        return "(binary files differ)"
+    return "".join(difflib.unified_diff(old_text, new_text, filename + " (old)", filename + " (new)"))
+
+
+# Imported last: bool_optparse subclasses optparse only.
+from paste.script.bool_optparse import BoolOptionParser  # noqa: E402
