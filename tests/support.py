@@ -109,3 +109,33 @@ def pid_alive(pid: int) -> bool:
             if f.read().split(")")[-1].split()[0] == "Z":
                 return False
     return True
+
+
+def make_venv(path: Path) -> Path:
+    """A throw-away venv at ``path`` that sees this interpreter's packages.
+
+    The new venv gets a ``.pth`` that adds the running environment's
+    site-packages as a site directory (so its ``.pth`` files, including an
+    editable PasteScript install, are processed too); distributions
+    installed into the new venv stay in it. Returns its python.
+    """
+    import sysconfig
+    import venv
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
+    python = Path(path) / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    Path(purelib, "_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
+def pip_install(python: Path, *args: str, cwd=None) -> None:
+    """``pip install --no-deps --no-build-isolation ARGS`` with the given venv python."""
+    proc = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", *args],
+        capture_output=True, text=True, cwd=cwd)
+    if proc.returncode:
+        raise AssertionError(f"pip install {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

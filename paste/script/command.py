@@ -76,13 +76,21 @@ parser.get_version = _version_text  # type: ignore[method-assign]
 # ---------------------------------------------------------------------------
 # Finding commands
 
+# Plugins named with ``paster --plugin`` in this process, so that commands
+# run later (``help``, ``exe``) see the same command set.
+_global_plugins: list = []
+
+
 def get_commands(plugins=None) -> dict:
     """Command name -> entry point, from the active plugins and the global group.
 
-    ``plugins`` are extra plugin names (``--plugin``); the project around the
-    current directory and everything the plugins list are added here.
+    ``plugins`` are extra plugin names (default: those given to ``paster
+    --plugin``); the project around the current directory and everything
+    the plugins list are added here.
     """
-    names = list(plugins or []) + pluginlib.project_plugins()
+    if plugins is None:
+        plugins = _global_plugins
+    names = list(plugins) + pluginlib.project_plugins()
     commands = pluginlib.load_global_commands()
     if names:
         commands.update(pluginlib.load_commands_from_plugins(pluginlib.resolve_plugins(names)))
@@ -129,6 +137,8 @@ def main(args: list | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except SystemExit as exc:
         code = exc.code
         if code is None:
@@ -150,12 +160,13 @@ def _main(args: list) -> int:
         args = rewritten
     options, args = parser.parse_args(args)
     options.base_parser = parser
+    _global_plugins[:] = options.plugins or []
     if options.do_help:
         args = ["help"] + args
     if not args:
         args = ["help"]
     command_name = args[0]
-    commands = get_commands(options.plugins)
+    commands = get_commands()
     if command_name not in commands:
         if _is_executable_config(command_name):
             return _main(["exe"] + args)
@@ -215,7 +226,15 @@ def dispatch(command_name: str, args: list, plugins=None) -> int:
 
 def run(args: list | None = None) -> None:
     """Console-script entry point of ``paster``."""
-    sys.exit(main(args))
+    try:
+        code = main(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``paster points | head``): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
+    sys.exit(code)
 
 
 # ---------------------------------------------------------------------------

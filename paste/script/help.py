@@ -44,12 +44,11 @@ class HelpCommand(Command):
     parser = Command.standard_parser()
 
     def command(self):
-        plugins = getattr(self, "plugins", None)
         if not self.args:
-            self.generic_help(plugins)
+            self.generic_help()
             return 0
         name = self.args[0]
-        commands = get_commands(plugins)
+        commands = get_commands()
         if name not in commands:
             raise BadCommand(f"No such command: {name}")
         command = load_command(name, commands[name])
@@ -57,8 +56,8 @@ class HelpCommand(Command):
         runner.run(["-h"])
         return 0
 
-    def generic_help(self, plugins=None):
+    def generic_help(self):
         parser.print_help()
         print()
         print("Commands:")
-        print(format_command_list(get_commands(plugins)))
+        print(format_command_list(get_commands()))

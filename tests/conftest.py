@@ -1,0 +1,52 @@
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def _make_egg_info(site: Path, name: str, entry_points: str = "", plugins=(),
+                   modules: dict | None = None) -> Path:
+    """A bare ``Name.egg-info`` distribution (plus modules) under ``site``."""
+    egg = site / f"{name}.egg-info"
+    egg.mkdir(parents=True, exist_ok=True)
+    (egg / "PKG-INFO").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n\n")
+    if entry_points:
+        (egg / "entry_points.txt").write_text(textwrap.dedent(entry_points).lstrip())
+    if plugins:
+        (egg / "paster_plugins.txt").write_text("".join(p + "\n" for p in plugins))
+    for rel, text in (modules or {}).items():
+        path = site / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return egg
+
+
+@pytest.fixture
+def fake_site(tmp_path, monkeypatch):
+    """A directory on sys.path where tests build throw-away distributions.
+
+    Returns a function ``make(name, entry_points='', plugins=(), modules={})``.
+    The working directory is moved to an empty directory so that the
+    checkout's own egg-info does not activate plugins.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("PASTE_CONFIG_FILE", raising=False)
+    import importlib
+    importlib.invalidate_caches()
+
+    def make(name, entry_points="", plugins=(), modules=None):
+        egg = _make_egg_info(site, name, entry_points, plugins, modules)
+        importlib.invalidate_caches()
+        return egg
+
+    make.site = site
+    make.work = work
+    yield make
+    for mod in [m for m in sys.modules if m.startswith("fakeplugin")]:
+        del sys.modules[mod]

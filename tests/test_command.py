@@ -1,0 +1,434 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from paste.script import command as command_mod
+from paste.script.command import BadCommand, Command, NoDefault, main
+from tests.support import ROOT, run_paster, write
+
+EXPECTED_HELP = """\
+Usage: paster [paster_options] COMMAND [command_options]
+
+Options:
+  --version         show program's version number and exit
+  --plugin=PLUGINS  Add a plugin to the list of commands (plugins are Egg
+                    specs; will also require() the Egg)
+  -h, --help        Show this help message
+
+Commands:
+  create       Create the file layout for a Python distribution
+  help         Display help
+  make-config  Install a package and create a fresh config file/directory
+  points       Show information about entry points
+  post         Run a request for the described application
+  request      Run a request for the described application
+  serve        Serve the described application
+  setup-app    Setup an application, given a config file
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["-h"], ["--help"], ["help"]])
+def test_global_help_text(args, tmp_path):
+    proc = run_paster(*args, cwd=tmp_path, env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == EXPECTED_HELP
+
+
+def test_grep_listed_where_pastescript_is_a_plugin(tmp_path):
+    proc = run_paster("--plugin=PasteScript", "help", cwd=tmp_path)
+    assert "  grep         Search project for symbol\n" in proc.stdout
+
+
+def test_version(tmp_path):
+    proc = run_paster("--version", cwd=tmp_path)
+    location = str(ROOT)
+    assert proc.stdout.strip() == (
+        f"PasteScript {command_mod.__version__} from {location} "
+        f"(python {sys.version.split()[0]})")
+
+
+def test_python_dash_m_and_console_script_agree(tmp_path):
+    paster = os.path.join(os.path.dirname(sys.executable), "paster")
+    script = subprocess.run([paster, "help"], capture_output=True, text=True, cwd=tmp_path)
+    module = run_paster("help", cwd=tmp_path)
+    assert script.returncode == module.returncode == 0
+    assert script.stdout == module.stdout
+
+
+def test_unknown_command(tmp_path):
+    proc = run_paster("serv", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "Command 'serv' not known (you may need to run setup.py egg_info)"
+    assert lines[1].startswith("Did you mean: serve")
+    assert "Known commands:" in lines
+    assert any(line.startswith("  create") for line in lines)
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_plugin_is_one_line(tmp_path):
+    proc = run_paster("--plugin=NoSuchDistribution", "help", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "Plugin 'NoSuchDistribution' not found" in proc.stderr
+
+
+FAKE_COMMANDS = {"fakeplugin/__init__.py": "", "fakeplugin/cmds.py": '''
+    import os, time
+    from paste.script.command import Command, BadCommand
+
+    class Echo(Command):
+        summary = "Echo the arguments"
+        usage = "ARGS"
+        min_args = 1
+        max_args = 3
+        takes_config_file = 1
+        parser = Command.standard_parser(verbose=True, quiet=True, interactive=True,
+                                         no_interactive=True, simulate=True, overwrite=True)
+        parser.add_option("--flag", type="bool")
+        def command(self):
+            print("args", self.args, "verbose", self.verbose, "interactive", self.interactive,
+                  "simulate", self.simulate, "overwrite", self.overwrite, "flag", self.options.flag)
+
+    class Needs(Command):
+        summary = "Needs --name"
+        required_args = [("name", "--name")]
+        parser = Command.standard_parser()
+        parser.add_option("--name")
+        def command(self):
+            return 3
+
+    class Fails(Command):
+        summary = "Raises BadCommand"
+        parser = Command.standard_parser()
+        def command(self):
+            raise BadCommand("it went wrong", exit_code=5)
+
+    class Crashes(Command):
+        summary = "Raises something unexpected"
+        parser = Command.standard_parser()
+        def command(self):
+            raise RuntimeError("unexpected")
+
+    class Sleeps(Command):
+        summary = "Sleeps"
+        parser = Command.standard_parser()
+        def command(self):
+            print("sleeping", flush=True)
+            time.sleep(30)
+
+    class Secret(Command):
+        summary = "Hidden command"
+        hidden = True
+        parser = Command.standard_parser()
+        def command(self):
+            print("secret ran")
+
+    class Grouped(Command):
+        summary = "In a group"
+        group_name = "Zeta tools"
+        parser = Command.standard_parser()
+        def command(self):
+            pass
+'''}
+
+FAKE_EPS = """
+    [paste.global_paster_command]
+    echo = fakeplugin.cmds:Echo
+    needs = fakeplugin.cmds:Needs
+    fails = fakeplugin.cmds:Fails
+    crashes = fakeplugin.cmds:Crashes
+    sleeps = fakeplugin.cmds:Sleeps
+    secret = fakeplugin.cmds:Secret
+    grouped = fakeplugin.cmds:Grouped
+    broken = fakeplugin.missing:Nothing
+"""
+
+
+@pytest.fixture
+def fake_commands(fake_site):
+    fake_site("FakePlugin", entry_points=FAKE_EPS, modules=FAKE_COMMANDS)
+    return fake_site
+
+
+def test_command_run_options(fake_commands, capsys):
+    assert main(["echo", "-vv", "-q", "-i", "--simulate", "-f", "--flag=yes", "a", "b"]) == 0
+    out = capsys.readouterr().out
+    assert out == ("args ['a', 'b'] verbose 1 interactive 1 simulate True "
+                   "overwrite True flag True\n")
+
+
+def test_no_interactive_and_default_quiet(fake_commands, capsys, monkeypatch):
+    monkeypatch.setenv("PASTE_DEFAULT_QUIET", "1")
+    assert main(["echo", "-i", "--no-interactive", "a"]) == 0
+    assert "verbose 0 interactive False" in capsys.readouterr().out
+
+
+def test_bool_option_rejects_garbage(fake_commands, capsys):
+    assert main(["echo", "--flag=maybe", "a"]) == 2
+    assert "invalid boolean value: 'maybe'" in capsys.readouterr().err
+
+
+def test_arg_count_errors(fake_commands, capsys):
+    assert main(["echo"]) == 2
+    assert capsys.readouterr().err.strip() == "You must provide at least 1 arguments"
+    assert main(["echo", "1", "2", "3", "4"]) == 2
+    assert capsys.readouterr().err.strip() == "You must provide no more than 3 arguments"
+
+
+def test_required_args_and_return_code(fake_commands, capsys):
+    assert main(["needs"]) == 2
+    assert capsys.readouterr().err.strip() == "You must provide the option --name"
+    assert main(["needs", "--name=x"]) == 3
+
+
+def test_paste_config_file_is_inserted(fake_commands, capsys, monkeypatch):
+    monkeypatch.setenv("PASTE_CONFIG_FILE", "/some/app.ini")
+    assert main(["echo", "start"]) == 0
+    assert "args ['/some/app.ini', 'start']" in capsys.readouterr().out
+
+
+def test_bad_command_exit_code(fake_commands, capsys):
+    assert main(["fails"]) == 5
+    assert capsys.readouterr().err == "it went wrong\n"
+
+
+def test_unexpected_error_is_one_line_unless_verbose(fake_commands, capsys):
+    assert main(["crashes"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: unexpected" in err
+    with pytest.raises(RuntimeError):
+        main(["crashes", "-v"])
+
+
+def test_help_lists_groups_hides_hidden_reports_broken(fake_commands, capsys):
+    assert main(["help"]) == 0
+    out = capsys.readouterr().out
+    commands = out.split("Commands:\n", 1)[1]
+    assert "secret" not in commands
+    assert "  echo         Echo the arguments\n" in commands
+    assert "  broken       (could not be loaded: ModuleNotFoundError" in commands
+    # ungrouped first, then the group's header and its commands
+    assert commands.index("setup-app") < commands.index("Zeta tools:\n  grouped")
+    # a hidden command still runs
+    assert main(["secret"]) == 0
+    assert capsys.readouterr().out == "secret ran\n"
+
+
+def test_help_for_one_command(fake_commands, capsys):
+    assert main(["help", "echo"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: paster echo [options] ARGS\nEcho the arguments\n")
+    assert main(["echo", "-h"]) == 0
+    assert capsys.readouterr().out == out
+    assert main(["help", "nothing-like-it"]) == 2
+
+
+def test_broken_command_run_is_one_line(fake_commands, capsys):
+    assert main(["broken"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not be loaded" in err
+
+
+def test_ctrl_c_exits_130_without_traceback(fake_commands):
+    env = {**os.environ, "PYTHONPATH": str(fake_commands.site)}
+    proc = subprocess.Popen([sys.executable, "-m", "paste.script", "sleeps"], env=env,
+                            cwd=fake_commands.work, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "sleeping\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+
+
+def test_shebang_detection(tmp_path, monkeypatch):
+    script = write(tmp_path / "app.ini", "#!/usr/bin/env paster\n[exe]\ncommand = serve\n", mode=0o755)
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/paster", str(script), "start"])
+    monkeypatch.setenv("_", str(script))
+    assert command_mod._exe_args([str(script), "start"]) == ["exe", str(script), "start"]
+    monkeypatch.setenv("_", "/usr/bin/paster")
+    assert command_mod._exe_args([str(script), "start"]) is None
+    plain = write(tmp_path / "plain.ini", "[app:main]\n")
+    monkeypatch.setenv("_", str(plain))
+    assert command_mod._exe_args([str(plain)]) is None
+
+
+# -- the Command helpers, in process -----------------------------------------
+
+class Helper(Command):
+    parser = Command.standard_parser(verbose=True, interactive=True, simulate=True,
+                                     overwrite=True)
+
+    def command(self):
+        pass
+
+
+@pytest.fixture
+def cmd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    c = Helper("helper")
+    c.run([])
+    return c
+
+
+def answers(monkeypatch, *replies):
+    replies = list(replies)
+    prompts = []
+
+    def fake_input(prompt=""):
+        prompts.append(prompt)
+        if not replies:
+            raise EOFError
+        return replies.pop(0)
+    monkeypatch.setattr("builtins.input", fake_input)
+    return prompts
+
+
+def test_ask(cmd, monkeypatch, capsys):
+    prompts = answers(monkeypatch, "", "x", "n")
+    assert cmd.ask("Continue") is True
+    assert cmd.ask("Continue") is False
+    assert prompts == ["Continue [Y/n]? ", "Continue [Y/n]? ", "Continue [Y/n]? "]
+    assert "Y or N please" in capsys.readouterr().out
+    prompts = answers(monkeypatch, "y", "yes")
+    assert cmd.ask("Really", default="careful") is True
+    assert prompts == ["Really [yes/no]?", "Really [yes/no]?"]
+    answers(monkeypatch)
+    assert cmd.ask("Really", safe=False, default="careful") is False  # EOF: the safe answer
+    cmd.interactive = 2
+    answers(monkeypatch, "")
+    assert cmd.ask("Overwrite", safe=False, default=True) is False  # -ii: safe default
+
+
+def test_challenge(cmd, monkeypatch):
+    prompts = answers(monkeypatch, "", "value")
+    assert cmd.challenge("Name") == "value"
+    assert prompts == ["Name: ", "Name: "]
+    answers(monkeypatch, "")
+    assert cmd.challenge("Port", default="8080") == "8080"
+    answers(monkeypatch)
+    with pytest.raises(BadCommand, match="No value given for: Name"):
+        cmd.challenge("Name", default=NoDefault)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "hidden")
+    assert cmd.challenge("Password", should_echo=False) == "hidden"
+
+
+def test_ensure_dir_and_file(cmd, tmp_path, monkeypatch, capsys):
+    target = tmp_path / "a" / "b" / "f.txt"
+    cmd.verbose = 1
+    cmd.ensure_file(str(target), "one\n")
+    assert target.read_text() == "one\n"
+    cmd.ensure_file(str(target), "one\n")  # same content: untouched
+    # different content, not interactive: kept, with a warning and a diff
+    cmd.interactive = 0
+    cmd.ensure_file(str(target), "two\n")
+    out = capsys.readouterr().out
+    assert target.read_text() == "one\n"
+    assert "does not match expected content" in out and "-one\n+two" in out
+    # interactive: asked; yes overwrites
+    cmd.interactive = 1
+    answers(monkeypatch, "y")
+    cmd.ensure_file(str(target), "two\n")
+    assert target.read_text() == "two\n"
+    # simulate writes nothing
+    cmd.simulate = True
+    cmd.ensure_file(str(tmp_path / "sim.txt"), "x")
+    cmd.ensure_dir(str(tmp_path / "simdir"))
+    assert not (tmp_path / "sim.txt").exists() and not (tmp_path / "simdir").exists()
+
+
+def test_ensure_file_package(cmd, tmp_path):
+    cmd.ensure_file(str(tmp_path / "pkg" / "sub" / "mod.py"), "x = 1\n", package=True)
+    assert (tmp_path / "pkg" / "__init__.py").exists()
+    assert (tmp_path / "pkg" / "sub" / "__init__.py").exists()
+
+
+def test_insert_into_file(cmd, tmp_path, capsys):
+    path = write(tmp_path / "setup.py", """
+        setup(
+            install_requires=[
+                # -*- Extra requirements: -*-
+            ],
+        )
+    """)
+    cmd.insert_into_file(str(path), "Extra requirements", "'Foo',\n", indent=True)
+    cmd.insert_into_file(str(path), "Extra requirements", "'Foo',\n", indent=True)  # once only
+    cmd.insert_into_file(str(path), "Extra requirements", "'Bar',\n", indent=True, before=True)
+    assert path.read_text() == (
+        "setup(\n    install_requires=[\n        'Bar',\n"
+        "        # -*- Extra requirements: -*-\n        'Foo',\n    ],\n)\n")
+    cmd.insert_into_file(str(path), "No such marker", "x\n")
+    assert "marker '-*- No such marker -*-' not found" in capsys.readouterr().out
+
+
+def test_run_command(cmd):
+    assert cmd.run_command(sys.executable, "-c", "print('hi')") == "hi\n"
+    out, code = cmd.run_command(sys.executable, "-c", "import sys; sys.exit(3)",
+                                expect_returncode=True)
+    assert code == 3
+    with pytest.raises(OSError, match="Error executing command"):
+        cmd.run_command(sys.executable, "-c", "import sys; sys.exit(3)")
+    with pytest.raises(BadCommand, match="Program not found"):
+        cmd.run_command("/no/such/program")
+
+
+def test_vars_round_trip(cmd, tmp_path):
+    assert cmd.parse_vars(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(BadCommand, match="no \"=\""):
+        cmd.parse_vars(["novalue"])
+    config = write(tmp_path / "vars.ini", "[other]\nkeep = me\n")
+    assert cmd.read_vars(str(config)) == {}
+    cmd.write_vars(str(config), {"Package": "foo", "version": "1.0"})
+    assert cmd.read_vars(str(config)) == {"Package": "foo", "version": "1.0"}
+    assert cmd.read_vars(str(config), "other") == {"keep": "me"}
+
+
+def test_small_helpers(cmd, tmp_path):
+    assert cmd.pad("ab", 4) == "ab  " and cmd.pad("ab", 4, dir="right") == "  ab"
+    assert cmd.indent_block("a\nb", 2) == "  a\n  b"
+    assert cmd.shorten(str(tmp_path / "x")) == "x"
+    assert Helper.here() == os.path.dirname(os.path.abspath(__file__))
+    assert cmd.quote_first_command_arg("/a b/c") == "/a b/c"
+
+
+def test_logging_file_config(cmd, tmp_path):
+    import logging
+    config = write(tmp_path / "log.ini", """
+        [loggers]
+        keys = root, thing
+        [handlers]
+        keys = file
+        [formatters]
+        keys = plain
+        [logger_root]
+        level = WARNING
+        handlers = file
+        [logger_thing]
+        level = INFO
+        handlers = file
+        qualname = thing
+        propagate = 0
+        [handler_file]
+        class = FileHandler
+        args = ('%(here)s/out.log', 'w')
+        formatter = plain
+        [formatter_plain]
+        format = %(name)s:%(message)s
+    """)
+    try:
+        cmd.logging_file_config(str(config))
+        logging.getLogger("thing").info("hello")
+        for handler in logging.getLogger("thing").handlers:
+            handler.flush()
+        assert (tmp_path / "out.log").read_text() == "thing:hello\n"
+    finally:
+        for name in ("thing", ""):
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+                handler.close()

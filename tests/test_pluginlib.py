@@ -1,0 +1,184 @@
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from paste.script import pluginlib
+from tests.support import make_venv, pip_install, write
+
+
+def test_find_egg_info_dir_walks_up(tmp_path):
+    project = tmp_path / "proj"
+    (project / "Proj.egg-info").mkdir(parents=True)
+    deep = project / "a" / "b"
+    deep.mkdir(parents=True)
+    assert pluginlib.find_egg_info_dir(str(deep)) == str(project / "Proj.egg-info")
+    assert pluginlib.find_egg_info_dir(str(project)) == str(project / "Proj.egg-info")
+
+
+def test_find_egg_info_dir_none(tmp_path):
+    assert pluginlib.find_egg_info_dir(str(tmp_path)) is None
+
+
+def test_egg_name_and_egg_info_dir(tmp_path):
+    assert pluginlib.egg_name("My-Project") == "My_Project"
+    assert pluginlib.egg_name("zope.interface") == "zope.interface"
+    (tmp_path / "My_Project.egg-info").mkdir()
+    assert pluginlib.egg_info_dir(str(tmp_path), "My-Project") == str(tmp_path / "My_Project.egg-info")
+    with pytest.raises(OSError, match="No egg-info directory for 'Other'"):
+        pluginlib.egg_info_dir(str(tmp_path), "Other")
+
+
+def test_add_and_remove_plugin_keep_other_lines(tmp_path):
+    egg = tmp_path / "X.egg-info"
+    egg.mkdir()
+    pluginlib.add_plugin(str(egg), "PasteScript")
+    assert (egg / "paster_plugins.txt").read_text() == "PasteScript\n"
+    pluginlib.add_plugin(str(egg), "Pylons")
+    pluginlib.add_plugin(str(egg), "PasteScript")  # already there: not added twice
+    assert (egg / "paster_plugins.txt").read_text() == "PasteScript\nPylons\n"
+    pluginlib.remove_plugin(str(egg), "PasteScript")
+    assert (egg / "paster_plugins.txt").read_text() == "Pylons\n"
+    pluginlib.remove_plugin(str(egg), "Pylons")
+    assert not (egg / "paster_plugins.txt").exists()
+
+
+def test_resolve_plugins_recursively_each_once(fake_site):
+    fake_site("FakePlugin", plugins=["PasteScript", "OtherPlugin"])
+    fake_site("OtherPlugin", plugins=["FakePlugin"])  # a cycle must not loop
+    assert pluginlib.resolve_plugins(["FakePlugin"]) == ["FakePlugin", "PasteScript", "OtherPlugin"]
+
+
+def test_resolve_unknown_plugin(fake_site):
+    with pytest.raises(pluginlib.PluginNotFound, match="Plugin 'NoSuchThing' not found"):
+        pluginlib.resolve_plugins(["NoSuchThing"])
+
+
+def test_commands_from_plugins_and_globals(fake_site):
+    fake_site("FakePlugin", entry_points="""
+        [paste.paster_command]
+        fake = fakeplugin.cmds:FakeCommand
+        [paste.global_paster_command]
+        everywhere = fakeplugin.cmds:FakeCommand
+    """)
+    local = pluginlib.load_commands_from_plugins(["FakePlugin"])
+    assert list(local) == ["fake"]
+    assert local["fake"].value == "fakeplugin.cmds:FakeCommand"
+    globals_ = pluginlib.load_global_commands()
+    assert "everywhere" in globals_ and "serve" in globals_ and "fake" not in globals_
+
+
+def test_uninstalled_project_contributes_commands(tmp_path, monkeypatch):
+    # A project directory with only an egg-info (never installed): paster run
+    # inside it (or below it) sees its paste.paster_command entry points.
+    project = tmp_path / "proj"
+    write(project / "Proj.egg-info" / "PKG-INFO", "Metadata-Version: 2.1\nName: Proj\nVersion: 0.1\n")
+    write(project / "Proj.egg-info" / "entry_points.txt", """
+        [paste.paster_command]
+        projcmd = projcmds:ProjCommand
+    """)
+    write(project / "projcmds.py", '''
+        from paste.script.command import Command
+        class ProjCommand(Command):
+            summary = "A command of the project"
+            parser = Command.standard_parser()
+            def command(self):
+                print("project command ran with", self.args)
+    ''')
+    sub = project / "src"
+    sub.mkdir()
+    proc = subprocess.run([os.sys.executable, "-m", "paste.script", "projcmd", "x"],
+                          cwd=sub, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "project command ran with ['x']" in proc.stdout
+    help_ = subprocess.run([os.sys.executable, "-m", "paste.script", "help"],
+                           cwd=sub, capture_output=True, text=True)
+    assert "projcmd" in help_.stdout and "A command of the project" in help_.stdout
+
+
+@pytest.fixture(scope="module")
+def plugin_venv(tmp_path_factory):
+    """A real venv with a real pip-installed plugin distribution."""
+    root = tmp_path_factory.mktemp("pluginvenv")
+    python = make_venv(root / "venv")
+    src = root / "src"
+    write(src / "setup.py", """
+        from setuptools import setup
+        setup(
+            name="ThrowAwayPlugin",
+            version="0.1",
+            py_modules=["throwaway_cmds"],
+            paster_plugins=["PasteScript"],
+            entry_points={
+                "paste.global_paster_command": ["hello = throwaway_cmds:HelloCommand"],
+                "paste.paster_command": ["local-only = throwaway_cmds:HelloCommand"],
+            },
+        )
+    """)
+    write(src / "throwaway_cmds.py", '''
+        from paste.script.command import Command, BadCommand
+        class HelloCommand(Command):
+            summary = "Say hello from an installed plugin"
+            usage = "NAME"
+            group_name = "throwaway"
+            min_args = 1
+            parser = Command.standard_parser(verbose=True)
+            parser.add_option("--shout", action="store_true")
+            def command(self):
+                if self.args[0] == "bad":
+                    raise BadCommand("bad name given", exit_code=7)
+                text = "hello " + self.args[0]
+                print(text.upper() if self.options.shout else text)
+    ''')
+    pip_install(python, str(src))
+    return python, src
+
+
+def _paster(python, *args, cwd):
+    return subprocess.run([str(python), "-m", "paste.script", *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def test_installed_global_command(plugin_venv, tmp_path):
+    python, _ = plugin_venv
+    proc = _paster(python, "hello", "--shout", "world", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "HELLO WORLD\n"), proc.stderr
+    listing = _paster(python, "help", cwd=tmp_path).stdout
+    # grouped commands come after the ungrouped ones, under their group name
+    assert listing.index("serve") < listing.index("throwaway:") < listing.index("hello")
+    assert "local-only" not in listing  # not an active plugin here
+
+
+def test_plugin_option_activates_paster_command(plugin_venv, tmp_path):
+    python, _ = plugin_venv
+    proc = _paster(python, "--plugin=ThrowAwayPlugin", "local-only", "x", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "hello x\n"), proc.stderr
+    # paster_plugins.txt (written by our egg_info writer) lists PasteScript,
+    # so PasteScript's own plugin command (grep) is active too.
+    listing = _paster(python, "--plugin=ThrowAwayPlugin", "help", cwd=tmp_path).stdout
+    assert "local-only" in listing and "grep" in listing
+
+
+def test_bad_command_exit_code_from_plugin(plugin_venv, tmp_path):
+    python, _ = plugin_venv
+    proc = _paster(python, "hello", "bad", cwd=tmp_path)
+    assert proc.returncode == 7
+    assert proc.stderr.strip() == "bad name given"
+    assert "Traceback" not in proc.stderr
+
+
+def test_egg_info_writer_and_keyword(plugin_venv, tmp_path):
+    python, src = plugin_venv
+    proc = subprocess.run([str(python), "setup.py", "-q", "egg_info"], cwd=src,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (src / "ThrowAwayPlugin.egg-info" / "paster_plugins.txt").read_text() == "PasteScript\n"
+    write(src / "bad" / "setup.py", """
+        from setuptools import setup
+        setup(name="Bad", version="1", paster_plugins="PasteScript")
+    """)
+    bad = subprocess.run([str(python), "setup.py", "-q", "egg_info"], cwd=src / "bad",
+                         capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert "'paster_plugins' must be a list of distribution names" in bad.stderr
