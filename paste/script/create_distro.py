@@ -1,0 +1,348 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""``paster create``: make a new project from one or more templates."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from paste.script import copydir, pluginlib
+from paste.script.command import BadCommand, Command
+
+__all__ = ["CreateDistroCommand", "find_template_entry_points"]
+
+TEMPLATE_GROUP = "paste.paster_create_template"
+
+
+def find_template_entry_points(dist_name: str | None = None) -> list:
+    """The ``paste.paster_create_template`` entry points, of one distribution or all."""
+    dist = pluginlib.find_distribution(dist_name) if dist_name else None
+    return pluginlib.entry_points(TEMPLATE_GROUP, dist)
+
+
+def _dist_name_of(entry_point) -> str:
+    dist = getattr(entry_point, "dist", None)
+    if dist is not None:
+        try:
+            return dist.metadata["Name"] or dist.name
+        except Exception:
+            pass
+    return "?"
+
+
+class CreateDistroCommand(Command):
+
+    usage = "PACKAGE_NAME [VAR=VALUE VAR2=VALUE2 ...]"
+    summary = "Create the file layout for a Python distribution"
+    short_description = summary
+    description = """\
+    Create a new project from templates. The project is written to
+    PACKAGE_NAME under the output directory; VAR=VALUE arguments set
+    template variables (others are asked for, or take their defaults
+    with --no-interactive).
+    """
+
+    min_args = None
+    default_verbosity = 1
+    default_interactive = 1
+
+    parser = Command.standard_parser(simulate=True, no_interactive=True, quiet=True,
+                                     overwrite=True)
+    parser.add_option("-t", "--template", dest="templates", metavar="TEMPLATE",
+                      action="append", help="Add a template to the create process")
+    parser.add_option("-o", "--output-dir", dest="output_dir", metavar="DIR", default=".",
+                      help="Write the project into DIR (default: the current directory)")
+    parser.add_option("--svn-repository", metavar="REPOS", dest="svn_repository",
+                      help="Create the project in the Subversion repository REPOS "
+                           "(with trunk, tags and branches) and check its trunk out")
+    parser.add_option("--list-templates", dest="list_templates", action="store_true",
+                      help="List all templates available")
+    parser.add_option("--list-variables", dest="list_variables", action="store_true",
+                      help="List all variables expected by the given templates "
+                           "(does not create a project)")
+    parser.add_option("--inspect-files", dest="inspect_files", action="store_true",
+                      help="Show which template each file of an existing project "
+                           "came from (useful when using several templates)")
+    parser.add_option("--config", action="store", dest="config", metavar="FILE",
+                      help="Read template variables from the [pastescript] section "
+                           "of FILE, and write them back after the run")
+
+    _bad_chars_re = re.compile("[^a-zA-Z0-9_]")
+
+    def command(self):
+        if self.options.list_templates:
+            return self.list_templates()
+        template_names = self.options.templates or ["basic_package"]
+        templates: list = []
+        for name in template_names:
+            self.extend_templates(templates, name)
+        if self.options.list_variables:
+            return self.list_variables(templates)
+
+        if self.args:
+            dist_name = self.args[0]
+        elif self.interactive:
+            dist_name = self.challenge("Enter project name")
+        else:
+            raise BadCommand("You must give a project name (paster create PROJECT)")
+        self._check_project_name(dist_name)
+        output_dir = os.path.join(self.options.output_dir, dist_name)
+        vars = self.initial_vars(dist_name)
+        vars.update(self.parse_vars(self.args[1:]))
+        if self.options.config and os.path.exists(self.options.config):
+            for key, value in self.read_vars(self.options.config).items():
+                vars.setdefault(key, value)
+
+        if self.options.inspect_files:
+            return self.inspect_files(output_dir, templates, vars)
+
+        if self.verbose:
+            self._show_templates(templates)
+            self._show_vars("Variables", vars)
+        self.gather_vars(templates, vars)
+        if self.verbose > 1:
+            self._show_vars("Creating with variables", vars)
+
+        copydir.reset_answers()
+        if self.options.svn_repository:
+            self.setup_svn_repository(output_dir, dist_name)
+        for full_name, template in templates:
+            if self.verbose:
+                print(f"Creating template {template.name}")
+            template.run(self, output_dir, vars)
+
+        egg_plugins: list = []
+        for _, template in templates:
+            for plugin in template.egg_plugins:
+                if plugin not in egg_plugins:
+                    egg_plugins.append(plugin)
+        if os.path.exists(os.path.join(output_dir, "setup.py")) or (
+                self.simulate and self._any_template_has_setup(templates)):
+            self.run_egg_info(output_dir, dist_name, egg_plugins)
+        if self.options.svn_repository and not self.simulate:
+            self.add_svn_files(output_dir, vars)
+        if self.options.config and not self.simulate:
+            saved = {k: v for k, v in vars.items() if k not in ("project", "package", "egg")}
+            self.write_vars(self.options.config, saved)
+        return 0
+
+    # -- names and variables --------------------------------------------
+
+    def _check_project_name(self, dist_name: str) -> None:
+        if not dist_name.strip():
+            raise BadCommand("The project name is empty")
+        if "\0" in dist_name or "/" in dist_name or os.sep in dist_name or dist_name in (".", ".."):
+            raise BadCommand(f"Bad project name {dist_name!r}: give a plain name and use "
+                             f"-o/--output-dir to choose where it is created")
+        if not self._bad_chars_re.sub("", dist_name):
+            raise BadCommand(f"Bad project name {dist_name!r}: it has no letters or digits")
+
+    def initial_vars(self, dist_name: str) -> dict:
+        """``project`` as typed, ``package`` (a valid module name) and ``egg``."""
+        return {
+            "project": dist_name,
+            "package": self._bad_chars_re.sub("", dist_name.lower()),
+            "egg": pluginlib.egg_name(dist_name).replace("-", "_"),
+        }
+
+    def gather_vars(self, templates: list, vars: dict) -> None:
+        """Give every template's variables a value, most specialised template first."""
+        from paste.script.templates import MissingVariables
+        missing: list = []
+        for _, template in reversed(templates):
+            try:
+                template.check_vars(vars, self)
+            except MissingVariables as err:
+                names = {v.name for v in missing}
+                missing.extend(v for v in err.missing if v.name not in names)
+        if missing:
+            raise MissingVariables(missing)
+
+    def _show_templates(self, templates: list) -> None:
+        print("Selected and implied templates:")
+        width = max(len(name) for name, _ in templates)
+        for full_name, template in templates:
+            print(f"  {full_name.ljust(width)}  {template.summary}")
+        print()
+
+    def _show_vars(self, title: str, vars: dict) -> None:
+        print(f"{title}:")
+        width = max(len(name) for name in vars)
+        for name, value in sorted(vars.items()):
+            print(f"  {name.ljust(width)}: {value}")
+
+    # -- templates ------------------------------------------------------
+
+    def extend_templates(self, templates: list, tmpl_name: str, _chain=()) -> None:
+        """Append ``tmpl_name`` to ``templates`` after its required templates, each once."""
+        full_name, template = self.load_template(tmpl_name)
+        if full_name in _chain:
+            raise BadCommand(f"Template {full_name} requires itself "
+                             f"(through {' -> '.join(_chain)})", exit_code=1)
+        if any(full_name == item for item, _ in templates):
+            return
+        for required in template.required_templates:
+            self.extend_templates(templates, required, _chain + (full_name,))
+        if not any(full_name == item for item, _ in templates):
+            templates.append((full_name, template))
+
+    def load_template(self, tmpl_name: str):
+        """``(Dist#name, template instance)`` for a name or ``Dist#name`` spec."""
+        dist_name, _, name = tmpl_name.rpartition("#")
+        try:
+            entry_points = find_template_entry_points(dist_name or None)
+        except pluginlib.PluginNotFound:
+            raise BadCommand(f"Template {tmpl_name!r} not found: distribution "
+                             f"{dist_name!r} is not installed") from None
+        matches = [ep for ep in entry_points if ep.name == name]
+        if not matches:
+            known = sorted({ep.name for ep in find_template_entry_points()})
+            raise BadCommand(f"Template {tmpl_name!r} not found; available templates: "
+                             f"{', '.join(known) or '(none)'} (see --list-templates)")
+        entry_point = matches[0]
+        try:
+            template_class = entry_point.load()
+            template = template_class(entry_point.name)
+        except Exception as err:
+            raise BadCommand(f"Template {tmpl_name!r} could not be loaded from "
+                             f"{entry_point.value}: {type(err).__name__}: {err}",
+                             exit_code=1) from err
+        return f"{dist_name or _dist_name_of(entry_point)}#{name}", template
+
+    def _any_template_has_setup(self, templates: list) -> bool:
+        for _, template in templates:
+            directory = template.template_dir()
+            if isinstance(directory, str) and any(
+                    os.path.exists(os.path.join(directory, n)) for n in ("setup.py", "setup.py_tmpl")):
+                return True
+        return False
+
+    def list_templates(self) -> int:
+        rows = []
+        for entry_point in find_template_entry_points():
+            try:
+                summary = entry_point.load().summary or ""
+            except Exception as err:
+                summary = f"(failed to load: {type(err).__name__}: {err})"
+            rows.append((entry_point.name, summary))
+        rows.sort()
+        print("Available templates:")
+        if not rows:
+            print("  No templates installed")
+            return 0
+        width = max(len(name) for name, _ in rows) + 1
+        for name, summary in rows:
+            print(f"  {(name + ':').ljust(width)}  {summary}")
+        return 0
+
+    def list_variables(self, templates: list) -> int:
+        for full_name, template in reversed(templates):
+            found = template.read_vars(self)
+            if not found:
+                if self.verbose > 1:
+                    print(f"Template {full_name} has no variables")
+                continue
+            print(f"Variables for template {full_name}:")
+            template.print_vars(indent=2)
+        return 0
+
+    # -- after the templates --------------------------------------------
+
+    def run_egg_info(self, output_dir: str, dist_name: str, egg_plugins: list) -> None:
+        if self.simulate:
+            print(f"Would run {sys.executable} setup.py egg_info in {output_dir}")
+            return
+        if self.verbose:
+            print("Running setup.py egg_info")
+        import subprocess
+        proc = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if self.verbose > 1 and proc.stdout:
+            print(self.indent_block(proc.stdout))
+        if proc.returncode:
+            raise BadCommand(f"Running 'python setup.py egg_info' in {output_dir} failed "
+                             f"(exit {proc.returncode}):\n{proc.stdout.rstrip()}", exit_code=1)
+        if not egg_plugins:
+            return
+        try:
+            egg_info = pluginlib.egg_info_dir(output_dir, dist_name)
+        except OSError as err:
+            raise BadCommand(str(err), exit_code=1) from None
+        for plugin in egg_plugins:
+            if self.verbose > 1:
+                print(f"Adding {plugin} to paster_plugins.txt")
+            pluginlib.add_plugin(egg_info, plugin)
+
+    def setup_svn_repository(self, output_dir: str, dist_name: str) -> None:
+        base = self.options.svn_repository.rstrip("/")
+        repos = f"{base}/{dist_name}"
+        if self.verbose:
+            print(f"Creating {repos} with trunk, tags and branches")
+        self.run_command(self.svn_command, "mkdir", "--parents", repos, f"{repos}/trunk",
+                         f"{repos}/tags", f"{repos}/branches", "-m",
+                         f"New project {dist_name}")
+        if self.verbose:
+            print(f"Checking out {repos}/trunk into {output_dir}")
+        self.run_command(self.svn_command, "checkout", "-q", f"{repos}/trunk", output_dir)
+
+    def add_svn_files(self, output_dir: str, vars: dict) -> None:
+        """Put the new files under version control, ignoring the generated egg-info."""
+        ignores = [name for name in os.listdir(output_dir) if name.endswith(".egg-info")]
+        if ignores:
+            self.run_command(self.svn_command, "propset", "-q", "svn:ignore",
+                             "\n".join(ignores), ".", cwd=output_dir)
+        self.run_command(self.svn_command, "add", "-q", "--force", ".", cwd=output_dir)
+        if self.verbose:
+            print(f"Added the new files to Subversion (commit from {output_dir})")
+
+    # -- inspecting an existing output ----------------------------------
+
+    def inspect_files(self, output_dir: str, templates: list, vars: dict) -> int:
+        """Show which template each file under ``output_dir`` came from."""
+        sources: dict = {}
+        for full_name, template in templates:
+            self._collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
+        if not os.path.isdir(output_dir):
+            raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
+        existing = []
+        for dirpath, dirnames, filenames in os.walk(output_dir):
+            dirnames[:] = sorted(d for d in dirnames if not copydir.should_skip_file(d)
+                                 and not d.endswith(".egg-info"))
+            for name in sorted(filenames):
+                if not copydir.should_skip_file(name):
+                    existing.append(os.path.normpath(os.path.join(dirpath, name)))
+        width = max([len(path) for path in existing] + [0])
+        for path in existing:
+            origin = sources.get(path)
+            if origin:
+                shown = ", ".join(f"{name} ({src})" for name, src in origin)
+                print(f"{path.ljust(width)}  from {shown}")
+            else:
+                print(f"{path.ljust(width)}  (not from any template)")
+        missing = sorted(path for path in sources if not os.path.exists(path))
+        if missing:
+            print("Files the templates would create that are missing:")
+            for path in missing:
+                origin = ", ".join(name for name, _ in sources[path])
+                print(f"  {path}  ({origin})")
+        return 0
+
+    def _collect_sources(self, source, dest: str, vars: dict, full_name: str,
+                         sources: dict, relative: str = "") -> None:
+        directory = copydir._open_source(source) if not relative else source
+        if not directory.is_dir():
+            return
+        for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+            if copydir.should_skip_file(entry.name):
+                continue
+            name = entry.name
+            if entry.is_file() and name.endswith("_tmpl"):
+                name = name[:-len("_tmpl")]
+            name = copydir.substitute_filename(name, vars)
+            shown = f"{relative}{entry.name}"
+            target = os.path.normpath(os.path.join(dest, name))
+            if entry.is_dir():
+                self._collect_sources(entry, target, vars, full_name, sources, shown + "/")
+            else:
+                sources.setdefault(target, []).append((full_name, shown))
