@@ -1,0 +1,177 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""Plumbing shared by the server runners (``paste.server_runner`` entry points).
+
+Every runner receives its options as strings from an INI file. It declares
+them once in a table (name -> converter) and calls :func:`runner_options`,
+so a bad value or an unknown option is one :class:`OptionError` line.
+
+Two error classes let ``paster serve`` print one clear line:
+
+* :class:`MissingExtraError` (an ``ImportError``) when the package behind a
+  runner is not installed; its message says which extra to install.
+* :class:`ListenError` (an ``OSError``) when the runner cannot listen on its
+  address, for example because the port is in use; its message names the
+  address.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import os
+import signal
+import socket
+import threading
+from typing import Any, Callable, Iterator, Mapping
+
+from paste.script.util.options import OptionError, convert
+
+__all__ = [
+    "MissingExtraError", "ListenError", "OptionError", "require",
+    "runner_options", "format_address", "bind_socket", "listen_error",
+    "stop_signals",
+]
+
+
+class MissingExtraError(ImportError):
+    """A runner needs a package that is not installed."""
+
+    def __init__(self, runner: str, package: str, extra: str):
+        self.runner = runner
+        self.package = package
+        self.extra = extra
+        message = (f"The {runner} server needs {package}, which is not installed: "
+                   f'pip install "PasteScript[{extra}]"')
+        super().__init__(message, name=package)
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+class ListenError(OSError):
+    """A runner could not listen on its address (port in use, no permission...)."""
+
+    def __init__(self, address: str, reason: str, err: int | None = None):
+        self.address = address
+        self.reason = reason
+        super().__init__(err if err is not None else errno.EADDRNOTAVAIL,
+                         f"cannot listen on {address}: {reason}")
+
+    def __str__(self) -> str:
+        return f"Cannot listen on {self.address}: {self.reason}"
+
+
+def require(module: str, runner: str, package: str, extra: str):
+    """Import ``module`` or raise :class:`MissingExtraError` naming the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        # Only the missing top-level package is the user's problem to fix with
+        # pip; a broken import inside an installed package must show itself.
+        top = module.split(".")[0]
+        if exc.name is not None and exc.name.split(".")[0] == top:
+            raise MissingExtraError(runner, package, extra) from exc
+        raise
+
+
+def runner_options(local_conf: Mapping[str, Any], table: Mapping[str, Callable],
+                   runner: str) -> dict:
+    """Convert a runner's INI options with ``table``; unknown names are errors.
+
+    An unknown option is usually a typo (``thread = 4``): silently dropping it
+    would leave the user wondering why the setting has no effect.
+    """
+    where = f"the [server] section ({runner})"
+    for name in local_conf:
+        if name not in table:
+            known = ", ".join(sorted(table))
+            raise OptionError(name, local_conf[name], f"unknown option; known options: {known}", where)
+    return convert(local_conf, table, where)
+
+
+def format_address(host: Any, port: Any = None) -> str:
+    """``host:port`` for TCP (IPv6 hosts bracketed), the path for a Unix socket."""
+    if port is None:
+        return str(host)
+    host = str(host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def listen_error(exc: OSError, address: str) -> ListenError:
+    """Turn a bind/listen ``OSError`` into a :class:`ListenError` naming ``address``."""
+    if exc.errno == errno.EADDRINUSE:
+        reason = "the address is already in use (is another server running?)"
+    elif exc.errno == errno.EACCES:
+        reason = "permission denied (ports below 1024 need root)"
+    elif isinstance(exc, socket.gaierror):
+        reason = f"unknown host ({exc.strerror})"
+    else:
+        reason = exc.strerror or str(exc)
+    return ListenError(address, reason, exc.errno)
+
+
+def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """A listening TCP socket on (host, port), IPv4 or IPv6 as ``host`` says.
+
+    Raises :class:`ListenError` naming ``host:port`` when that fails.
+    """
+    address = format_address(host, port)
+    bind_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        infos = socket.getaddrinfo(bind_host or None, port, socket.AF_UNSPEC,
+                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        family, kind, proto, _, sockaddr = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise listen_error(exc, address) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise listen_error(exc, address) from None
+    return sock
+
+
+def check_unix_socket_free(path: str) -> None:
+    """Refuse to take over a Unix socket another live server is listening on.
+
+    flup removes whatever is at the path before binding, which would silently
+    steal the socket from a running instance.
+    """
+    if not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except OSError:
+        return  # a stale socket file: binding over it is fine
+    finally:
+        probe.close()
+    raise ListenError(path, "a server is already listening on this socket", errno.EADDRINUSE)
+
+
+@contextlib.contextmanager
+def stop_signals(on_stop: Callable[[int], None]) -> Iterator[None]:
+    """Call ``on_stop(signum)`` on SIGTERM/SIGINT while the block runs.
+
+    Only the main thread can install signal handlers; elsewhere (a runner
+    started in a thread by a test or an embedding program) this does nothing
+    and the caller stops the server through its own API.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, lambda num, frame: on_stop(num))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
