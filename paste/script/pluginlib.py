@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Iterable
 
 __all__ = [
     "PluginNotFound", "find_egg_info_dir", "egg_info_dir", "egg_name",
     "add_plugin", "remove_plugin", "resolve_plugins", "find_distribution",
     "load_commands_from_plugins", "load_global_commands", "entry_points",
-    "project_plugins",
+    "project_plugins", "EntryPoint",
 ]
 
 
@@ -119,7 +118,10 @@ def remove_plugin(egg_info_dir: str, plugin_name: str) -> None:
 
 
 def find_distribution(name: str):
-    """The installed distribution called ``name`` (``Dist#entry`` specs allowed)."""
+    """The installed distribution called ``name`` (``Dist#entry`` specs allowed).
+
+    Returns an :class:`importlib.metadata.Distribution`.
+    """
     name = name.split("#", 1)[0].strip()
     md = _metadata()
     try:
@@ -128,33 +130,134 @@ def find_distribution(name: str):
         raise PluginNotFound(name) from None
 
 
-def _dist_name(dist) -> str:
-    return dist.metadata["Name"] or ""
+# ---------------------------------------------------------------------------
+# The fast path. ``paster`` start-up needs only the entry points of a few
+# groups. Importing importlib.metadata (and the email package behind it)
+# costs more than the rest of ``paster help`` together, so the dispatcher
+# reads metadata directories the way importlib.metadata's path finder
+# finds them: every ``*.dist-info`` / ``*.egg-info`` directory directly in a
+# ``sys.path`` entry, the first one of each (normalized) name winning.
 
 
-def resolve_plugins(plugin_list: Iterable[str]) -> list[str]:
+class EntryPoint:
+    """An entry point read from ``entry_points.txt``; loads its object on demand."""
+
+    __slots__ = ("name", "value", "group", "dist_name")
+
+    def __init__(self, name: str, value: str, group: str, dist_name: str = ""):
+        self.name = name
+        self.value = value
+        self.group = group
+        self.dist_name = dist_name
+
+    @property
+    def module(self) -> str:
+        return self.value.split(":", 1)[0].strip()
+
+    @property
+    def attr(self) -> str:
+        target = self.value.split("[", 1)[0]
+        return target.split(":", 1)[1].strip() if ":" in target else ""
+
+    def load(self):
+        import importlib
+        obj = importlib.import_module(self.module)
+        for part in filter(None, self.attr.split(".")):
+            obj = getattr(obj, part)
+        return obj
+
+    def __repr__(self) -> str:
+        return f"EntryPoint(name={self.name!r}, value={self.value!r}, group={self.group!r})"
+
+
+_scan_cache: dict = {}
+
+
+def _dist_dirs() -> dict:
+    """Normalized distribution name -> (display name, metadata directory)."""
+    key = tuple(sys.path)
+    found = _scan_cache.get(key)
+    if found is not None:
+        return found
+    found = {}
+    for entry in sys.path:
+        base = entry or "."
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.endswith(".dist-info"):
+                stem = name[:-10]
+            elif name.endswith(".egg-info"):
+                stem = name[:-9]
+            else:
+                continue
+            dist_name = stem.split("-", 1)[0]
+            norm = _normalize(dist_name)
+            if norm not in found:
+                path = os.path.join(base, name)
+                if os.path.isdir(path):
+                    found[norm] = (dist_name, path)
+    _scan_cache.clear()
+    _scan_cache[key] = found
+    return found
+
+
+def _read_metadata_file(path: str, filename: str) -> str:
+    try:
+        with open(os.path.join(path, filename), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _parse_entry_points(text: str, dist_name: str) -> list:
+    result = []
+    group = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line[0] == "[" and line[-1] == "]":
+            group = line[1:-1].strip()
+            continue
+        if group is None or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        result.append(EntryPoint(name.strip(), value.strip(), group, dist_name))
+    return result
+
+
+def _find_dist_dir(name: str):
+    info = _dist_dirs().get(_normalize(name.split("#", 1)[0].strip()))
+    if info is None:
+        raise PluginNotFound(name)
+    return info
+
+
+def resolve_plugins(plugin_list) -> list:
     """Distribution names of ``plugin_list`` and the plugins they list, each once."""
     pending = list(plugin_list)
-    found: list[str] = []
-    seen: set[str] = set()
+    found: list = []
+    seen: set = set()
     while pending:
         plugin = pending.pop(0)
         key = _normalize(plugin.split("#", 1)[0])
         if key in seen:
             continue
-        dist = find_distribution(plugin)
+        dist_name, path = _find_dist_dir(plugin)
         seen.add(key)
-        found.append(_dist_name(dist) or plugin)
-        text = dist.read_text("paster_plugins.txt") or ""
-        pending.extend(line.strip() for line in text.splitlines() if line.strip())
+        found.append(_metadata_name(path) or dist_name)
+        pending.extend(_read_plugin_lines(path))
     return found
 
 
-def project_plugins(directory: str | None = None) -> list[str]:
+def project_plugins(directory: str | None = None) -> list:
     """Plugin names contributed by the project around ``directory`` (default: cwd).
 
     The project's directory is put on ``sys.path`` so that its (possibly
-    uninstalled) egg-info is found by :mod:`importlib.metadata`.
+    uninstalled) egg-info is found like an installed distribution.
     """
     egg_info = find_egg_info_dir(directory or os.getcwd())
     if not egg_info:
@@ -166,32 +269,45 @@ def project_plugins(directory: str | None = None) -> list[str]:
     return [name] if name else []
 
 
+def _metadata_name(path: str) -> str:
+    """The ``Name:`` header of a dist-info/egg-info directory's metadata file."""
+    filename = "METADATA" if path.endswith(".dist-info") else "PKG-INFO"
+    for line in _read_metadata_file(path, filename).splitlines():
+        if line.startswith("Name:"):
+            return line.split(":", 1)[1].strip()
+        if not line.strip():
+            break
+    return ""
+
+
 def _egg_info_name(egg_info: str) -> str:
-    pkg_info = os.path.join(egg_info, "PKG-INFO")
-    try:
-        with open(pkg_info, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("Name:"):
-                    return line.split(":", 1)[1].strip()
-                if not line.strip():
-                    break
-    except OSError:
-        pass
-    return os.path.basename(egg_info)[:-len(".egg-info")]
+    return _metadata_name(egg_info) or os.path.basename(egg_info)[:-len(".egg-info")]
 
 
 def entry_points(group: str, dist=None) -> list:
-    """Entry points of ``group``, from one distribution or every installed one."""
+    """Entry points of ``group``, from one distribution or every installed one.
+
+    ``dist`` may be a distribution name or an importlib.metadata Distribution.
+    """
     if dist is not None:
-        return [ep for ep in dist.entry_points if ep.group == group]
-    return list(_metadata().entry_points(group=group))
+        if not isinstance(dist, str):
+            return [ep for ep in dist.entry_points if ep.group == group]
+        dist_name, path = _find_dist_dir(dist)
+        return [ep for ep in _parse_entry_points(_read_metadata_file(path, "entry_points.txt"), dist_name)
+                if ep.group == group]
+    result = []
+    for dist_name, path in _dist_dirs().values():
+        text = _read_metadata_file(path, "entry_points.txt")
+        if group in text:
+            result.extend(ep for ep in _parse_entry_points(text, dist_name) if ep.group == group)
+    return result
 
 
-def load_commands_from_plugins(plugins: Iterable[str]) -> dict:
+def load_commands_from_plugins(plugins) -> dict:
     """``paste.paster_command`` entry points of the given plugins, by command name."""
     commands = {}
     for plugin in plugins:
-        for ep in entry_points("paste.paster_command", find_distribution(plugin)):
+        for ep in entry_points("paste.paster_command", plugin):
             commands[ep.name] = ep
     return commands
 
