@@ -1,0 +1,440 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""``paster serve``: load a Paste Deploy app and server and run them.
+
+The command composes small parts: :mod:`paste.script.daemon` (pid file,
+detaching, stopping, supervising), :mod:`paste.script.privileges`
+(``--user``/``--group``) and :mod:`paste.script.reloader` (``--reload``,
+imported only when asked for). What is loaded is kept on the instance
+(``app_spec``, ``server_spec``, ...) and :meth:`ServeCommand.load_app_and_server`
+does the loading, so a reloader can call it again in a fresh child process.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from paste.script.command import BadCommand, Command
+
+__all__ = ["ServeCommand"]
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+ACTIONS = ("start", "stop", "restart", "status")
+
+
+class ServeCommand(Command):
+    summary = "Serve the described application"
+    usage = "CONFIG_FILE [start|stop|restart|status] [var=value]"
+    description = """\
+    This command serves a web application that uses a Paste Deploy
+    configuration file for the server and application.
+
+    If start/stop/restart is given, then --daemon is implied, and it will
+    start (normal operation), stop (--stop-daemon), or do both. status
+    reports whether a daemon runs (LSB exit codes: 0 running, 1 dead with a
+    pid file left, 3 not running).
+
+    var=value arguments are available in the configuration file as
+    %(var)s, e.g. port = %(http_port)s.
+    """
+    min_args = 0
+    max_args = None
+    takes_config_file = 1
+    default_verbosity = 1
+
+    parser = Command.standard_parser(quiet=True)
+    parser.add_option("-n", "--app-name", dest="app_name", metavar="NAME",
+                      help="Load the named application (default main)")
+    parser.add_option("-s", "--server", dest="server", metavar="SERVER_TYPE",
+                      help="Use the named server runner (egg:PasteScript#NAME), "
+                           "or a full egg: or config: spec")
+    parser.add_option("--server-name", dest="server_name", metavar="SECTION_NAME",
+                      help="Use the named server as defined in the configuration "
+                           "file (default: main); config:other.ini reads another file")
+    parser.add_option("--daemon", dest="daemon", action="store_true",
+                      help="Run in daemon (background) mode")
+    parser.add_option("--pid-file", dest="pid_file", metavar="FILENAME",
+                      help="Save PID to file (default to paster.pid if running in "
+                           "daemon mode)")
+    parser.add_option("--log-file", dest="log_file", metavar="LOG_FILE",
+                      help="Save output to the given log file (redirects stdout "
+                           "and stderr; default paster.log in daemon mode)")
+    parser.add_option("--reload", dest="reload", action="store_true",
+                      help="Use auto-restart file monitor")
+    parser.add_option("--reload-interval", dest="reload_interval", type="float",
+                      default=1.0, metavar="SECONDS",
+                      help="Seconds between checking files where polling is used "
+                           "(low number can cause significant CPU usage)")
+    parser.add_option("--monitor-restart", dest="monitor_restart", action="store_true",
+                      help="Auto-restart the server if it dies")
+    parser.add_option("--status", dest="show_status", action="store_true",
+                      help="Show the status of the (presumably daemonized) server")
+    parser.add_option("--user", dest="set_user", metavar="USERNAME",
+                      help="Set the user (usually only possible when run as root)")
+    parser.add_option("--group", dest="set_group", metavar="GROUP",
+                      help="Set the group (usually only possible when run as root)")
+    parser.add_option("--stop-daemon", dest="stop_daemon", action="store_true",
+                      help="Stop a daemonized server (given a PID file, or default "
+                           "paster.pid file)")
+
+    # Set by _parse_arguments (the reloader relies on these names).
+    config_file: str | None = None
+    app_spec: str = ""
+    app_name: str | None = None
+    server_spec: str = ""
+    server_name: str | None = None
+    global_conf: dict = {}
+    relative_to: str = ""
+    action: str | None = None
+
+    # -- the command ------------------------------------------------------
+
+    def command(self):
+        self._parse_arguments()
+        opts = self.options
+        if opts.reload and opts.monitor_restart:
+            raise BadCommand("--reload and --monitor-restart cannot be used together")
+        if self.action == "status" or opts.show_status:
+            return self.show_status()
+        if self.action in ("stop", "restart") or opts.stop_daemon:
+            result = self.stop_daemon()
+            if self.action == "stop" or (opts.stop_daemon and self.action != "restart"):
+                return result
+        if self.action in ("start", "restart"):
+            opts.daemon = True
+        if opts.daemon:
+            opts.pid_file = opts.pid_file or "paster.pid"
+            opts.log_file = opts.log_file or "paster.log"
+        if opts.reload:
+            if opts.daemon:
+                raise BadCommand("--reload and --daemon cannot be used together")
+            self._redirect_to_log_file()
+            try:
+                from paste.script.reloader import run_reloader
+            except ImportError:
+                raise BadCommand("--reload is not available") from None
+            return run_reloader(self)
+        return self.serve()
+
+    def _parse_arguments(self) -> None:
+        """Turn the arguments into the specs that :meth:`load_app_and_server` uses."""
+        args = list(self.args)
+        if not args:
+            raise BadCommand("You must give a config file (paster serve CONFIG_FILE)")
+        spec = args.pop(0)
+        if args and args[0] in ACTIONS:
+            self.action = args.pop(0)
+        self.global_conf = self.parse_vars(args)
+        opts = self.options
+        if not _SCHEME.match(spec) or (len(spec) > 1 and spec[1] == ":" and os.name == "nt"):
+            spec = "config:" + spec
+        scheme, _, rest = spec.partition(":")
+        if scheme.lower() == "config":
+            path, _, fragment = rest.partition("#")
+            path = os.path.abspath(path)
+            self.config_file = path
+            self.app_spec = "config:" + path + (f"#{fragment}" if fragment else "")
+            self.relative_to = os.path.dirname(path)
+        else:
+            self.config_file = None
+            self.app_spec = spec
+            self.relative_to = os.getcwd()
+        self.app_name = opts.app_name
+        self.server_name = opts.server_name
+        if opts.server:
+            if self.server_name:
+                raise BadCommand("Give either -s/--server or --server-name, not both")
+            if _SCHEME.match(opts.server):
+                self.server_spec = opts.server
+            else:
+                self.server_spec = "egg:PasteScript#" + opts.server
+        else:
+            self.server_spec = self.app_spec.split("#", 1)[0]
+        if self.config_file and self.action not in ("stop", "status") \
+                and not (opts.stop_daemon or opts.show_status):
+            self._check_config_file(self.config_file)
+
+    @staticmethod
+    def _check_config_file(path: str) -> None:
+        if os.path.isdir(path):
+            raise BadCommand(f"{path} is a directory, not a config file")
+        if not os.path.exists(path):
+            raise BadCommand(f"Config file not found: {path}")
+        if not os.access(path, os.R_OK):
+            raise BadCommand(f"Config file not readable: {path}")
+
+    # -- status and stop --------------------------------------------------
+
+    def _pid_file(self):
+        from paste.script.daemon import PidFile
+        return PidFile(self.options.pid_file or "paster.pid")
+
+    def show_status(self) -> int:
+        from paste.script.daemon import PidFileError
+        try:
+            status = self._pid_file().status()
+        except PidFileError as exc:
+            raise BadCommand(str(exc), exit_code=4) from None
+        print(status.describe())
+        return status.code
+
+    def stop_daemon(self) -> int:
+        from paste.script.daemon import PidFileError, stop_daemon
+        try:
+            return stop_daemon(self._pid_file(), log=self._say)
+        except PidFileError as exc:
+            raise BadCommand(str(exc), exit_code=1) from None
+
+    def _say(self, message: str) -> None:
+        if self.verbose > 0:
+            print(message)
+
+    # -- serving ------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Serve in the foreground, or as a daemon, holding the pid file if any."""
+        from paste.script import daemon
+        from paste.script import privileges
+        opts = self.options
+        try:
+            identity = privileges.resolve(opts.set_user, opts.set_group)
+        except privileges.PrivilegeError as exc:
+            raise BadCommand(str(exc)) from None
+        self._identity = identity
+        log_fd = self._open_log_file()
+        pid_file = None
+        if opts.pid_file:
+            pid_file = daemon.PidFile(opts.pid_file)
+            try:
+                stale = pid_file.acquire()
+            except daemon.AlreadyRunning as exc:
+                if log_fd is not None:
+                    os.close(log_fd)
+                print(exc, file=sys.stderr)
+                return 1
+            except daemon.PidFileError as exc:
+                raise BadCommand(str(exc)) from None
+            if stale and self.verbose > 1:
+                print(f"Replaced stale pid file {pid_file.path} (PID {stale})")
+        try:
+            if identity is not None and identity.uid is not None:
+                # Let the server, once unprivileged, still use its files.
+                if pid_file is not None:
+                    pid_file.chown(identity.uid, -1 if identity.gid is None else identity.gid)
+                if log_fd is not None:
+                    os.fchown(log_fd, identity.uid, -1 if identity.gid is None else identity.gid)
+            if opts.daemon:
+                if self.verbose > 0:
+                    print(f"Entering daemon mode (log file {opts.log_file})")
+                startup = daemon.daemonize(log_fd, log_file=opts.log_file)
+                if pid_file is not None:
+                    pid_file.write()
+            else:
+                startup = daemon.Startup()
+                if log_fd is not None:
+                    daemon.redirect_output(log_fd)
+            if log_fd is not None:
+                os.close(log_fd)
+            daemon.install_exit_handlers()
+            if opts.monitor_restart:
+                return daemon.supervise(lambda: self._serve_once(startup, pid_file),
+                                        log=self._say)
+            return self._serve_once(startup, pid_file)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if pid_file is not None:
+                pid_file.release()
+
+    def _serve_once(self, startup, pid_file=None) -> int:
+        from paste.script import privileges
+        if pid_file is not None:
+            pid_file.forget()  # in a supervised child: the parent owns the file
+        try:
+            app, server = self.load_app_and_server()
+            privileges.drop_privileges(getattr(self, "_identity", None))
+        except BadCommand as exc:
+            startup.failed(exc.message, exc.exit_code)
+            raise
+        except Exception as exc:
+            startup.failed(f"{type(exc).__name__}: {exc}")
+            raise
+        startup.loaded()
+        if self.verbose > 0:
+            print(f"Starting server in PID {os.getpid()}.")
+            sys.stdout.flush()
+        try:
+            server(app)
+        except BadCommand as exc:
+            startup.failed(exc.message, exc.exit_code)
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        return 0
+
+    def _open_log_file(self) -> int | None:
+        path = self.options.log_file
+        if not path:
+            return None
+        try:
+            return os.open(os.path.abspath(path),
+                           os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise BadCommand(f"Cannot open log file {path}: {exc.strerror}") from None
+
+    def _redirect_to_log_file(self) -> None:
+        fd = self._open_log_file()
+        if fd is not None:
+            from paste.script.daemon import redirect_output
+            redirect_output(fd)
+            os.close(fd)
+
+    # -- loading (also called by the reloader, possibly in a forked child) --
+
+    def load_app_and_server(self):
+        """Configure logging, load the server and the app; return ``(app, server)``.
+
+        ``server(app)`` serves until the process is told to stop.
+        """
+        if self.config_file:
+            self._configure_logging(self.config_file)
+        server = self.loadserver(self.server_spec, name=self.server_name,
+                                 relative_to=self.relative_to, global_conf=self.global_conf)
+        app = self.loadapp(self.app_spec, name=self.app_name,
+                           relative_to=self.relative_to, global_conf=self.global_conf)
+        return app, server
+
+    def _configure_logging(self, config_file: str) -> None:
+        try:
+            with open(config_file, encoding="utf-8") as f:
+                has_loggers = any(line.strip() == "[loggers]" for line in f)
+        except OSError as exc:
+            raise BadCommand(f"Cannot read config file {config_file}: {exc.strerror}") from None
+        if has_loggers:
+            try:
+                self.logging_file_config(config_file)
+            except Exception as exc:
+                raise BadCommand(
+                    f"Bad logging configuration in {config_file}: "
+                    f"{type(exc).__name__}: {exc}") from None
+
+    def loadserver(self, spec, name=None, relative_to=None, global_conf=None):
+        """The server runner for ``spec``, wrapped to name bad option values."""
+        from paste.deploy.loadwsgi import SERVER, loadcontext
+        with _load_errors(self, spec, "server"):
+            context = loadcontext(SERVER, spec, name=name, relative_to=relative_to,
+                                  global_conf=dict(global_conf or {}))
+            server = context.create()
+        return _ServerRunner(server, context, spec, name)
+
+    def loadapp(self, spec, name=None, relative_to=None, global_conf=None):
+        from paste.deploy import loadapp
+        with _load_errors(self, spec, "application"):
+            return loadapp(spec, name=name, relative_to=relative_to,
+                           global_conf=dict(global_conf or {}))
+
+
+class _load_errors:
+    """Turn what PasteDeploy raises for a bad config into one-line BadCommands."""
+
+    def __init__(self, command: ServeCommand, spec: str, what: str):
+        self.command = command
+        self.spec = spec
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            return False
+        import configparser
+        from importlib.metadata import PackageNotFoundError
+        from paste.script.util.options import OptionError
+        if isinstance(exc, PackageNotFoundError):
+            raise BadCommand(
+                f"Distribution {exc.name!r} not found (from {self.what} {self.spec}): "
+                f"is it installed?") from None
+        if isinstance(exc, LookupError):
+            message = str(exc).strip("'\"")
+            if (self.what == "server" and self.command.options.server
+                    and self.spec.startswith("egg:PasteScript#")
+                    and "not found in egg" in message):
+                message = _unknown_runner(self.command.options.server)
+            raise BadCommand(message) from None
+        if isinstance(exc, OptionError):
+            raise BadCommand(str(exc)) from None
+        if isinstance(exc, configparser.Error):
+            raise BadCommand(f"Bad configuration for {self.what} ({self.spec}): "
+                             f"{' '.join(str(exc).split())}") from None
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise BadCommand(f"Cannot read {exc.filename}: {exc.strerror}") from None
+        return False
+
+
+def _unknown_runner(name: str) -> str:
+    from importlib.metadata import entry_points
+    names = sorted({ep.name for ep in entry_points(group="paste.server_runner")
+                    if ep.value.startswith("paste.script.")})
+    return (f"Unknown server runner {name!r} for -s/--server "
+            f"(known: {', '.join(names) or 'none'}; or give a full egg: spec)")
+
+
+class _ServerRunner:
+    """Calls the loaded server; a bad option value found only then names the option.
+
+    Runners convert their string options when they start; PasteScript's own
+    raise :class:`~paste.script.util.options.OptionError`, others (waitress)
+    a bare ``ValueError``: find which option of the server section holds the
+    offending value, so the user reads which line to fix.
+    """
+
+    def __init__(self, server, context, spec: str, name: str | None = None):
+        self.server = server
+        self.context = context
+        self.spec = spec
+        self.name = name
+
+    def __call__(self, app):
+        from paste.script.util.options import OptionError
+        try:
+            return self.server(app)
+        except OptionError as exc:
+            if not exc.where:
+                exc.where = self._where()
+            raise BadCommand(str(exc)) from None
+        except (ValueError, TypeError) as exc:
+            named = self._option_for(exc)
+            if named is None:
+                raise
+            name, value = named
+            raise BadCommand(f"Bad value for option {name!r} in {self._where()}: "
+                             f"{value!r} ({exc})") from None
+        except OSError as exc:
+            if exc.errno in (98, 13, 99):  # EADDRINUSE, EACCES, EADDRNOTAVAIL
+                raise BadCommand(f"Server cannot listen ({self._where()}): {exc.strerror}",
+                                 exit_code=1) from None
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self.server, name)
+
+    def _where(self) -> str:
+        loader = getattr(self.context, "loader", None)
+        filename = getattr(loader, "filename", None)
+        if not filename:
+            return self.spec
+        try:
+            from paste.deploy.loadwsgi import SERVER
+            section = loader.find_config_section(SERVER, name=self.name)
+        except Exception:
+            section = f"server:{self.name or 'main'}"
+        return f"[{section}] of {filename}"
+
+    def _option_for(self, exc: Exception):
+        text = str(exc)
+        for name, value in (getattr(self.context, "local_conf", None) or {}).items():
+            if isinstance(value, str) and value.strip() and repr(value.strip()) in text:
+                return name, value
+        return None
