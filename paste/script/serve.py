@@ -123,8 +123,14 @@ class ServeCommand(Command):
         if not args:
             raise BadCommand("You must give a config file (paster serve CONFIG_FILE)")
         spec = args.pop(0)
-        if args and args[0] in ACTIONS:
-            self.action = args.pop(0)
+        # The action may follow var=value arguments (an [exe] ``add`` puts
+        # those before what is typed after ./app.ini).
+        actions = [arg for arg in args if arg in ACTIONS]
+        if len(actions) > 1:
+            raise BadCommand(f"Give one of {'|'.join(ACTIONS)}, not {' and '.join(actions)}")
+        if actions:
+            self.action = actions[0]
+            args.remove(self.action)
         self.global_conf = self.parse_vars(args)
         opts = self.options
         if not _SCHEME.match(spec) or (len(spec) > 1 and spec[1] == ":" and os.name == "nt"):
