@@ -247,8 +247,9 @@ def _render_cheetah(content: str, namespace: dict, filename: str) -> str:
 def _cheetah_location(template, err: BaseException) -> tuple[int | None, str | None]:
     """Map the failing line of Cheetah's generated code back to the template."""
     import traceback
+    generated = type(template).__module__ + ".py"
     frames = [frame for frame in traceback.extract_tb(err.__traceback__)
-              if frame.filename.startswith("DynamicallyCompiledCheetahTemplate")]
+              if os.path.basename(frame.filename) == generated]
     if not frames:
         return None, None
     code_lines = template.generatedModuleCode().splitlines()
@@ -494,6 +495,15 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
           template_renderer=template_renderer, verbosity=verbosity, pad=pad, out_=out_,
           root_real=root_real)
     dest_real = os.path.realpath(dest)
+    targets: dict = {}
+    for step in steps:
+        # Every target is checked before the first write.
+        _check_inside(step.dest, dest_real)
+        earlier = targets.get(step.dest)
+        if earlier is not None and "file" in (earlier.kind, step.kind):
+            raise CopyError(f"Both {earlier.source} and {step.source} would create "
+                            f"{step.dest}")
+        targets[step.dest] = step
     for step in steps:
         _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
                interactive=interactive, overwrite=overwrite, out_=out_)

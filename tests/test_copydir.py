@@ -1,0 +1,401 @@
+"""paste.script.copydir: names, skip rules, renderers, conflicts, safety."""
+from __future__ import annotations
+
+import builtins
+import io
+import os
+
+import pytest
+
+from paste.script import copydir
+from paste.script.copydir import (
+    CopyError, SkipTemplate, TemplateError, UnsafePath, copy_dir, should_skip_file,
+    skip_template, substitute_content, substitute_filename,
+)
+from tests.support import write
+
+
+def copy(src, dest, vars=None, **kw):
+    out = io.StringIO()
+    kw.setdefault("verbosity", 1)
+    copy_dir(src if isinstance(src, tuple) else str(src), str(dest), vars or {}, out_=out, **kw)
+    return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def fresh_answers():
+    copydir.reset_answers()
+    yield
+    copydir.reset_answers()
+
+
+# -- names ---------------------------------------------------------------
+
+def test_substitute_filename_vars_and_builtins():
+    vars = {"package": "foo", "egg": "Foo_Bar"}
+    assert substitute_filename("+package+", vars) == "foo"
+    assert substitute_filename("+egg+.egg-info", vars) == "Foo_Bar.egg-info"
+    assert substitute_filename("+dot+gitignore", vars) == ".gitignore"
+    assert substitute_filename("c+plus+plus", vars) == "c+plus"
+    assert substitute_filename("+plus++package+", vars) == "+foo"
+    assert substitute_filename("+unknown+.txt", vars) == "+unknown+.txt"
+    assert substitute_filename("+dot+", {"dot": "DOT"}) == "DOT"
+
+
+@pytest.mark.parametrize("name, reason", [
+    (".svn", "version control"), ("CVS", "version control"), ("_darcs", "version control"),
+    (".git", "version control"), (".hg", "version control"), ("__pycache__", "bytecode"),
+    ("mod.pyc", ".pyc"), ("mod.pyo", ".pyo"), ("file.txt~", "backup"), (".#file.txt", "backup"),
+    ("#file.txt#", "backup"), (".DS_Store", "Finder"),
+])
+def test_skip_rules(name, reason):
+    message = should_skip_file(name)
+    assert message and reason in message and "%(filename)s" in message
+
+
+@pytest.mark.parametrize("name", [".gitignore", "setup.py", "#", "a#b", "CVS.txt", "x.py", "foo_tmpl"])
+def test_not_skipped(name):
+    assert should_skip_file(name) is None
+
+
+def test_skipped_entries_are_not_copied(tmp_path):
+    src = tmp_path / "tmpl"
+    for name in ["keep.txt", ".gitignore", "mod.pyc", "a.txt~", ".#lock", "#auto#", ".DS_Store",
+                 "__pycache__/mod.cpython-311.pyc", ".git/HEAD", ".svn/entries", "CVS/Root",
+                 "_darcs/x", ".hg/x", "mod.pyo"]:
+        write(src / name, "x")
+    out = copy(src, tmp_path / "out", verbosity=2)
+    copied = sorted(os.listdir(tmp_path / "out"))
+    assert copied == [".gitignore", "keep.txt"]
+    assert "Skipping bytecode cache directory" in out
+
+
+# -- content ---------------------------------------------------------------
+
+def test_string_template_rendering():
+    vars = {"name": "World", "version": "1.0", "nothing_here": None}
+    text = "Hi $name, ${name.lower()} $$5 ${repr(version)} [${nothing_here}] ${missing|'fallback'}"
+    assert substitute_content(text, vars) == "Hi World, world $5 '1.0' [] fallback"
+
+
+def test_string_template_standard_vars():
+    text = "${html_quote('<a>')} ${url_quote('a b')} ${empty} ${test(flag, 'yes', 'no')}"
+    assert substitute_content(text, {"flag": 0}) == '&lt;a&gt; a%20b "" no'
+
+
+def test_string_template_error_names_file_line_and_expression():
+    with pytest.raises(TemplateError) as info:
+        substitute_content("line one\nline two ${undefined_var + 1}\n", {}, filename="x/setup.py_tmpl")
+    message = str(info.value)
+    assert "x/setup.py_tmpl:2" in message
+    assert "${undefined_var + 1}" in message
+    assert "NameError" in message
+    assert info.value.lineno == 2
+
+
+def test_lone_dollar_is_an_error_with_line():
+    with pytest.raises(TemplateError) as info:
+        substitute_content("a\n\nprice: $ 5\n", {}, filename="f_tmpl")
+    assert "f_tmpl:3" in str(info.value) and "$$" in str(info.value)
+
+
+def test_cheetah_rendering():
+    text = "#for $i in $range($n)\n$i:$name\n#end for\n"
+    assert substitute_content(text, {"n": 2, "name": "x"}, use_cheetah=True) == "0:x\n1:x\n"
+
+
+def test_cheetah_syntax_error_names_file_and_line():
+    with pytest.raises(TemplateError) as info:
+        substitute_content("one\n#if $x\nthree\n#end for\n", {"x": 1}, filename="t.txt_tmpl",
+                           use_cheetah=True)
+    assert "t.txt_tmpl:4" in str(info.value)
+    assert "Cheetah syntax error" in str(info.value)
+
+
+def test_cheetah_runtime_error_names_line_and_expression():
+    with pytest.raises(TemplateError) as info:
+        substitute_content("one\ntwo $nope.attr\n", {}, filename="t_tmpl", use_cheetah=True)
+    assert "t_tmpl:2" in str(info.value)
+    assert "$nope.attr" in str(info.value)
+
+
+def test_custom_renderer_receives_vars_and_filename():
+    seen = {}
+
+    def renderer(content, vars, filename=None):
+        seen["filename"] = filename
+        return content.upper() + vars["project"]
+
+    assert substitute_content("abc", {"project": "P"}, filename="f", template_renderer=renderer) == "ABCP"
+    assert seen["filename"] == "f"
+
+
+def test_custom_renderer_error_is_wrapped():
+    def renderer(content, vars, filename=None):
+        raise KeyError("boom")
+
+    with pytest.raises(TemplateError) as info:
+        substitute_content("abc", {}, filename="f_tmpl", template_renderer=renderer)
+    assert "f_tmpl" in str(info.value) and "boom" in str(info.value)
+
+
+def test_skip_template_in_each_renderer(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "a.txt_tmpl", "${skip_template(flag)}content\n")
+    write(src / "keep.txt", "kept\n")
+    cheetah = tmp_path / "cheetah"
+    write(cheetah / "b.txt_tmpl", "#silent $skip_template($flag)\nb\n")
+    copy(src, tmp_path / "out", {"flag": True})
+    assert sorted(os.listdir(tmp_path / "out")) == ["keep.txt"]
+    copy(cheetah, tmp_path / "out2", {"flag": True}, use_cheetah=True)
+    assert not (tmp_path / "out2").exists()
+    copy(cheetah, tmp_path / "out4", {"flag": False}, use_cheetah=True)
+    assert (tmp_path / "out4" / "b.txt").read_text() == "b\n"
+    copy(src, tmp_path / "out3", {"flag": False})
+    assert (tmp_path / "out3" / "a.txt").read_text() == "content\n"
+    assert skip_template(False) == ""
+    with pytest.raises(SkipTemplate):
+        skip_template(True)
+
+
+def test_binary_and_plain_files_copied_byte_for_byte(tmp_path):
+    src = tmp_path / "tmpl"
+    src.mkdir()
+    blob = bytes(range(256)) * 4
+    (src / "logo.png").write_bytes(blob)
+    (src / "crlf.txt").write_bytes(b"$project\r\nline\r\n")
+    (src / "rendered.txt_tmpl").write_bytes(b"$project\r\n")
+    script = src / "run.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    copy(src, tmp_path / "out", {"project": "P"})
+    out = tmp_path / "out"
+    assert (out / "logo.png").read_bytes() == blob
+    assert (out / "crlf.txt").read_bytes() == b"$project\r\nline\r\n"
+    assert (out / "rendered.txt").read_bytes() == b"P\r\n"
+    assert (out / "crlf.txt").stat().st_size == 16
+    assert os.access(out / "run.sh", os.X_OK)
+
+
+def test_names_substituted_in_directories_and_files(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "+package+" / "+package+_mod.py_tmpl", "name = ${repr(package)}\n")
+    write(src / "+dot+config", "plain $package\n")
+    copy(src, tmp_path / "out", {"package": "foo"})
+    assert (tmp_path / "out" / "foo" / "foo_mod.py").read_text() == "name = 'foo'\n"
+    assert (tmp_path / "out" / ".config").read_text() == "plain $package\n"
+
+
+def test_resource_tuple_source(tmp_path):
+    # The basic_package template, read through importlib.resources.
+    copy(("paste.script", "paster-templates/basic_package"), tmp_path / "out",
+         {"project": "P", "package": "p", "version": "1", "description": "", "long_description": "",
+          "keywords": "", "author": "", "author_email": "", "url": "", "license_name": "MIT",
+          "zip_safe": False})
+    assert (tmp_path / "out" / "p" / "__init__.py").read_text() == "#\n"
+    assert "MIT" in (tmp_path / "out" / "docs" / "license.txt").read_text()
+
+
+def test_render_error_writes_nothing(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "a_first.txt", "fine\n")
+    write(src / "z_broken.txt_tmpl", "ok\n${1/0}\n")
+    with pytest.raises(TemplateError) as info:
+        copy(src, tmp_path / "out")
+    assert "z_broken.txt_tmpl:2" in str(info.value) and "ZeroDivisionError" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+# -- conflicts ---------------------------------------------------------------
+
+@pytest.fixture
+def conflict(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "same.txt", "same\n")
+    write(src / "differ.txt", "new line\n")
+    out = tmp_path / "out"
+    write(out / "same.txt", "same\n")
+    write(out / "differ.txt", "old line\n")
+    os.utime(out / "same.txt", (1000, 1000))
+    return src, out
+
+
+def answers(monkeypatch, *replies):
+    queue = list(replies)
+
+    def fake_input(prompt=""):
+        if not queue:
+            raise EOFError
+        return queue.pop(0)
+    monkeypatch.setattr(builtins, "input", fake_input)
+    return queue
+
+
+def test_identical_file_left_alone(conflict):
+    src, out = conflict
+    log = copy(src, out, verbosity=2, overwrite=False)
+    assert os.stat(out / "same.txt").st_mtime == 1000
+    assert "already exists (same content)" in log
+
+
+def test_differing_file_kept_with_warning(conflict):
+    src, out = conflict
+    log = copy(src, out, overwrite=False, interactive=False)
+    assert (out / "differ.txt").read_text() == "old line\n"
+    assert "Warning" in log and "--overwrite" in log
+
+
+def test_overwrite_replaces(conflict):
+    src, out = conflict
+    copy(src, out, overwrite=True)
+    assert (out / "differ.txt").read_text() == "new line\n"
+
+
+def test_interactive_no_keeps_and_shows_diff(conflict, monkeypatch):
+    src, out = conflict
+    answers(monkeypatch, "n")
+    log = copy(src, out, overwrite=False, interactive=True)
+    assert (out / "differ.txt").read_text() == "old line\n"
+    assert "-old line" in log and "+new line" in log
+
+
+def test_interactive_yes_overwrites(conflict, monkeypatch):
+    src, out = conflict
+    answers(monkeypatch, "y")
+    copy(src, out, overwrite=False, interactive=True)
+    assert (out / "differ.txt").read_text() == "new line\n"
+    assert not (out / "differ.txt.bak").exists()
+
+
+def test_interactive_diff_then_backup(conflict, monkeypatch):
+    src, out = conflict
+    remaining = answers(monkeypatch, "d", "b")
+    log = copy(src, out, overwrite=False, interactive=True)
+    assert remaining == []
+    assert log.count("+new line") == 2
+    assert (out / "differ.txt").read_text() == "new line\n"
+    assert (out / "differ.txt.bak").read_text() == "old line\n"
+
+
+def test_interactive_all_answers_following_files(tmp_path, monkeypatch):
+    src = tmp_path / "tmpl"
+    out = tmp_path / "out"
+    for name in ("a.txt", "b.txt", "c.txt"):
+        write(src / name, "new\n")
+        write(out / name, "old\n")
+    remaining = answers(monkeypatch, "a", "n", "n")
+    copy(src, out, overwrite=False, interactive=True)
+    assert remaining == ["n", "n"]
+    assert all((out / n).read_text() == "new\n" for n in ("a.txt", "b.txt", "c.txt"))
+
+
+def test_interactive_end_of_input_keeps(conflict, monkeypatch):
+    src, out = conflict
+    answers(monkeypatch)
+    copy(src, out, overwrite=False, interactive=True)
+    assert (out / "differ.txt").read_text() == "old line\n"
+
+
+def test_simulate_writes_nothing(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "dir" / "a.txt_tmpl", "$x\n")
+    write(src / "b.txt", "b\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    write(out / "b.txt", "old\n")
+    log = copy(src, out, {"x": 1}, simulate=True, overwrite=True)
+    assert sorted(os.listdir(out)) == ["b.txt"]
+    assert (out / "b.txt").read_text() == "old\n"
+    assert "Copying a.txt_tmpl" in log and "Would overwrite" in log
+
+
+def test_verbosity_levels(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "a.txt", "a\n")
+    write(src / "a.pyc", "a\n")
+    assert copy(src, tmp_path / "q", verbosity=0) == ""
+    normal = copy(src, tmp_path / "n", verbosity=1)
+    assert "Copying a.txt" in normal and "Skipping" not in normal
+    assert "Skipping .pyc file" in copy(src, tmp_path / "v", verbosity=2)
+
+
+# -- safety ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["../escape", "/abs/escape", "a\0b", "../../x", "sub/../../x"])
+def test_names_that_escape_are_refused(tmp_path, value):
+    src = tmp_path / "tmpl"
+    write(src / "+name+.txt", "x\n")
+    write(src / "aaa.txt", "first\n")
+    out = tmp_path / "work" / "out"
+    with pytest.raises(UnsafePath):
+        copy(src, out, {"name": value})
+    assert not (tmp_path / "work").exists()
+    assert not (tmp_path / "escape.txt").exists()
+    assert sorted(os.listdir(tmp_path)) == ["tmpl"]
+
+
+def test_relative_subdirectory_name_is_allowed(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "+name+.txt", "x\n")
+    copy(src, tmp_path / "out", {"name": "a/b"})
+    assert (tmp_path / "out" / "a" / "b.txt").read_text() == "x\n"
+
+
+def test_symlink_in_template_pointing_out_is_refused(tmp_path):
+    secret = write(tmp_path / "secret.txt", "secret\n")
+    src = tmp_path / "tmpl"
+    write(src / "ok.txt", "ok\n")
+    os.symlink(secret, src / "leak.txt")
+    with pytest.raises(UnsafePath) as info:
+        copy(src, tmp_path / "out")
+    assert "leak.txt" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_symlink_in_template_pointing_inside_is_followed(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "real.txt", "real\n")
+    os.symlink(src / "real.txt", src / "alias.txt")
+    copy(src, tmp_path / "out")
+    assert (tmp_path / "out" / "alias.txt").read_text() == "real\n"
+
+
+def test_symlink_in_output_pointing_out_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    src = tmp_path / "tmpl"
+    write(src / "pkg" / "mod.py", "x\n")
+    write(src / "link.txt", "x\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(outside, out / "pkg")
+    with pytest.raises(UnsafePath):
+        copy(src, out)
+    os.unlink(out / "pkg")
+    os.symlink(outside / "target.txt", out / "link.txt")
+    with pytest.raises(UnsafePath):
+        copy(src, out, overwrite=True)
+    assert os.listdir(outside) == []
+
+
+def test_two_entries_for_one_file_is_an_error(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "a.txt", "plain\n")
+    write(src / "a.txt_tmpl", "rendered\n")
+    with pytest.raises(CopyError) as info:
+        copy(src, tmp_path / "out")
+    assert "a.txt_tmpl" in str(info.value) and not (tmp_path / "out").exists()
+
+
+def test_missing_template_dir(tmp_path):
+    with pytest.raises(CopyError):
+        copy(tmp_path / "nope", tmp_path / "out")
+
+
+def test_file_in_the_way_of_a_directory(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "pkg" / "mod.py", "x\n")
+    write(tmp_path / "out" / "pkg", "a file\n")
+    with pytest.raises(CopyError) as info:
+        copy(src, tmp_path / "out")
+    assert "in the way" in str(info.value)
