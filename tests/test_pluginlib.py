@@ -182,3 +182,73 @@ def test_egg_info_writer_and_keyword(plugin_venv, tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode != 0
     assert "'paster_plugins' must be a list of distribution names" in bad.stderr
+
+
+def _run_help(env, cwd):
+    proc = subprocess.run([os.sys.executable, "-m", "paste.script", "help"], env=env,
+                          cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _dist_info(site, name, command):
+    info = site / f"{name}-1.0.dist-info"
+    write(info / "METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    write(info / "entry_points.txt", f"[paste.global_paster_command]\n{command} = x:Y\n")
+    return info
+
+
+def test_entry_point_cache_follows_installs_and_removals(tmp_path):
+    site = tmp_path / "site"
+    cache = tmp_path / "cache"
+    _dist_info(site, "FirstDist", "first-cmd")
+    old = os.stat(site).st_mtime - 10  # older than the racy window: cacheable
+    os.utime(site, (old, old))
+    env = {**os.environ, "PYTHONPATH": str(site), "PASTE_SCRIPT_CACHE_DIR": str(cache)}
+    assert "first-cmd" in _run_help(env, tmp_path)
+    assert list(cache.iterdir()), "the cache file was written"
+    assert "first-cmd" in _run_help(env, tmp_path)  # served from the cache
+    # an install changes the directory's mtime: the new command shows up
+    _dist_info(site, "SecondDist", "second-cmd")
+    listing = _run_help(env, tmp_path)
+    assert "first-cmd" in listing and "second-cmd" in listing
+    # and so does a removal
+    import shutil
+    shutil.rmtree(site / "FirstDist-1.0.dist-info")
+    listing = _run_help(env, tmp_path)
+    assert "first-cmd" not in listing and "second-cmd" in listing
+
+
+def test_egg_info_entry_points_are_never_stale(tmp_path):
+    site = tmp_path / "site"
+    egg = site / "Proj.egg-info"
+    write(egg / "PKG-INFO", "Metadata-Version: 2.1\nName: Proj\nVersion: 1\n")
+    write(egg / "entry_points.txt", "[paste.global_paster_command]\nold-cmd = x:Y\n")
+    old = os.stat(site).st_mtime - 10
+    os.utime(site, (old, old))
+    env = {**os.environ, "PYTHONPATH": str(site), "PASTE_SCRIPT_CACHE_DIR": str(tmp_path / "c")}
+    assert "old-cmd" in _run_help(env, tmp_path)
+    # egg_info rewrites the file in place; the directory mtime does not change
+    (egg / "entry_points.txt").write_text("[paste.global_paster_command]\nnew-cmd = x:Y\n")
+    os.utime(site, (old, old))
+    listing = _run_help(env, tmp_path)
+    assert "new-cmd" in listing and "old-cmd" not in listing
+
+
+def test_cache_can_be_disabled_and_survives_garbage(tmp_path):
+    site = tmp_path / "site"
+    _dist_info(site, "OnlyDist", "only-cmd")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("entry-points-garbage.marshal",):
+        (cache / name).write_bytes(b"\x00garbage")
+    env = {**os.environ, "PYTHONPATH": str(site), "PASTE_SCRIPT_CACHE_DIR": ""}
+    assert "only-cmd" in _run_help(env, tmp_path)
+    env["PASTE_SCRIPT_CACHE_DIR"] = str(cache)
+    # corrupt the real cache file name for this environment too
+    code = ("import os; from paste.script import pluginlib as p; print(p._cache_file())")
+    path = subprocess.run([os.sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True).stdout.strip()
+    with open(path, "wb") as f:
+        f.write(b"not a marshal file")
+    assert "only-cmd" in _run_help(env, tmp_path)

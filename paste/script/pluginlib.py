@@ -172,33 +172,138 @@ class EntryPoint:
 
 _scan_cache: dict = {}
 
+# Listing hundreds of installed distributions and reading each one's
+# entry_points.txt would make start-up grow with the size of the
+# environment, so what each sys.path directory holds is kept in a small
+# per-environment cache file (marshal: no import cost), valid while the
+# directory's mtime is unchanged. Installing or removing a distribution
+# changes that mtime. Entry points of ``*.egg-info`` directories are never
+# cached: ``setup.py egg_info`` rewrites them in place in development
+# projects. ``$PASTE_SCRIPT_CACHE_DIR`` moves the cache; empty disables it.
+_CACHE_FORMAT = 1
+_RACY_SECONDS = 2.0
+_disk_cache = None
+_disk_dirty = False
 
-def _dist_dirs() -> dict:
-    """Normalized distribution name -> (display name, metadata directory)."""
+
+def _cache_file():
+    root = os.environ.get("PASTE_SCRIPT_CACHE_DIR")
+    if root is None:
+        cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(cache_home, "paste-script")
+    if not root:
+        return None
+    import hashlib
+    env = hashlib.sha1(sys.prefix.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return os.path.join(root, f"entry-points-{sys.implementation.cache_tag}-{env}.marshal")
+
+
+def _load_disk_cache() -> dict:
+    global _disk_cache
+    if _disk_cache is None:
+        _disk_cache = {}
+        path = _cache_file()
+        if path:
+            try:
+                import marshal
+                with open(path, "rb") as f:
+                    data = marshal.load(f)
+                if isinstance(data, tuple) and data[0] == _CACHE_FORMAT:
+                    _disk_cache = data[1]
+            except (OSError, EOFError, ValueError, TypeError, IndexError):
+                pass
+    return _disk_cache
+
+
+def _save_disk_cache(dirs: list) -> None:
+    global _disk_dirty
+    if not _disk_dirty:
+        return
+    _disk_dirty = False
+    path = _cache_file()
+    if not path:
+        return
+    import marshal
+    data = {d: _disk_cache[d] for d in dirs if d in _disk_cache}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as f:
+            marshal.dump((_CACHE_FORMAT, data), f)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _scan_directory(base: str) -> list:
+    """[(normalized name, name, metadata dir, paste.* entry points or None)] in ``base``."""
+    entries = []
+    for name in sorted(os.listdir(base)):
+        if name.endswith(".dist-info"):
+            stem = name[:-10]
+        elif name.endswith(".egg-info"):
+            stem = name[:-9]
+        else:
+            continue
+        path = os.path.join(base, name)
+        if not os.path.isdir(path):
+            continue
+        dist_name = stem.split("-", 1)[0]
+        groups = None
+        if name.endswith(".dist-info"):
+            groups = {}
+            text = _read_metadata_file(path, "entry_points.txt")
+            if "paste" in text:
+                for ep in _parse_entry_points(text, dist_name):
+                    if ep.group.startswith("paste."):
+                        groups.setdefault(ep.group, []).append((ep.name, ep.value))
+        entries.append((_normalize(dist_name), dist_name, path, groups))
+    return entries
+
+
+def _directory_entries(base: str) -> list:
+    global _disk_dirty
+    try:
+        mtime = os.stat(base).st_mtime_ns
+    except OSError:
+        return []
+    cache = _load_disk_cache()
+    cached = cache.get(base)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        entries = _scan_directory(base)
+    except OSError:
+        return []
+    # A directory changed within the last moments may change again within
+    # the same mtime tick: do not trust a cache entry for it.
+    import time
+    if time.time() - mtime / 1e9 > _RACY_SECONDS:
+        cache[base] = (mtime, entries)
+        _disk_dirty = True
+    return entries
+
+
+def _index() -> dict:
+    """Normalized distribution name -> (name, metadata directory, cached paste.* entry points)."""
     key = tuple(sys.path)
     found = _scan_cache.get(key)
     if found is not None:
         return found
     found = {}
+    dirs = []
     for entry in sys.path:
-        base = entry or "."
-        try:
-            names = os.listdir(base)
-        except OSError:
+        base = os.path.abspath(entry or ".")
+        if base in dirs:
             continue
-        for name in sorted(names):
-            if name.endswith(".dist-info"):
-                stem = name[:-10]
-            elif name.endswith(".egg-info"):
-                stem = name[:-9]
-            else:
-                continue
-            dist_name = stem.split("-", 1)[0]
-            norm = _normalize(dist_name)
+        dirs.append(base)
+        for norm, dist_name, path, groups in _directory_entries(base):
             if norm not in found:
-                path = os.path.join(base, name)
-                if os.path.isdir(path):
-                    found[norm] = (dist_name, path)
+                found[norm] = (dist_name, path, groups)
+    _save_disk_cache(dirs)
     _scan_cache.clear()
     _scan_cache[key] = found
     return found
@@ -230,10 +335,10 @@ def _parse_entry_points(text: str, dist_name: str) -> list:
 
 
 def _find_dist_dir(name: str):
-    info = _dist_dirs().get(_normalize(name.split("#", 1)[0].strip()))
+    info = _index().get(_normalize(name.split("#", 1)[0].strip()))
     if info is None:
         raise PluginNotFound(name)
-    return info
+    return info[:2]
 
 
 def resolve_plugins(plugin_list) -> list:
@@ -296,7 +401,10 @@ def entry_points(group: str, dist=None) -> list:
         return [ep for ep in _parse_entry_points(_read_metadata_file(path, "entry_points.txt"), dist_name)
                 if ep.group == group]
     result = []
-    for dist_name, path in _dist_dirs().values():
+    for dist_name, path, groups in _index().values():
+        if groups is not None and group.startswith("paste."):
+            result.extend(EntryPoint(name, value, group, dist_name) for name, value in groups.get(group, ()))
+            continue
         text = _read_metadata_file(path, "entry_points.txt")
         if group in text:
             result.extend(ep for ep in _parse_entry_points(text, dist_name) if ep.group == group)
