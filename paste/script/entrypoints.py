@@ -3,7 +3,6 @@
 """``paster points``: show entry-point groups and the objects behind them."""
 from __future__ import annotations
 
-import inspect
 import re
 import textwrap
 
@@ -133,6 +132,7 @@ class EntryPointCommand(Command):
         return textwrap.dedent(getattr(obj, "description", "") or "").strip()
 
     def _object_description(self, ep) -> str:
+        import inspect
         try:
             obj = ep.load()
         except Exception as exc:

@@ -193,8 +193,8 @@ def _cache_file():
         root = os.path.join(cache_home, "paste-script")
     if not root:
         return None
-    import hashlib
-    env = hashlib.sha1(sys.prefix.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    import zlib
+    env = format(zlib.crc32(sys.prefix.encode("utf-8", "surrogateescape")), "08x")
     return os.path.join(root, f"entry-points-{sys.implementation.cache_tag}-{env}.marshal")
 
 
