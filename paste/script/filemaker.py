@@ -1,0 +1,244 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""Writing one rendered file into an existing project, for code generators.
+
+A command such as ``paster controller NAME`` uses :class:`FileOp` to render
+a template shipped with its package into the project it is run from::
+
+    op = FileOp(source_dir=('mypkg', 'templates'), template_vars={'name': name})
+    op.copy_file(template='controller.py_tmpl', dest='controllers', filename=name)
+
+The project is found through its ``*.egg-info`` directory (its
+``top_level.txt`` names the package); directories created on the way get an
+``__init__.py`` so they stay importable.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+
+from paste.script import pluginlib
+from paste.script.command import BadCommand
+from paste.script.copydir import CopyError, substitute_content
+
+__all__ = ["FileOp"]
+
+
+class FileOp:
+    """Render files from ``source_dir`` into the current project.
+
+    ``source_dir`` is a directory path or a ``(package, resource_dir)``
+    tuple. ``simulate`` reports without writing; a file that exists with
+    different content is replaced when ``overwrite``, asked about when
+    ``interactive``, and otherwise kept with a warning.
+    """
+
+    def __init__(self, simulate: bool = False, verbose: bool | int = True,
+                 interactive: bool = True, source_dir=None, template_vars: dict | None = None,
+                 overwrite: bool = False):
+        self.simulate = simulate
+        self.verbose = verbose
+        self.interactive = interactive
+        self.overwrite = overwrite
+        self.template_vars = {} if template_vars is None else template_vars
+        self.source_dir = source_dir
+        self.use_resources = isinstance(source_dir, tuple)
+
+    # -- the operation -------------------------------------------------------
+
+    def copy_file(self, template: str, dest: str, filename: str | None = None,
+                  add_py: bool = True, package: bool = True,
+                  template_renderer=None) -> str:
+        """Render ``template`` (relative to ``source_dir``) into ``dest`` of the project.
+
+        ``dest`` is a directory inside the project's package; ``filename``
+        defaults to the template's name without ``_tmpl``; ``add_py`` adds
+        ``.py``; ``package`` makes every directory created on the way a
+        package. Returns the path written (or that would be written).
+        """
+        if not filename:
+            filename = template.split("/")[-1]
+            if filename.endswith("_tmpl"):
+                filename = filename[:-len("_tmpl")]
+        base_package, directory = self.find_dir(dest, package)
+        self.template_vars["base_package"] = base_package
+        content = self.load_content(base_package, directory, filename, template,
+                                    template_renderer=template_renderer)
+        if add_py and not filename.endswith(".py"):
+            filename = f"{filename}.py"
+        target = os.path.join(directory, filename)
+        self.ensure_file(target, content, package)
+        return target
+
+    def load_content(self, base_package: str, base: str, name: str, template: str,
+                     template_renderer=None) -> str:
+        """The rendered text of ``template`` (rendered when it ends in ``_tmpl``)."""
+        if self.source_dir is None:
+            raise BadCommand("FileOp needs a source_dir to read templates from", exit_code=1)
+        if self.use_resources:
+            from importlib import resources
+            package, resource_dir = self.source_dir
+            source = resources.files(package).joinpath(resource_dir).joinpath(template)
+            shown = f"{package}:{resource_dir}/{template}"
+        else:
+            from pathlib import Path
+            source = Path(self.source_dir, template)
+            shown = str(source)
+        try:
+            content = source.read_text(encoding="utf-8")
+        except OSError as err:
+            raise BadCommand(f"Cannot read template {shown}: {err}", exit_code=1) from None
+        if template.endswith("_tmpl"):
+            vars = dict(self.template_vars)
+            vars.setdefault("base_package", base_package)
+            try:
+                content = substitute_content(content, vars, filename=shown,
+                                             template_renderer=template_renderer)
+            except CopyError as err:
+                raise BadCommand(str(err), exit_code=1) from None
+        return content
+
+    # -- finding places ------------------------------------------------------
+
+    def find_dir(self, dirname: str, package: bool = False) -> tuple[str, str]:
+        """``(package name, directory)`` for ``dirname`` inside the project's package.
+
+        The project is the one whose ``*.egg-info`` is found from the current
+        directory; its packages come from ``top_level.txt``. The directory
+        is created (with ``__init__.py`` files when ``package``) if no
+        package has it yet.
+        """
+        parts = self._relative_parts(dirname)
+        egg_info = pluginlib.find_egg_info_dir(os.getcwd())
+        if egg_info is None:
+            raise BadCommand("No *.egg-info directory found here or above; run "
+                             "'python setup.py egg_info' in the project first")
+        try:
+            with open(os.path.join(egg_info, "top_level.txt"), encoding="utf-8") as f:
+                packages = [line.strip() for line in f
+                            if line.strip() and not line.strip().startswith("#")]
+        except OSError:
+            packages = []
+        if not packages:
+            raise BadCommand(f"No top-level package listed in {egg_info}/top_level.txt "
+                             f"(is the project's setup.py using find_packages?)")
+        base = os.path.dirname(egg_info)
+        found = [(pkg, os.path.join(base, pkg, *parts)) for pkg in packages
+                 if os.path.isdir(os.path.join(base, pkg, *parts))]
+        if len(found) > 1:
+            where = ", ".join(path for _, path in found)
+            raise BadCommand(f"Directory {dirname!r} exists in several packages: {where}")
+        if found:
+            return found[0]
+        directory = os.path.join(base, packages[0], *parts)
+        self.ensure_dir(directory, package=package,
+                        package_root=os.path.join(base, packages[0]))
+        return packages[0], directory
+
+    def parse_dest(self, dest: str) -> tuple[str, str]:
+        """Split a user's destination into ``(directory, module name)``.
+
+        ``admin/user``, ``admin.user`` and ``admin/user.py`` all give
+        ``('admin', 'user')``; ``user`` gives ``('', 'user')``.
+        """
+        dest = dest.strip()
+        if dest.endswith(".py"):
+            dest = dest[:-3]
+        if "/" not in dest and os.sep not in dest:
+            dest = dest.replace(".", "/")
+        parts = self._relative_parts(dest)
+        if not parts:
+            raise BadCommand(f"Bad destination {dest!r}: give a module name")
+        name = parts[-1]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise BadCommand(f"Bad module name {name!r} in {dest!r}")
+        return "/".join(parts[:-1]), name
+
+    @staticmethod
+    def _relative_parts(path: str) -> list[str]:
+        if "\0" in path or os.path.isabs(path):
+            raise BadCommand(f"Bad path {path!r}: it must be relative to the package")
+        parts = [p for p in re.split(r"[/\\]", path) if p not in ("", ".")]
+        if ".." in parts:
+            raise BadCommand(f"Bad path {path!r}: it must stay inside the package")
+        return parts
+
+    # -- writing -------------------------------------------------------------
+
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(message)
+
+    def ensure_dir(self, dir: str, svn_add: bool = True, package: bool = False,
+                   package_root: str | None = None) -> None:
+        """Create ``dir`` and missing parents; with ``package``, give each an ``__init__.py``.
+
+        ``__init__.py`` files are added from ``package_root`` (default: the
+        parent of ``dir``) down to ``dir``.
+        """
+        dir = os.path.normpath(dir)
+        root = os.path.normpath(package_root) if package_root else dir
+        chain = [dir]
+        if dir != root and dir.startswith(root.rstrip(os.sep) + os.sep):
+            current = dir
+            while current != root:
+                current = os.path.dirname(current)
+                chain.append(current)
+        if not os.path.isdir(dir):
+            self._say(f"Creating {dir}/")
+            if not self.simulate:
+                os.makedirs(dir)
+        if not package:
+            return
+        for directory in reversed(chain):
+            init = os.path.join(directory, "__init__.py")
+            if not os.path.exists(init):
+                self._say(f"Creating {init}")
+                if not self.simulate:
+                    with open(init, "w", encoding="utf-8") as f:
+                        f.write("#\n")
+
+    def ensure_file(self, filename: str, content: str, svn_add: bool = True,
+                    package: bool = False) -> None:
+        """Write ``content`` to ``filename``, asking before replacing different content."""
+        directory = os.path.dirname(filename)
+        if directory and not os.path.isdir(directory):
+            self.ensure_dir(directory, package=package)
+        if not os.path.exists(filename):
+            self._say(f"Creating {filename}")
+            if not self.simulate:
+                with open(filename, "w", encoding="utf-8") as f:
+                    f.write(content)
+            return
+        with open(filename, encoding="utf-8") as f:
+            old = f.read()
+        if old == content:
+            if self.verbose and self.verbose > 1:
+                print(f"File {filename} already has the expected content")
+            return
+        if not self.overwrite:
+            diff = "".join(difflib.unified_diff(old.splitlines(True), content.splitlines(True),
+                                                filename + " (existing)", filename + " (new)"))
+            print(f"Warning: {filename} exists with different content:")
+            print(diff, end="" if diff.endswith("\n") else "\n")
+            if not self.interactive or not self._ask(f"Overwrite {filename}?"):
+                print(f"Keeping {filename}")
+                return
+        self._say(f"Overwriting {filename}")
+        if not self.simulate:
+            with open(filename, "w", encoding="utf-8") as f:
+                f.write(content)
+
+    def _ask(self, prompt: str) -> bool:
+        while True:
+            try:
+                answer = input(f"{prompt} [y/N] ").strip().lower()
+            except EOFError:
+                print()
+                return False
+            if not answer or answer[0] == "n":
+                return False
+            if answer[0] == "y":
+                return True
+            print("Y or N please")
