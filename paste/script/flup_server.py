@@ -1,0 +1,178 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""``egg:PasteScript#flup_{fcgi,scgi,ajp}_{thread,fork}``: flup's gateway servers.
+
+They speak FastCGI, SCGI or AJP 1.3 to a front-end web server (nginx's
+``fastcgi_pass``/``scgi_pass``, Apache's ``mod_proxy_fcgi``/``mod_proxy_scgi``/
+``mod_proxy_ajp``), with a pool of threads (``_thread``) or of pre-forked
+processes (``_fork``). They need the ``flup`` extra:
+``pip install "PasteScript[flup]"``.
+
+Options (strings from the ``[server:…]`` section):
+
+``host`` / ``port``
+    TCP address to listen on.
+``socket`` / ``umask``
+    FastCGI and SCGI only: a Unix socket path instead, created with that
+    umask (octal, e.g. ``007``).
+``scriptName``, ``allowedServers``
+    SCGI and AJP: the URL prefix of the application, and the addresses of
+    front ends allowed to connect (space separated; default ``127.0.0.1``).
+``multiplexed``
+    FastCGI: accept several requests on one connection.
+``minSpare``, ``maxSpare``, ``maxThreads``
+    the thread pool of the ``_thread`` servers.
+``minSpare``, ``maxSpare``, ``maxChildren``, ``maxRequests``
+    the process pool of the ``_fork`` servers.
+``debug``
+    show tracebacks in error pages (default: the global ``debug`` setting).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from paste.script.runners_common import (
+    ListenError, check_unix_socket_free, format_address, listen_error, require,
+    runner_options)
+from paste.script.util.options import OptionError, asbool, asint, aslist, asoctal, asport
+
+__all__ = ["run_ajp_thread", "run_ajp_fork", "run_fcgi_thread", "run_fcgi_fork",
+           "run_scgi_thread", "run_scgi_fork"]
+
+_COMMON = {"host": str, "port": asport, "debug": asbool, "minSpare": asint, "maxSpare": asint}
+_UNIX = {"socket": str, "umask": asoctal}
+_GATEWAY = {"scriptName": str, "allowedServers": aslist}
+_POOLS = {"thread": {"maxThreads": asint},
+          "fork": {"maxChildren": asint, "maxRequests": asint}}
+
+# protocol -> (display name, module stem, options, default host, default port)
+_PROTOCOLS = {
+    "fcgi": ("FastCGI", "fcgi", {**_UNIX, "multiplexed": asbool}, None, None),
+    "scgi": ("SCGI", "scgi", {**_UNIX, **_GATEWAY}, "localhost", 4000),
+    "ajp": ("AJP", "ajp", dict(_GATEWAY), "localhost", 8009),
+}
+
+
+class _Stop(Exception):
+    """Raised from the forking servers' signal handler to leave their select()."""
+
+
+def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
+           local_conf: dict) -> None:
+    label, stem, extra, default_host, default_port = _PROTOCOLS[protocol]
+    runner = f"flup_{protocol}_{pool}"
+    table = {**_COMMON, **extra, **_POOLS[pool]}
+    options = runner_options(local_conf, table, runner)
+    module_name = f"flup.server.{stem}" if pool == "thread" else f"flup.server.{stem}_fork"
+    module = require(module_name, runner, "flup", "flup")
+
+    host = options.pop("host", None)
+    port = options.pop("port", None)
+    path = options.pop("socket", None)
+    umask = options.pop("umask", None)
+    where = f"the [server] section ({runner})"
+    if path:
+        if host is not None or port is not None:
+            raise OptionError("socket", path, "give either socket or host/port, not both", where)
+        check_unix_socket_free(path)
+        bind, address = path, path
+    elif host is not None or port is not None or default_host is not None:
+        host = host if host is not None else (default_host or "localhost")
+        if port is None:
+            if default_port is None:
+                raise OptionError("host", host, "a port is needed with host", where)
+            port = default_port
+        bind, address = (host, port), format_address(host, port)
+    else:
+        # FastCGI without an address: the web server spawned us with the
+        # listening socket as file descriptor 0 (or this is plain CGI).
+        bind, address = None, "the socket inherited from the web server"
+
+    debug = options.pop("debug", None)
+    if debug is None:
+        debug = asbool(global_conf.get("debug", False))
+    kwargs: dict[str, Any] = {"debug": debug}
+    if "allowedServers" in extra:
+        kwargs["allowedServers"] = options.pop("allowedServers", ["127.0.0.1"])
+    if "scriptName" in options:
+        kwargs["scriptName"] = options.pop("scriptName")
+    elif protocol == "ajp":
+        kwargs["scriptName"] = ""
+    if "multiplexed" in options:
+        kwargs["multiplexed"] = options.pop("multiplexed")
+    if "umask" in extra and umask is not None:
+        kwargs["umask"] = umask
+    kwargs.update(options)  # the pool options, under flup's own names
+
+    server_class = _make_server_class(module.WSGIServer, address, pool == "fork")
+    try:
+        server = server_class(wsgi_app, bindAddress=bind, **kwargs)
+    except ValueError as exc:  # flup checks its pool sizes
+        raise OptionError("minSpare/maxSpare", "", str(exc), where) from None
+    kind = "threads" if pool == "thread" else "processes"
+    print(f"serving {label} on {address} ({kind})", flush=True)
+    try:
+        server.run()
+    except _Stop:
+        server._stop_forked()
+
+
+def _make_server_class(base: type, address: str, forking: bool) -> type:
+    class Server(base):
+        def _setupSocket(self):
+            try:
+                return super()._setupSocket()
+            except ListenError:
+                raise
+            except OSError as exc:
+                raise listen_error(exc, address) from None
+
+        if forking:
+            # flup's parent waits in select() with no timeout; Python retries
+            # it after a signal handler, so a flag alone would never be seen.
+            def _intHandler(self, signum, frame):
+                self._keepGoing = False
+                raise _Stop()
+
+            def _hupHandler(self, signum, frame):
+                self._keepGoing = False
+                self._hupReceived = True
+                raise _Stop()
+
+            def _stop_forked(self):
+                self._restoreSignalHandlers()
+                self._cleanupChildren()
+
+    Server.__name__ = base.__name__
+    Server.__qualname__ = f"{base.__module__}.{base.__name__}"
+    return Server
+
+
+def run_ajp_thread(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
+    """AJP 1.3 (Apache ``mod_proxy_ajp``) with a thread pool; default localhost:8009."""
+    _serve("ajp", "thread", wsgi_app, global_conf, local_conf)
+
+
+def run_ajp_fork(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
+    """AJP 1.3 with pre-forked processes; default localhost:8009."""
+    _serve("ajp", "fork", wsgi_app, global_conf, local_conf)
+
+
+def run_fcgi_thread(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
+    """FastCGI with a thread pool, on ``host``/``port`` or a Unix ``socket``."""
+    _serve("fcgi", "thread", wsgi_app, global_conf, local_conf)
+
+
+def run_fcgi_fork(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
+    """FastCGI with pre-forked processes, on ``host``/``port`` or a Unix ``socket``."""
+    _serve("fcgi", "fork", wsgi_app, global_conf, local_conf)
+
+
+def run_scgi_thread(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
+    """SCGI with a thread pool; default localhost:4000 (or a Unix ``socket``)."""
+    _serve("scgi", "thread", wsgi_app, global_conf, local_conf)
+
+
+def run_scgi_fork(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
+    """SCGI with pre-forked processes; default localhost:4000 (or a Unix ``socket``)."""
+    _serve("scgi", "fork", wsgi_app, global_conf, local_conf)
