@@ -316,7 +316,10 @@ class Installer:
                 content, vars, filename=f"{self.project_name}: {filename or 'template'}",
                 use_cheetah=self.use_cheetah)
         except copydir.TemplateError as exc:
-            raise BadCommand(str(exc), exit_code=1) from exc
+            hint = ""
+            if "NotFound" in str(exc):
+                hint = " (give variables after the config file name as NAME=VALUE)"
+            raise BadCommand(f"{exc}{hint}", exit_code=1) from exc
 
     def simple_config(self, vars: dict) -> str:
         """A minimal config serving the application with waitress on localhost."""

@@ -1,0 +1,425 @@
+"""make-config and setup-app: a real application package installed with pip.
+
+The end-to-end checks install a throw-away package into a temporary venv
+(once per module) that sees the checkout's PasteScript and PasteDeploy,
+then drive ``paster`` in that venv. Smaller checks build a bare egg-info
+distribution on ``sys.path`` (the ``fake_site`` fixture) and run the
+commands in process.
+"""
+import configparser
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from paste.script.command import main
+from tests.support import (free_port, http_get, paster_env, start_paster, stop_process,
+                           wait_for_port, write)
+
+# -- the throw-away application package -------------------------------------
+
+SETUP_PY = '''
+import os
+from setuptools import setup
+from setuptools.command.egg_info import egg_info
+
+
+class egg_info_with_config(egg_info):
+    """Put the deployment template into the metadata directory, as real apps do."""
+
+    def run(self):
+        super().run()
+        with open("paste_deploy_config.ini_tmpl") as f:
+            self.write_file("deployment config template",
+                            os.path.join(self.egg_info, "paste_deploy_config.ini_tmpl"),
+                            f.read())
+
+
+setup(
+    name="ThrowAwayApp",
+    version="1.2",
+    description="An application that exists for one test run",
+    packages=["throwaway_app"],
+    cmdclass={"egg_info": egg_info_with_config},
+    entry_points={
+        "paste.app_factory": ["main = throwaway_app:make_app"],
+        "paste.app_install": ["main = paste.script.appinstall:Installer"],
+    },
+)
+'''
+
+APP_PY = '''
+def make_app(global_conf, greeting="hello", secret="", **local_conf):
+    def app(environ, start_response):
+        body = f"throwaway says {greeting} ({len(secret)}-char secret)".encode()
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    return app
+'''
+
+WEBSETUP_PY = '''
+import os
+
+
+def setup_app(command, conf, vars):
+    with open(conf["marker"], "w") as f:
+        f.write(f"greeting={conf['greeting']}\\n")
+        f.write(f"filename={os.path.basename(conf.filename)}\\n")
+        f.write(f"command={command.command_name}\\n")
+        f.write(f"vars={sorted(vars.items())}\\n")
+'''
+
+TEMPLATE = '''\
+# config for $project_name ($ep_name), instance $app_instance_uuid
+[app:main]
+use = egg:$requirement
+greeting = $greeting
+secret = $app_instance_secret
+marker = %(here)s/setup-done.txt
+
+[server:main]
+use = egg:waitress#main
+host = 127.0.0.1
+port = $http_port
+'''
+
+
+def _site_packages(venv: Path) -> Path:
+    return venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+
+
+@pytest.fixture(scope="module")
+def app_venv(tmp_path_factory):
+    """A venv in which ThrowAwayApp is pip-installed; returns its python."""
+    root = tmp_path_factory.mktemp("appinstall")
+    pkg = root / "src"
+    write(pkg / "setup.py", SETUP_PY)
+    write(pkg / "paste_deploy_config.ini_tmpl", TEMPLATE)
+    write(pkg / "throwaway_app" / "__init__.py", APP_PY)
+    write(pkg / "throwaway_app" / "websetup.py", WEBSETUP_PY)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # Everything installed for the test run (PasteScript editable, PasteDeploy,
+    # waitress, pip, setuptools) stays visible, .pth files included.
+    parent = sysconfig.get_paths()["purelib"]
+    (_site_packages(venv) / "_parent_env.pth").write_text(
+        f"import site; site.addsitedir({parent!r})\n")
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--no-index", str(pkg)],
+                   check=True, capture_output=True, cwd=root)
+    return python
+
+
+def paster(python, *args, cwd, input=None, env=None):
+    return subprocess.run([str(python), "-m", "paste.script", *args], cwd=cwd, input=input,
+                          capture_output=True, text=True, timeout=60,
+                          env=env or paster_env(HOME=str(cwd)))
+
+
+def read_ini(path) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser()
+    parser.read(path)
+    return parser
+
+
+def test_make_config_renders_the_package_template(app_venv, tmp_path):
+    port = free_port()
+    result = paster(app_venv, "make-config", "ThrowAwayApp", "app.ini",
+                    f"http_port={port}", "greeting=bonjour", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ini = read_ini(tmp_path / "app.ini")
+    assert ini.get("app:main", "use") == "egg:ThrowAwayApp"
+    assert ini.get("app:main", "greeting") == "bonjour"
+    assert ini.get("server:main", "port") == str(port)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{25}", ini.get("app:main", "secret"))
+    assert "Now you should edit the config files" in result.stdout
+    assert "app.ini" in result.stdout
+
+
+def test_make_config_secrets_differ_between_runs(app_venv, tmp_path):
+    for name in ("one.ini", "two.ini"):
+        result = paster(app_venv, "make-config", "ThrowAwayApp", name, "http_port=1",
+                        "greeting=x", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    one, two = read_ini(tmp_path / "one.ini"), read_ini(tmp_path / "two.ini")
+    assert one.get("app:main", "secret") != two.get("app:main", "secret")
+    first_lines = [(tmp_path / n).read_text().splitlines()[0] for n in ("one.ini", "two.ini")]
+    assert first_lines[0] != first_lines[1]  # the instance uuid
+
+
+def test_setup_app_runs_websetup_then_serve_serves(app_venv, tmp_path):
+    port = free_port()
+    result = paster(app_venv, "make-config", "ThrowAwayApp", "app.ini",
+                    f"http_port={port}", "greeting=salut", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    marker = tmp_path / "setup-done.txt"
+    assert not marker.exists()
+
+    result = paster(app_venv, "setup-app", "app.ini", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Running setup_app() from throwaway_app.websetup" in result.stdout
+    text = marker.read_text()
+    assert "greeting=salut" in text
+    assert "filename=app.ini" in text
+    assert "command=setup-app" in text
+
+    proc = subprocess.Popen([str(app_venv), "-m", "paste.script", "serve", "app.ini"],
+                            cwd=tmp_path, env=paster_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for_port(port, proc=proc)
+        status, _, body = http_get(f"http://127.0.0.1:{port}/")
+        assert status == 200
+        assert body == b"throwaway says salut (25-char secret)"
+    finally:
+        stop_process(proc)
+
+
+def test_make_config_with_setup_runs_setup_app(app_venv, tmp_path):
+    result = paster(app_venv, "make-config", "--setup", "ThrowAwayApp", "app.ini",
+                    "http_port=1", "greeting=hey", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "greeting=hey" in (tmp_path / "setup-done.txt").read_text()
+
+
+def test_make_config_info(app_venv, tmp_path):
+    result = paster(app_venv, "make-config", "--info", "ThrowAwayApp", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ThrowAwayApp 1.2" in result.stdout
+    assert "An application that exists for one test run" in result.stdout
+    assert "paste.app_factory: main = throwaway_app:make_app" in result.stdout
+    assert "config template: paste_deploy_config.ini_tmpl" in result.stdout
+    assert not list(tmp_path.glob("*.ini"))
+
+
+def test_make_config_unknown_package_says_what_to_install(app_venv, tmp_path):
+    result = paster(app_venv, "make-config", "NoSuchPackageAnywhere", "app.ini", cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "NoSuchPackageAnywhere" in lines[0]
+    assert "pip install NoSuchPackageAnywhere" in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "app.ini").exists()
+
+
+def test_make_config_missing_template_variable_is_one_line(app_venv, tmp_path):
+    result = paster(app_venv, "make-config", "ThrowAwayApp", "app.ini", "http_port=1",
+                    cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "greeting" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "app.ini").exists()
+
+
+# -- in process, with a bare egg-info distribution ---------------------------
+
+PLAIN_ENTRY_POINTS = """
+    [paste.app_factory]
+    main = plainapp:make_app
+    other = plainapp:make_other
+"""
+
+PLAIN_MODULES = {
+    "plainapp/__init__.py": '''
+        def make_app(global_conf, **local_conf):
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"plain main"]
+            return app
+
+        def make_other(global_conf, **local_conf):
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"plain other"]
+            return app
+    ''',
+    "plainapp/websetup.py": '''
+        CALLS = []
+
+        def setup_config(command, filename, section, vars):
+            CALLS.append((command.command_name, filename, section, dict(vars)))
+    ''',
+}
+
+
+@pytest.fixture
+def plain(fake_site, monkeypatch):
+    """A bare ``Plain.egg-info`` distribution (no template, old-style websetup)."""
+    monkeypatch.setenv("HOME", str(fake_site.work))
+    egg = fake_site("Plain", PLAIN_ENTRY_POINTS, modules=PLAIN_MODULES)
+    (egg / "top_level.txt").write_text("plainapp\n")
+    yield fake_site
+    for name in [m for m in sys.modules if m == "plainapp" or m.startswith("plainapp.")]:
+        del sys.modules[name]
+
+
+def test_simple_config_without_template_loads(plain, capsys):
+    assert main(["make-config", "Plain", "plain.ini"]) == 0
+    text = Path("plain.ini").read_text()
+    ini = read_ini("plain.ini")
+    assert ini.get("app:main", "use") == "egg:Plain"
+    assert ini.get("server:main", "use") == "egg:waitress#main"
+    from paste.deploy import loadapp
+    from paste.script.request import build_environ, call_app
+    app = loadapp("config:plain.ini", relative_to=os.getcwd())
+    assert call_app(app, build_environ("/")).body == b"plain main"
+    assert "Plain" in text
+
+
+def test_named_application_from_fragment(plain, capsys):
+    assert main(["make-config", "Plain#other", "other.ini"]) == 0
+    assert read_ini("other.ini").get("app:main", "use") == "egg:Plain#other"
+    assert main(["make-config", "--name", "other", "Plain#other", "x.ini"]) == 2
+    assert "both --name and" in capsys.readouterr().err
+
+
+def test_simulate_writes_nothing(plain, capsys):
+    assert main(["make-config", "--simulate", "Plain", "plain.ini"]) == 0
+    assert not Path("plain.ini").exists()
+
+
+def test_make_config_needs_a_file_name(plain, capsys):
+    assert main(["make-config", "Plain"]) == 2
+    assert "You must give a configuration filename" in capsys.readouterr().err
+
+
+def test_version_requirement_is_checked(plain, capsys):
+    assert main(["make-config", "Plain>=1.0", "ok.ini"]) == 0
+    assert main(["make-config", "Plain>=2", "no.ini"]) == 2
+    err = capsys.readouterr().err
+    assert "Plain 1.0 is installed" in err and "pip install 'Plain>=2'" in err
+    assert not Path("no.ini").exists()
+
+
+def test_setup_app_calls_old_style_setup_config(plain, capsys):
+    assert main(["make-config", "Plain", "plain.ini"]) == 0
+    assert main(["setup-app", "plain.ini"]) == 0
+    import plainapp.websetup
+    name, filename, section, vars = plainapp.websetup.CALLS[-1]
+    assert name == "setup-app"
+    assert filename == os.path.abspath("plain.ini")
+    assert section == "app:main"
+    assert "Running setup_config() from plainapp.websetup" in capsys.readouterr().out
+
+
+def test_setup_app_follows_a_pipeline_to_the_application(plain, capsys):
+    write(Path("pipe.ini"), """
+        [pipeline:main]
+        pipeline = deco app
+
+        [filter:deco]
+        paste.filter_factory = plainapp.deco:make_filter
+
+        [app:app]
+        use = egg:Plain
+    """)
+    write(plain.site / "plainapp" / "deco.py", """
+        def make_filter(global_conf, **local_conf):
+            return lambda app: app
+    """)
+    assert main(["setup-app", "pipe.ini"]) == 0, capsys.readouterr()
+    import plainapp.websetup
+    assert plainapp.websetup.CALLS[-1][1] == os.path.abspath("pipe.ini")
+
+
+def test_setup_app_without_app_section_is_one_line(plain, capsys):
+    write(Path("noapp.ini"), """
+        [server:main]
+        use = egg:waitress#main
+    """)
+    assert main(["setup-app", "noapp.ini"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "noapp.ini" in err and "main" in err
+
+
+def test_setup_app_missing_config_and_section(plain, capsys):
+    assert main(["setup-app", "missing.ini"]) == 2
+    assert "Config file not found: missing.ini" in capsys.readouterr().err
+    assert main(["make-config", "Plain", "plain.ini"]) == 0
+    capsys.readouterr()
+    assert main(["setup-app", "-n", "nosuch", "plain.ini"]) == 2
+    assert "nosuch" in capsys.readouterr().err
+
+
+def test_setup_app_section_without_distribution(plain, capsys):
+    write(Path("explicit.ini"), """
+        [app:main]
+        paste.app_factory = plainapp:make_app
+    """)
+    assert main(["setup-app", "explicit.ini"]) == 2
+    assert "does not name an installed distribution" in capsys.readouterr().err
+
+
+def test_sysconfig_hooks(plain, capsys, tmp_path):
+    sysconf = write(tmp_path / "mysys.py", """
+        import os
+
+        def add_custom_options(parser):
+            parser.add_option("--flavour", dest="flavour", default="plain")
+
+        def install_variables(installer):
+            return {"from_sysconfig": paste_command.options.flavour}
+
+        def default_config_filename(installer):
+            return "default-from-sysconfig.ini"
+
+        def post_setup_hook(installer, config_file):
+            with open("post-hook.txt", "w") as f:
+                f.write(f"{installer.project_name} {os.path.basename(config_file)}")
+    """)
+    assert main(["make-config", f"--sysconfig={sysconf}", "--flavour=lemon", "Plain"]) == 0
+    assert Path("default-from-sysconfig.ini").exists()
+    assert main(["setup-app", "--sysconfig", str(sysconf), "default-from-sysconfig.ini"]) == 0
+    assert Path("post-hook.txt").read_text() == "Plain default-from-sysconfig.ini"
+    import plainapp.websetup
+    assert plainapp.websetup.CALLS[-1][3]["from_sysconfig"] == "plain"
+    # The class-level parser was not changed: a plain run rejects --flavour.
+    assert main(["make-config", "--flavour=x", "Plain", "p.ini"]) == 2
+
+
+def test_user_sysconfig_and_no_default_sysconfig(plain, capsys):
+    write(plain.work / ".paste" / "sysconfig.py", """
+        def default_config_filename(installer):
+            return "from-home.ini"
+    """)
+    assert main(["make-config", "Plain"]) == 0
+    assert Path("from-home.ini").exists()
+    assert main(["make-config", "--no-default-sysconfig", "Plain"]) == 2
+
+
+def test_missing_explicit_sysconfig_is_an_error(plain, capsys):
+    assert main(["make-config", "--sysconfig=/nonexistent/sys.py", "Plain", "x.ini"]) == 2
+    assert "sysconfig file /nonexistent/sys.py does not exist" in capsys.readouterr().err
+
+
+def test_edit_runs_the_editor(plain, capsys, monkeypatch, tmp_path):
+    editor = write(tmp_path / "editor.sh", """
+        #!/bin/sh
+        echo "edited = yes" >> "$1"
+    """, mode=0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    assert main(["make-config", "--edit", "Plain", "plain.ini"]) == 0
+    assert Path("plain.ini").read_text().endswith("edited = yes\n")
+    monkeypatch.setenv("EDITOR", "false")
+    assert main(["make-config", "--edit", "--overwrite", "Plain", "p2.ini"]) == 0
+    assert "returned with error code 1" in capsys.readouterr().out
+
+
+def test_help_lists_the_options(capsys):
+    assert main(["make-config", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--info", "--name", "--entry-group", "--edit", "--setup", "--sysconfig",
+                   "--no-default-sysconfig"):
+        assert option in out
+    assert main(["setup-app", "--help"]) == 0
+    assert "-n NAME, --name=NAME" in capsys.readouterr().out.replace("SECTION_NAME", "NAME")
