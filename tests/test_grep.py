@@ -80,7 +80,7 @@ def test_grep_finds_real_uses_with_scopes(project):
         "proj.views:show",
         "    5  return widget_count",
         "proj.sub",
-        "    0  from proj.views import widget_count",
+        "    1  from proj.views import widget_count",
     ]
 
 
