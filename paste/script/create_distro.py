@@ -17,11 +17,12 @@ TEMPLATE_GROUP = "paste.paster_create_template"
 
 def find_template_entry_points(dist_name: str | None = None) -> list:
     """The ``paste.paster_create_template`` entry points, of one distribution or all."""
-    dist = pluginlib.find_distribution(dist_name) if dist_name else None
-    return pluginlib.entry_points(TEMPLATE_GROUP, dist)
+    return pluginlib.entry_points(TEMPLATE_GROUP, dist_name or None)
 
 
 def _dist_name_of(entry_point) -> str:
+    if getattr(entry_point, "dist_name", None):
+        return entry_point.dist_name
     dist = getattr(entry_point, "dist", None)
     if dist is not None:
         try:

@@ -183,7 +183,8 @@ class Template:
 
     def write_files(self, command, output_dir: str, vars: dict) -> None:
         if not os.path.exists(output_dir):
-            print(f"Creating directory {output_dir}")
+            if getattr(command, "verbose", 1):
+                print(f"Creating directory {output_dir}")
             if not command.simulate:
                 try:
                     os.makedirs(output_dir)
