@@ -21,9 +21,13 @@ def find_template_entry_points(dist_name: str | None = None) -> list:
 
 
 def _dist_name_of(entry_point) -> str:
-    if getattr(entry_point, "dist_name", None):
-        return entry_point.dist_name
+    """The distribution's own spelling of its name (``PasteScript``, not ``pastescript``)."""
     dist = getattr(entry_point, "dist", None)
+    if dist is None and getattr(entry_point, "dist_name", None):
+        try:
+            dist = pluginlib.find_distribution(entry_point.dist_name)
+        except pluginlib.PluginNotFound:
+            return entry_point.dist_name
     if dist is not None:
         try:
             return dist.metadata["Name"] or dist.name
@@ -209,7 +213,9 @@ class CreateDistroCommand(Command):
             raise BadCommand(f"Template {tmpl_name!r} could not be loaded from "
                              f"{entry_point.value}: {type(err).__name__}: {err}",
                              exit_code=1) from err
-        return f"{dist_name or _dist_name_of(entry_point)}#{name}", template
+        # Always the distribution's own spelling, so that "pastescript#x" and
+        # "PasteScript#x" are recognised as one template.
+        return f"{_dist_name_of(entry_point)}#{name}", template
 
     def _any_template_has_setup(self, templates: list) -> bool:
         for _, template in templates:
