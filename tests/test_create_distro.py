@@ -404,3 +404,160 @@ def test_verbose_shows_more_and_quiet_nothing(tmp_path):
     assert "Creating with variables" in loud.stdout and "Running setup.py egg_info" in loud.stdout
     normal = run_paster("create", "--no-interactive", "C", cwd=tmp_path)
     assert "Copying setup.py_tmpl" in normal.stdout and "Creating with variables" not in normal.stdout
+
+
+# -- end to end: pip install of generated projects and of a template package ---
+
+SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+
+
+def make_venv(path: Path, linked: bool = False) -> Path:
+    """A venv without pip (fast); ``linked`` also sees this environment's packages.
+
+    The link is a ``.pth`` that runs ``site.addsitedir`` on our site-packages,
+    so PasteScript, PasteDeploy and Cheetah are importable there while what
+    the test installs lives in the new venv only.
+    """
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    if linked:
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        write(Path(site) / "zz_link_test_env.pth", f"import site; site.addsitedir({SITE_PACKAGES!r})\n")
+    return python
+
+
+def pip_install(python: Path, project: Path, wheel_dir: Path) -> None:
+    """Build ``project`` into a wheel (offline, current setuptools) and pip install it into ``python``'s venv."""
+    build = subprocess.run([PYTHON, "-m", "pip", "wheel", "-q", "--no-build-isolation", "--no-deps",
+                            "--no-index", "-w", str(wheel_dir), str(project)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    wheels = sorted(wheel_dir.glob("*.whl"))
+    install = subprocess.run([PYTHON, "-m", "pip", "--python", str(python), "install", "-q", "--no-index",
+                              "--no-deps", *map(str, wheels)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stdout + install.stderr
+
+
+def run_in(python: Path, *args: str, cwd=None, input=None, timeout=120):
+    return subprocess.run([str(python), *args], cwd=cwd, input=input, capture_output=True, text=True,
+                          timeout=timeout, env=paster_env())
+
+
+def test_basic_package_interactive_then_pip_install(tmp_path):
+    # version, description, long_description, keywords, author, author_email, url, license, zip_safe
+    answers = "2.5\nA test project\n\nkw1 kw2\nJane Doe\njane@example.org\nhttps://example.org\nBSD\nfalse\n"
+    proc = run_paster("create", "Hello-World", cwd=tmp_path, input=answers)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Enter version (Version (like 0.1)) ['']:" in proc.stdout
+    python = make_venv(tmp_path / "venv")
+    pip_install(python, tmp_path / "Hello-World", tmp_path / "wheels")
+    check = run_in(python, "-c", "import helloworld, importlib.metadata as m; d = m.metadata('Hello-World');"
+                   "print(helloworld.__file__); print(d['Version'], d['Author'], d['Summary'], d['License'])",
+                   cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert str(tmp_path / "venv") in check.stdout
+    assert "2.5.dev0 Jane Doe A test project BSD" in check.stdout
+
+
+def test_basic_package_no_interactive_pip_install(tmp_path):
+    proc = run_paster("create", "--no-interactive", "-q", "Foo", "version=1.0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    python = make_venv(tmp_path / "venv")
+    pip_install(python, tmp_path / "Foo", tmp_path / "wheels")
+    check = run_in(python, "-c", "import foo, importlib.metadata as m; print(m.version('Foo'))", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "1.0.dev0"
+
+
+TEMPLATE_PACKAGE = {
+    "setup.py": '''
+        from setuptools import setup
+        setup(
+            name="ThrowAwayTemplates", version="0.1", packages=["throwaway"],
+            package_data={"throwaway": ["templates/base/*", "templates/fancy/*", "templates/fancy/+package+/*",
+                                        "templates/shout/*"]},
+            entry_points={"paste.paster_create_template": [
+                "tb_base = throwaway.tmpl:Base", "tb_fancy = throwaway.tmpl:Fancy",
+                "tb_shout = throwaway.tmpl:Shout"]},
+        )
+        ''',
+    "throwaway/__init__.py": "",
+    "throwaway/tmpl.py": '''
+        import os
+        from paste.script.templates import Template, var
+
+        def shout(content, vars, filename=None):
+            return content.replace("NAME", vars["project"]).upper()
+
+        class Base(Template):
+            _template_dir = "templates/base"
+            summary = "Throw-away base"
+            egg_plugins = ["ThrowAwayTemplates"]
+            vars = [var("greeting", "How to greet", default="hello")]
+
+        class Fancy(Template):
+            _template_dir = ("throwaway", "templates/fancy")
+            summary = "Throw-away fancy, with Cheetah"
+            required_templates = ["ThrowAwayTemplates#tb_base", "PasteScript#basic_package"]
+            egg_plugins = ["PasteDeploy"]
+            use_cheetah = True
+            read_vars_from_templates = True
+
+            def pre(self, command, output_dir, vars):
+                vars["stamp"] = "pre:" + vars["package"]
+
+            def post(self, command, output_dir, vars):
+                with open(os.path.join(output_dir, "POST.txt"), "w") as f:
+                    f.write("post saw " + vars["stamp"] + "\\n")
+
+        class Shout(Template):
+            _template_dir = "templates/shout"
+            summary = "Throw-away custom renderer"
+            template_renderer = staticmethod(shout)
+        ''',
+    "throwaway/templates/base/README.txt_tmpl": "$project says $greeting\n",
+    "throwaway/templates/fancy/+dot+gitignore": "*.pyc\n",
+    "throwaway/templates/fancy/+package+/settings.py_tmpl": '''
+        #def body($port, $host='127.0.0.1')
+        #end def
+        PORT = $port
+        HOST = '$host'
+        STAMP = '$stamp'
+        ''',
+    "throwaway/templates/shout/NOTE.txt_tmpl": "made for NAME\n",
+}
+
+
+def test_template_package_installed_with_pip(tmp_path):
+    source = tmp_path / "src"
+    for name, text in TEMPLATE_PACKAGE.items():
+        write(source / name, text)
+    python = make_venv(tmp_path / "venv", linked=True)
+    pip_install(python, source, tmp_path / "wheels")
+    work = tmp_path / "work"
+    work.mkdir()
+
+    listed = run_in(python, "-m", "paste.script", "create", "--list-templates", cwd=work)
+    assert "  tb_fancy:       Throw-away fancy, with Cheetah" in listed.stdout, listed.stdout + listed.stderr
+    variables = run_in(python, "-m", "paste.script", "create", "--list-variables", "-t", "tb_fancy", cwd=work)
+    assert "Variables for template ThrowAwayTemplates#tb_fancy:" in variables.stdout
+    assert "  port" in variables.stdout and "default: '127.0.0.1'" in variables.stdout
+
+    missing = run_in(python, "-m", "paste.script", "create", "--no-interactive", "-t", "tb_fancy", "Proj",
+                     cwd=work)
+    assert missing.returncode == 2 and "port" in missing.stderr and os.listdir(work) == []
+
+    proc = run_in(python, "-m", "paste.script", "create", "--no-interactive", "-t", "tb_fancy", "-t", "tb_shout",
+                  "Proj", "port=9999", "greeting=hi", cwd=work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proj = work / "Proj"
+    assert (proj / "README.txt").read_text() == "Proj says hi\n"
+    assert (proj / ".gitignore").read_text() == "*.pyc\n"
+    assert (proj / "proj" / "settings.py").read_text() == "PORT = 9999\nHOST = '127.0.0.1'\nSTAMP = 'pre:proj'\n"
+    assert (proj / "POST.txt").read_text() == "post saw pre:proj\n"
+    assert (proj / "NOTE.txt").read_text() == "MADE FOR PROJ\n"
+    assert (proj / "setup.py").exists() and (proj / "proj" / "__init__.py").exists()
+    plugins = (proj / "Proj.egg-info" / "paster_plugins.txt").read_text().split()
+    assert plugins == ["ThrowAwayTemplates", "PasteDeploy"]
+    order = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("Creating template")]
+    assert order == ["tb_base", "basic_package", "tb_fancy", "tb_shout"]
