@@ -14,13 +14,8 @@ one machine.
 """
 from __future__ import annotations
 
-import copy
 import os
 import re
-import shlex
-import subprocess
-import sys
-import types
 
 from paste.script.command import BadCommand, Command
 
@@ -117,6 +112,7 @@ class AbstractInstallCommand(Command):
         if adders:
             # Never grow the class-level parser: a second run in the same
             # process would see duplicate options.
+            import copy
             self.parser = copy.deepcopy(type(self).parser or self.standard_parser())
             for add in adders:
                 add(self.parser)
@@ -127,6 +123,7 @@ class AbstractInstallCommand(Command):
                 if explicit:
                     raise BadCommand(f"sysconfig file {name} does not exist")
                 return None
+            import types
             module = types.ModuleType(f"__sysconfig_{index}__")
             module.__file__ = os.path.abspath(name)
             module.paste_command = self
@@ -190,7 +187,7 @@ class AbstractInstallCommand(Command):
         except md.PackageNotFoundError:
             raise BadCommand(
                 f"The distribution {name!r} is not installed; install it first "
-                f"(pip install {shlex.quote(requirement.strip())}), then run make-config again"
+                f"(pip install {_shell_quote(requirement.strip())}), then run make-config again"
             ) from None
         if spec:
             _check_version(dist, requirement, spec)
@@ -219,6 +216,11 @@ class AbstractInstallCommand(Command):
         return installer_class(dist, ep_group, ep_name)
 
 
+def _shell_quote(text: str) -> str:
+    import shlex
+    return shlex.quote(text)
+
+
 def _check_version(dist, requirement: str, spec: str) -> None:
     try:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -231,7 +233,7 @@ def _check_version(dist, requirement: str, spec: str) -> None:
     if not wanted.contains(dist.version, prereleases=True):
         raise BadCommand(
             f"{dist.metadata['Name']} {dist.version} is installed but {requirement!r} "
-            f"was asked for (pip install {shlex.quote(requirement.strip())})")
+            f"was asked for (pip install {_shell_quote(requirement.strip())})")
 
 
 def _dist_location(dist) -> str:
@@ -552,6 +554,8 @@ class MakeConfigCommand(AbstractInstallCommand):
             return False
         if self.simulate:
             return True
+        import shlex
+        import subprocess
         argv = shlex.split(editor) + [filenames[0]]
         if self.verbose:
             print(" ".join(shlex.quote(arg) for arg in argv))

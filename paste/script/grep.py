@@ -12,7 +12,6 @@ text.
 """
 from __future__ import annotations
 
-import ast
 import os
 import sys
 
@@ -26,13 +25,25 @@ _SKIP_DIRS = {"CVS", "_darcs", "__pycache__", "node_modules"}
 _SKIP_TOP_DIRS = {"build", "dist"}
 
 
-class _Finder(ast.NodeVisitor):
-    """Collects (scope path, line number) of every use of one name."""
+class _Finder:
+    """Collects (scope path, line number) of every use of one name.
+
+    A visitor in the manner of ``ast.NodeVisitor``, written out so that
+    importing this module (``paster help`` does) does not import :mod:`ast`.
+    """
 
     def __init__(self, symbol: str):
         self.symbol = symbol
         self.scope: list[str] = []
         self.hits: list[tuple[tuple[str, ...], int]] = []
+
+    def visit(self, node) -> None:
+        getattr(self, f"visit_{type(node).__name__}", self.generic_visit)(node)
+
+    def generic_visit(self, node) -> None:
+        import ast
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
 
     def hit(self, node) -> None:
         lineno = getattr(node, "lineno", None)
@@ -112,6 +123,7 @@ def find_symbol(source: str, symbol: str, filename: str = "<string>") -> list[tu
     ``scope`` is dotted (``Class.method``), empty at module level. A line is
     reported once. Raises :class:`SyntaxError` if the source does not parse.
     """
+    import ast
     tree = ast.parse(source, filename)
     finder = _Finder(symbol)
     finder.visit(tree)

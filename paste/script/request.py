@@ -14,8 +14,6 @@ import io
 import os
 import re
 import sys
-from typing import Callable, Iterable
-from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from paste.script.command import BadCommand, Command
 
@@ -41,7 +39,7 @@ class Response:
 
 
 def build_environ(url: str, method: str = "GET", body: bytes | None = None,
-                  headers: Iterable[tuple[str, str]] = (), query_args: Iterable[str] = (),
+                  headers: list | tuple = (), query_args: list | tuple = (),
                   errors=None) -> dict:
     """A WSGI environ for ``url`` (``/path?query`` or ``http://host/path``).
 
@@ -49,6 +47,7 @@ def build_environ(url: str, method: str = "GET", body: bytes | None = None,
     ``Content-Length`` become ``CONTENT_TYPE``/``CONTENT_LENGTH``);
     ``query_args`` (``name=value`` strings) are appended to the query string.
     """
+    from urllib.parse import unquote_to_bytes, urlsplit
     parts = urlsplit(url)
     scheme = parts.scheme or "http"
     host = parts.hostname or "localhost"
@@ -91,13 +90,14 @@ def build_environ(url: str, method: str = "GET", body: bytes | None = None,
 
 
 def _quote_arg(arg: str) -> str:
+    from urllib.parse import quote
     if "=" in arg:
         name, value = arg.split("=", 1)
         return f"{quote(name)}={quote(value)}"
     return quote(arg)
 
 
-def call_app(app: Callable, environ: dict) -> Response:
+def call_app(app, environ: dict) -> Response:
     """Call a WSGI application once and collect its whole response."""
     answer: dict = {}
     chunks: list[bytes] = []
