@@ -41,7 +41,8 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
     if path.endswith("/echo"):
-        length = environ.get("CONTENT_LENGTH") or "0"
+        # No CONTENT_LENGTH: a chunked body, which the server ends with EOF.
+        length = environ.get("CONTENT_LENGTH") or ""
         data = environ["wsgi.input"].read(int(length)) if length.isdigit() else environ["wsgi.input"].read()
         headers = {k: v for k, v in environ.items() if k.startswith("HTTP_X_")}
         out = {"method": environ["REQUEST_METHOD"], "path": path,
@@ -382,3 +383,10 @@ def start_apache(directory: Path, body: str, port: int, modules: tuple = ()) -> 
 def apache_error_log(directory: Path) -> str:
     path = Path(directory) / "apache" / "logs" / "error.log"
     return path.read_text() if path.exists() else ""
+
+
+def runner_entry_point(name: str):
+    """The ``paste.server_runner`` entry point ``name`` of PasteScript, loaded."""
+    from importlib.metadata import entry_points
+    (point,) = [ep for ep in entry_points(group="paste.server_runner") if ep.name == name]
+    return point.load()

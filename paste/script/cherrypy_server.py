@@ -8,8 +8,9 @@ out into the ``cheroot`` package years ago. Needs the ``cherrypy`` extra:
 
 Options (strings from the ``[server:…]`` section): ``host`` (default
 ``127.0.0.1``), ``port`` (8080), ``numthreads`` (10), ``max`` (most worker
-threads, -1 for no limit), ``request_queue_size`` (listen backlog, 5),
-``timeout`` (socket timeout in seconds, 10), ``shutdown_timeout`` (5),
+threads, -1 for no limit), ``request_queue_size`` (listen backlog, 1024;
+cheroot's own default of 5 makes a burst of connections wait for TCP
+retransmissions), ``timeout`` (socket timeout in seconds, 10), ``shutdown_timeout`` (5),
 ``server_name`` (for ``SERVER_NAME``), ``protocol_version`` (``HTTP/1.1``),
 and HTTPS with ``ssl_certificate`` + ``ssl_private_key`` (+ optional
 ``ssl_certificate_chain``), or the older single-file ``ssl_pem``.
@@ -50,7 +51,7 @@ def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_c
 
     host = options.get("host") or "127.0.0.1"
     port = options.get("port", 8080)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"request_queue_size": 1024}
     for name in ("numthreads", "max", "request_queue_size", "timeout",
                  "shutdown_timeout", "server_name"):
         if options.get(name) is not None:

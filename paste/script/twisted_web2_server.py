@@ -9,7 +9,7 @@ the reactor's thread pool. Needs the ``twisted`` extra:
 
 Options (strings from the ``[server:…]`` section): ``host`` (default
 ``127.0.0.1``), ``port`` (8080), ``threads`` (most threads running the
-application at once, 10), ``request_queue_size`` (listen backlog, 50),
+application at once, 10), ``request_queue_size`` (listen backlog, 1024),
 ``shutdown_timeout`` (seconds to wait for requests in flight on stop, 30).
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
     site = Site(WSGIResource(reactor, reactor.getThreadPool(), app))
     site.displayTracebacks = False
     try:
-        listening = reactor.listenTCP(port, site, backlog=options.get("request_queue_size", 50),
+        listening = reactor.listenTCP(port, site, backlog=options.get("request_queue_size", 1024),
                                       interface=host)
     except error.CannotListenError as exc:
         raise listen_error(exc.socketError, format_address(host, port)) from None

@@ -1,0 +1,315 @@
+"""The HTTP runners (wsgiutils, cherrypy, twisted) answering real clients on loopback."""
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from tests.runner_support import (
+    HELLO, kill_group, load, raw_request, start_runner, write_config)
+from tests.support import free_port, http_get
+
+RUNNERS = ["wsgiutils", "cherrypy", "twisted"]
+
+
+@pytest.fixture(scope="module", params=RUNNERS)
+def server(request, tmp_path_factory):
+    """One running server per runner, shared by the tests of this module."""
+    name = request.param
+    directory = tmp_path_factory.mktemp(name)
+    port = free_port()
+    config = write_config(directory, f"""
+        use = egg:PasteScript#{name}
+        host = 127.0.0.1
+        port = {port}
+        """)
+    proc = start_runner(config, wait_port=port)
+    yield {"name": name, "port": port, "proc": proc, "dir": directory}
+    output = kill_group(proc)
+    assert proc.returncode is not None, output
+
+
+def url(server, path="/"):
+    return f"http://127.0.0.1:{server['port']}{path}"
+
+
+def test_get(server):
+    status, headers, body = http_get(url(server))
+    assert status == 200
+    assert body == HELLO
+    assert headers["Content-Type"] == "text/plain"
+
+
+def test_query_string_and_path(server):
+    status, _, body = http_get(url(server, "/echo?a=1&b=%20x"))
+    data = json.loads(body)
+    assert status == 200
+    assert data["path"] == "/echo"
+    assert data["query"] == "a=1&b=%20x"
+    assert data["method"] == "GET"
+
+
+def test_post_with_body(server):
+    payload = bytes(range(256)) * 400  # 100 KiB with every byte value
+    status, _, body = http_get(url(server, "/echo"), data=payload,
+                               headers={"Content-Type": "application/octet-stream",
+                                        "X-Custom": "yes"})
+    data = json.loads(body)
+    assert status == 200
+    assert data["method"] == "POST"
+    assert data["length"] == len(payload)
+    assert data["body"].encode("latin-1") == payload
+    assert data["content_type"] == "application/octet-stream"
+    assert data["headers"]["HTTP_X_CUSTOM"] == "yes"
+
+
+def test_keep_alive(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+    try:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        assert resp.read() == HELLO
+        sock = conn.sock
+        assert sock is not None, "the server closed a keep-alive connection"
+        for n in range(20):
+            conn.request("POST" if n % 2 else "GET", "/echo", body=b"x" * n)
+            resp = conn.getresponse()
+            assert resp.status == 200
+            assert json.loads(resp.read())["length"] == n
+            assert conn.sock is sock, "the connection was not kept alive"
+    finally:
+        conn.close()
+
+
+def test_large_response(server):
+    size = 8 * 1024 * 1024 + 17
+    status, headers, body = http_get(url(server, f"/big?n={size}"), timeout=30)
+    assert status == 200
+    assert int(headers["Content-Length"]) == size
+    assert body == bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+
+
+def test_streamed_response_without_length(server):
+    status, _, body = http_get(url(server, "/stream?n=300"))
+    assert status == 200
+    assert len(body) == 300 * 1000
+    assert body[:4] == b"0000" and body[-1000:-996] == b"0299"
+
+
+def test_chunked_request(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+    try:
+        chunks = [b"first,", b"x" * 70000, b",last"]
+        conn.request("POST", "/echo", body=iter(chunks), encode_chunked=True,
+                     headers={"Transfer-Encoding": "chunked"})
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+        assert resp.status == 200
+        assert data["body"] == "first," + "x" * 70000 + ",last"
+        # and the connection still works for the next request
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == HELLO
+    finally:
+        conn.close()
+
+
+def test_head(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+    try:
+        conn.request("HEAD", "/big?n=5000")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.read() == b""
+        assert resp.getheader("Content-Length") == "5000"
+        # A body sent after the HEAD response would be read as this response.
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.read() == HELLO
+    finally:
+        conn.close()
+
+
+def test_application_error_is_a_500(server):
+    status, _, _ = http_get(url(server, "/error"))
+    assert status == 500
+    assert http_get(url(server))[2] == HELLO
+
+
+def test_client_disconnects_mid_request(server):
+    port = server["port"]
+    # The body is announced but never fully sent.
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"a" * 10)
+    # Half a request head.
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHo")
+    # A large response the client stops reading.
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /big?n=50000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1000)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    time.sleep(0.2)
+    assert server["proc"].poll() is None
+    for _ in range(5):
+        assert http_get(url(server))[2] == HELLO
+
+
+def test_200_concurrent_connections(server):
+    port = server["port"]
+
+    async def one(results):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        results.append((reader, writer))
+
+    async def run():
+        opened = []
+        await asyncio.gather(*(one(opened) for _ in range(200)))
+        assert len(opened) == 200
+        for _, writer in opened:  # every connection is open before any request
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        replies = await asyncio.wait_for(
+            asyncio.gather(*(reader.read() for reader, _ in opened)), 60)
+        for _, writer in opened:
+            writer.close()
+        return replies
+
+    replies = asyncio.run(run())
+    assert len(replies) == 200
+    for reply in replies:
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:100]
+        assert reply.endswith(HELLO)
+
+
+def test_load_10000_requests_64_connections(server):
+    stats = load(server["port"], total=10_000, concurrency=64)
+    assert stats["errors"] == 0, stats["bad"]
+    assert stats["ok"] == 10_000
+
+
+# -- runner-specific behaviour ----------------------------------------------
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate and key for 127.0.0.1, made with openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_cherrypy_https(tmp_path, certificate):
+    cert, key = certificate
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#cherrypy
+        host = 127.0.0.1
+        port = {port}
+        numthreads = 4
+        ssl_certificate = {cert}
+        ssl_private_key = {key}
+        """)
+    proc = start_runner(config, wait_port=port)
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+        conn.request("POST", "/echo?secure=1", body=b"over tls")
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+        assert resp.status == 200
+        assert data["body"] == "over tls"
+        conn.request("GET", "/environ")
+        environ = json.loads(conn.getresponse().read())
+        assert environ["wsgi.url_scheme"] == "https"
+        conn.close()
+        # Plain HTTP on the TLS port is refused, not answered in clear text.
+        with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+            plain = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            plain.request("GET", "/")
+            assert plain.getresponse().status != 200
+            raise ConnectionError("answered")
+    finally:
+        output = kill_group(proc)
+    assert "serving on https://127.0.0.1:" in output
+
+
+@pytest.mark.parametrize("name", RUNNERS)
+def test_sigterm_lets_requests_in_flight_finish(tmp_path, name):
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#{name}
+        host = 127.0.0.1
+        port = {port}
+        """)
+    proc = start_runner(config, wait_port=port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /slow?t=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.3)  # the request is running in the application
+            proc.terminate()
+            reply = b""
+            while b"slept" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+        assert reply.endswith(b"slept")
+        proc.wait(15)
+        assert proc.returncode == 0, proc.stdout.read()
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        kill_group(proc)
+
+
+@pytest.mark.parametrize("name", RUNNERS)
+def test_port_in_use_names_the_address(tmp_path, name):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#{name}
+            host = 127.0.0.1
+            port = {port}
+            """)
+        proc = start_runner(config)
+        try:
+            proc.wait(20)
+        finally:
+            output = kill_group(proc)
+    assert proc.returncode not in (0, None)
+    assert f"Cannot listen on 127.0.0.1:{port}: the address is already in use" in output
+
+
+@pytest.mark.parametrize("name,option,value", [
+    ("wsgiutils", "port", "abc"), ("wsgiutils", "threads", "many"),
+    ("cherrypy", "numthreads", "x"), ("cherrypy", "timeout", "soon"),
+    ("twisted", "port", "99999"), ("twisted", "threads", "1.5"),
+])
+def test_bad_option_value_names_the_option(name, option, value):
+    from paste.script.util.options import OptionError
+    from tests.runner_support import runner_entry_point
+    runner = runner_entry_point(name)
+    with pytest.raises(OptionError) as info:
+        runner(lambda environ, start_response: [], {}, host="127.0.0.1", **{option: value})
+    message = str(info.value)
+    assert option in message and value in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", RUNNERS)
+def test_unknown_option_is_an_error(name):
+    from paste.script.util.options import OptionError
+    from tests.runner_support import runner_entry_point
+    with pytest.raises(OptionError, match="thread_count.*unknown option"):
+        runner_entry_point(name)(lambda e, s: [], {}, thread_count="4")
