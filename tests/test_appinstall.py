@@ -387,6 +387,18 @@ def test_sysconfig_hooks(plain, capsys, tmp_path):
     assert main(["make-config", "--flavour=x", "Plain", "p.ini"]) == 2
 
 
+def test_make_config_setup_passes_sysconfigs_on(plain, capsys, tmp_path):
+    sysconf = write(tmp_path / "hook.py", """
+        def post_setup_hook(installer, config_file):
+            open("hooked.txt", "w").write(installer.ep_name)
+    """)
+    assert main(["make-config", "--setup", "--sysconfig", str(sysconf), "Plain#other",
+                 "other.ini"]) == 0
+    assert Path("hooked.txt").read_text() == "other"
+    import plainapp.websetup
+    assert plainapp.websetup.CALLS[-1][2] == "app:main"
+
+
 def test_user_sysconfig_and_no_default_sysconfig(plain, capsys):
     write(plain.work / ".paste" / "sysconfig.py", """
         def default_config_filename(installer):

@@ -55,34 +55,40 @@ class AbstractInstallCommand(Command):
     def run(self, args: list) -> int:
         # Sysconfigs may add options, so they are found and loaded before
         # optparse sees the arguments.
-        self.sysconfigs, args = self._split_sysconfig_args(list(args))
+        self.sysconfig_args, args = self._split_sysconfig_args(list(args))
+        self.sysconfigs = self._sysconfig_list(self.sysconfig_args)
         self.load_sysconfigs()
         return super().run(args)
 
     @staticmethod
     def _split_sysconfig_args(args: list) -> tuple[list, list]:
-        explicit: list[tuple[bool, str]] = []
-        use_defaults = True
-        rest = []
+        """(the sysconfig options, normalised to ``--opt=value``; the other arguments)."""
+        ours, rest = [], []
         while args:
             arg = args.pop(0)
             if arg == "--":
                 rest.append(arg)
                 rest.extend(args)
                 break
-            if arg == "--no-default-sysconfig":
-                use_defaults = False
-            elif arg.startswith("--sysconfig="):
-                explicit.append((True, arg[len("--sysconfig="):]))
+            if arg == "--no-default-sysconfig" or arg.startswith("--sysconfig="):
+                ours.append(arg)
             elif arg == "--sysconfig":
                 if not args:
                     raise BadCommand("--sysconfig needs a value (a Python file or module name)")
-                explicit.append((True, args.pop(0)))
+                ours.append(f"--sysconfig={args.pop(0)}")
             else:
                 rest.append(arg)
-        # The last --sysconfig given is the most specific.
+        return ours, rest
+
+    @staticmethod
+    def _sysconfig_list(sysconfig_args: list) -> list[tuple[bool, str]]:
+        """(explicit, name) pairs, most specific first: the last --sysconfig given wins."""
+        explicit = [(True, arg[len("--sysconfig="):]) for arg in sysconfig_args
+                    if arg.startswith("--sysconfig=")]
         explicit.reverse()
-        return explicit + (_default_sysconfigs() if use_defaults else []), rest
+        if "--no-default-sysconfig" in sysconfig_args:
+            return explicit
+        return explicit + _default_sysconfigs()
 
     @classmethod
     def standard_parser(cls, **kw):
@@ -529,12 +535,12 @@ class MakeConfigCommand(AbstractInstallCommand):
                              "and a file name is expected")
 
     def run_setup(self, filename: str) -> int:
-        args = [filename]
-        if self.options.ep_name != "main":
-            args = ["--name", self.options.ep_name, filename]
-        args += [f"--sysconfig={name}" for explicit, name in self.sysconfigs if explicit
-                 and name != "paste.script.default_sysconfig"][::-1]
-        return SetupCommand("setup-app").run(args) or 0
+        # The new config names the application [app:main], whatever its entry point.
+        args = [*self.sysconfig_args]
+        args += ["-v"] * (self.options.verbose or 0) + ["-q"] * (self.options.quiet or 0)
+        if self.simulate:
+            args.append("--simulate")
+        return SetupCommand("setup-app").run([*args, filename]) or 0
 
     def run_editor(self) -> bool:
         """Open the config in ``$EDITOR``; True if that went well."""
