@@ -90,9 +90,11 @@ class _Finder:
             self.hit(node)
         self.generic_visit(node)
 
-    def visit_alias(self, node) -> None:
-        if self.symbol in node.name.split(".") or node.asname == self.symbol:
-            self.hit(node)
+    def visit_Import(self, node) -> None:
+        # Hits go on the statement: alias nodes have no line numbers before 3.10.
+        for alias in node.names:
+            if self.symbol in alias.name.split(".") or alias.asname == self.symbol:
+                self.hit(node)
 
     def visit_ImportFrom(self, node) -> None:
         if node.module and self.symbol in node.module.split("."):
