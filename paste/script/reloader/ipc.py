@@ -1,0 +1,81 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""The channel between the reload monitor and one worker process.
+
+A ``SOCK_SEQPACKET`` Unix socket pair: every message is one packet holding a
+small JSON object, so there is no framing to get wrong, and a packet can
+carry file descriptors (the monitor hands listening sockets to workers that
+way). The monitor and a worker share nothing else.
+"""
+from __future__ import annotations
+
+import array
+import json
+import socket
+from typing import Any, Iterable
+
+__all__ = ["MAX_MESSAGE", "channel_pair", "send", "receive", "chunks"]
+
+#: Largest packet either side sends; bigger payloads (file lists) are chunked.
+MAX_MESSAGE = 60_000
+_FDS_SPACE = socket.CMSG_SPACE(16 * array.array("i").itemsize)
+
+
+def channel_pair() -> tuple[socket.socket, socket.socket]:
+    """``(monitor_end, worker_end)``; both are close-on-exec."""
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, message: dict, fds: Iterable[int] = ()) -> None:
+    """Send one message (and optionally file descriptors) as one packet."""
+    data = json.dumps(message, separators=(",", ":")).encode()
+    if len(data) > MAX_MESSAGE:
+        raise ValueError(f"message too large for one packet ({len(data)} bytes)")
+    fds = list(fds)
+    if fds:
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        sock.sendmsg([data], ancillary)
+    else:
+        sock.send(data)
+
+
+def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    """One message and the descriptors that came with it; ``(None, [])`` at EOF.
+
+    Raises ``BlockingIOError`` on a non-blocking socket with nothing to read.
+    """
+    data, ancillary, _flags, _addr = sock.recvmsg(MAX_MESSAGE + 1, _FDS_SPACE)
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            received = array.array("i")
+            received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
+            fds.extend(received)
+    if not data:
+        for fd in fds:
+            _close_quietly(fd)
+        return None, []
+    return json.loads(data), fds
+
+
+def chunks(items: list[str], budget: int = MAX_MESSAGE // 2) -> Iterable[list[str]]:
+    """Split a list of strings into pieces whose JSON stays well under a packet."""
+    piece: list[str] = []
+    size = 0
+    for item in items:
+        cost = len(item.encode()) * 2 + 4   # JSON escaping can double a path
+        if piece and size + cost > budget:
+            yield piece
+            piece, size = [], 0
+        piece.append(item)
+        size += cost
+    if piece:
+        yield piece
+
+
+def _close_quietly(fd: int) -> None:
+    import os
+    try:
+        os.close(fd)
+    except OSError:
+        pass
