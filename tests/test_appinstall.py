@@ -12,13 +12,12 @@ import re
 import subprocess
 import sys
 import sysconfig
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from paste.script.command import main
-from tests.support import (free_port, http_get, paster_env, start_paster, stop_process,
+from tests.support import (free_port, http_get, paster_env, stop_process,
                            wait_for_port, write)
 
 # -- the throw-away application package -------------------------------------

@@ -308,7 +308,7 @@ class Installer:
         return None
 
     def config_content(self, command, vars: dict) -> str:
-        """The text of the new config: the package's template rendered, or :meth:`simple_config`."""
+        """The new config: the package's template rendered, or :meth:`simple_config`."""
         content = self.dist.read_text(_METADATA_TEMPLATE)
         if content is None:
             if command.verbose > 1:
