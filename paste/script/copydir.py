@@ -19,6 +19,7 @@ would escape the output directory leaves the output untouched.
 from __future__ import annotations
 
 import difflib
+import functools
 import html
 import os
 import re
@@ -176,17 +177,22 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+@functools.lru_cache(maxsize=1024)
+def _compile(expression: str):
+    return compile(expression.strip(), "<template expression>", "eval")
+
+
 def _evaluate(expression: str, namespace: dict) -> str:
     """Value of ``a|b|c``: the first alternative that does not raise NameError."""
     alternatives = expression.split("|")
     for alternative in alternatives[:-1]:
         try:
-            value = eval(alternative, namespace)
+            value = eval(_compile(alternative), namespace)
             break
         except (NameError, KeyError):
             continue
     else:
-        value = eval(alternatives[-1], namespace)
+        value = eval(_compile(alternatives[-1]), namespace)
     return "" if value is None else str(value)
 
 
@@ -459,12 +465,20 @@ def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_var
         steps.append(_Step("file", str(entry), dest_full, depth, content, executable))
 
 
-def _check_inside(path: str, root_real: str) -> None:
-    """Refuse to write ``path`` if a symlink on the way leads out of ``root_real``."""
+def _check_inside(path: str, root_real: str, parents: dict | None = None) -> None:
+    """Refuse to write ``path`` if a symlink on the way leads out of ``root_real``.
+
+    ``parents`` caches the resolved parent directories within one copy.
+    """
     if os.path.islink(path):
         raise UnsafePath(f"{path} is a symlink (to {os.path.realpath(path)}); "
                          f"refusing to write through it")
-    parent = os.path.realpath(os.path.dirname(path))
+    directory = os.path.dirname(path)
+    parent = parents.get(directory) if parents is not None else None
+    if parent is None:
+        parent = os.path.realpath(directory)
+        if parents is not None:
+            parents[directory] = parent
     if parent != root_real and not parent.startswith(root_real.rstrip(os.sep) + os.sep):
         raise UnsafePath(f"{path} would be written to {parent}, outside the output "
                          f"directory {root_real}")
@@ -496,9 +510,10 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
           root_real=root_real)
     dest_real = os.path.realpath(dest)
     targets: dict = {}
+    parents: dict = {}
     for step in steps:
         # Every target is checked before the first write.
-        _check_inside(step.dest, dest_real)
+        _check_inside(step.dest, dest_real, parents)
         earlier = targets.get(step.dest)
         if earlier is not None and "file" in (earlier.kind, step.kind):
             raise CopyError(f"Both {earlier.source} and {step.source} would create "
@@ -513,7 +528,6 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
            interactive: bool, overwrite: bool, out_) -> None:
     here = pad + "  " * step.depth
     dest = step.dest
-    _check_inside(dest, dest_real)
     if step.kind == "dir":
         if verbosity >= 1:
             out_.write(f"{here}Recursing into {os.path.basename(step.source)}\n")
