@@ -106,9 +106,9 @@ def app_venv(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     # Everything installed for the test run (PasteScript editable, PasteDeploy,
     # waitress, pip, setuptools) stays visible, .pth files included.
-    parent = sysconfig.get_paths()["purelib"]
-    (_site_packages(venv) / "_parent_env.pth").write_text(
-        f"import site; site.addsitedir({parent!r})\n")
+    parents = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (_site_packages(venv) / "_parent_env.pth").write_text("".join(
+        f"import site; site.addsitedir({parent!r})\n" for parent in parents))
     python = venv / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
                     "--no-build-isolation", "--no-index", str(pkg)],
