@@ -561,3 +561,35 @@ def test_template_package_installed_with_pip(tmp_path):
     assert plugins == ["ThrowAwayTemplates", "PasteDeploy"]
     order = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("Creating template")]
     assert order == ["tb_base", "basic_package", "tb_fancy", "tb_shout"]
+
+
+def test_docs_example_template_end_to_end(tmp_path):
+    """docs/example_template: installed with pip, it makes a project that pip installs and serves."""
+    from tests.support import ROOT, free_port, http_get, stop_process, wait_for_port
+    source = tmp_path / "example_template"
+    shutil.copytree(ROOT / "docs" / "example_template", source,
+                    ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    python = make_venv(tmp_path / "venv", linked=True)
+    pip_install(python, source, tmp_path / "wheels-templates")
+    work = tmp_path / "work"
+    work.mkdir()
+    port = free_port()
+    proc = run_in(python, "-m", "paste.script", "create", "--no-interactive", "-t", "example_wsgi",
+                  "Greeter", "greeting=Howdy", f"http_port={port}", cwd=work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    project = work / "Greeter"
+    assert (project / ".gitignore").exists()
+    assert (project / "Greeter.egg-info" / "paster_plugins.txt").read_text().split() == ["PasteScript"]
+    bad = run_in(python, "-m", "paste.script", "create", "--no-interactive", "-t", "example_wsgi",
+                 "Other", "http_port=eighty", cwd=work)
+    assert bad.returncode == 2 and "http_port must be a number" in bad.stderr
+    pip_install(python, project, tmp_path / "wheels-project")
+    server = subprocess.Popen([str(python), "-m", "paste.script", "serve", "docs/development.ini"],
+                              cwd=project, env=paster_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for_port(port, proc=server)
+        status, _, body = http_get(f"http://127.0.0.1:{port}/")
+    finally:
+        stop_process(server)
+    assert (status, body) == (200, b"Howdy from Greeter!\n")

@@ -1,0 +1,1 @@
+"""Project templates for ``paster create -t example_wsgi``."""
