@@ -114,27 +114,42 @@ LOADER = (
 
 def start_runner(config: Path, wait_port: int | None = None, wait_unix: str | None = None,
                  timeout: float = 20) -> subprocess.Popen:
-    """Run ``[server:main]`` of ``config`` on ``[app:main]`` in a child process."""
+    """Run ``[server:main]`` of ``config`` on ``[app:main]`` in a child process.
+
+    Its output goes to a file (``proc.log_path``), not a pipe: servers that log
+    every request would block on a pipe nobody reads during a load test.
+    """
     directory = Path(config).parent
-    proc = subprocess.Popen([PYTHON, "-c", LOADER, str(config)], cwd=directory,
-                            env=runner_env(directory), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log_path = directory / f"runner-{time.monotonic_ns()}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([PYTHON, "-c", LOADER, str(config)], cwd=directory,
+                                env=runner_env(directory), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log_path = log_path
     try:
         if wait_port is not None:
             wait_for_port(wait_port, proc=proc, timeout=timeout)
         if wait_unix is not None:
             wait_for_unix(wait_unix, proc=proc, timeout=timeout)
-    except BaseException:
-        kill_group(proc)
-        raise
+    except BaseException as exc:
+        output = kill_group(proc)
+        raise AssertionError(f"{exc}\n{output}") from None
     return proc
+
+
+def output_of(proc: subprocess.Popen) -> str:
+    """What a process started here printed so far."""
+    log_path = getattr(proc, "log_path", None)
+    if log_path is not None:
+        return Path(log_path).read_text(errors="replace")
+    return proc.stdout.read() if proc.stdout else ""
 
 
 def wait_for_unix(path: str, proc: subprocess.Popen | None = None, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process exited with {proc.returncode}:\n{proc.stdout.read()}")
+            raise AssertionError(f"process exited with {proc.returncode}")
         with contextlib.suppress(OSError):
             with socket.socket(socket.AF_UNIX) as s:
                 s.connect(path)
@@ -156,7 +171,7 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float
         os.killpg(proc.pid, signal.SIGKILL)  # forked children left behind
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(5)
-    return proc.stdout.read() if proc.stdout else ""
+    return output_of(proc)
 
 
 def raw_request(port: int, data: bytes, host: str = "127.0.0.1", timeout: float = 10,

@@ -18,6 +18,9 @@ Options (strings from the ``[server:…]`` section):
 ``scriptName``, ``allowedServers``
     SCGI and AJP: the URL prefix of the application, and the addresses of
     front ends allowed to connect (space separated; default ``127.0.0.1``).
+``loggingLevel``
+    SCGI and AJP: flup logs every request at ``INFO`` to standard error;
+    ``WARNING`` keeps only problems.
 ``multiplexed``
     FastCGI: accept several requests on one connection.
 ``minSpare``, ``maxSpare``, ``maxThreads``
@@ -29,6 +32,7 @@ Options (strings from the ``[server:…]`` section):
 """
 from __future__ import annotations
 
+import io
 from typing import Any, Callable
 
 from paste.script.runners_common import (
@@ -41,7 +45,23 @@ __all__ = ["run_ajp_thread", "run_ajp_fork", "run_fcgi_thread", "run_fcgi_fork",
 
 _COMMON = {"host": str, "port": asport, "debug": asbool, "minSpare": asint, "maxSpare": asint}
 _UNIX = {"socket": str, "umask": asoctal}
-_GATEWAY = {"scriptName": str, "allowedServers": aslist}
+
+
+def _log_level(value: Any) -> int:
+    """A logging level given as a name (``WARNING``) or a number."""
+    import logging
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    level = logging.getLevelName(text.upper())
+    if not isinstance(level, int):
+        raise ValueError(value)
+    return level
+
+
+_log_level.expected = "expected a logging level such as INFO or WARNING"
+
+_GATEWAY = {"scriptName": str, "allowedServers": aslist, "loggingLevel": _log_level}
 _POOLS = {"thread": {"maxThreads": asint},
           "fork": {"maxChildren": asint, "maxRequests": asint}}
 
@@ -98,13 +118,16 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
         kwargs["scriptName"] = options.pop("scriptName")
     elif protocol == "ajp":
         kwargs["scriptName"] = ""
+    if "loggingLevel" in options:
+        kwargs["loggingLevel"] = options.pop("loggingLevel")
     if "multiplexed" in options:
         kwargs["multiplexed"] = options.pop("multiplexed")
     if "umask" in extra and umask is not None:
         kwargs["umask"] = umask
     kwargs.update(options)  # the pool options, under flup's own names
 
-    server_class = _make_server_class(module.WSGIServer, address, pool == "fork")
+    server_class = _make_server_class(module.WSGIServer, address, pool == "fork",
+                                      bound_input=protocol == "scgi")
     try:
         server = server_class(wsgi_app, bindAddress=bind, **kwargs)
     except ValueError as exc:  # flup checks its pool sizes
@@ -117,8 +140,62 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
         server._stop_forked()
 
 
-def _make_server_class(base: type, address: str, forking: bool) -> type:
+class _BoundedInput:
+    """``wsgi.input`` that ends after ``CONTENT_LENGTH`` bytes.
+
+    flup's SCGI server hands the application the raw socket file (so a plain
+    ``read()`` waits for a close the web server never sends) or, for an empty
+    body, a text ``StringIO``; WSGI wants bytes that end with the body.
+    """
+
+    def __init__(self, stream, length: int):
+        self._stream = stream
+        self._remaining = length
+
+    def _limit(self, size) -> int:
+        if size is None or size < 0 or size > self._remaining:
+            return self._remaining
+        return size
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = self._limit(size)
+        if size <= 0:
+            return b""
+        data = self._stream.read(size)
+        self._remaining -= len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        size = self._limit(size)
+        if size <= 0:
+            return b""
+        data = self._stream.readline(size)
+        self._remaining -= len(data)
+        return data
+
+    def readlines(self, hint: int = -1) -> list:
+        lines, total = [], 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def _make_server_class(base: type, address: str, forking: bool, bound_input: bool) -> type:
     class Server(base):
+        if bound_input:
+            def handler(self, request):
+                length = request.environ.get("CONTENT_LENGTH", "")
+                size = int(length) if length.isdigit() else 0
+                stream = request.stdin if size else io.BytesIO()
+                request.stdin = _BoundedInput(stream, size)
+                return super().handler(request)
+
         def _setupSocket(self):
             try:
                 return super()._setupSocket()

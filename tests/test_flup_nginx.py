@@ -1,0 +1,248 @@
+"""flup's FastCGI and SCGI runners behind a real nginx, over TCP and Unix sockets."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.runner_support import (
+    FASTCGI_PARAMS, HELLO, SCGI_PARAMS, kill_group, load, nginx_error_log, output_of,
+    runner_entry_point, start_nginx, start_runner, wait_for_unix, write_config)
+from tests.support import free_port, http_get, pid_alive
+
+PAIRINGS = [(protocol, pool, transport)
+            for protocol in ("fcgi", "scgi")
+            for pool in ("thread", "fork")
+            for transport in ("tcp", "unix")]
+
+
+def _ids(value):
+    return "-".join(value)
+
+
+@pytest.fixture(scope="module", params=PAIRINGS, ids=_ids)
+def front(request, tmp_path_factory):
+    """nginx on a free port passing every request to one flup runner."""
+    protocol, pool, transport = request.param
+    directory = tmp_path_factory.mktemp(f"{protocol}-{pool}-{transport}")
+    if transport == "tcp":
+        backend_port = free_port()
+        address = f"host = 127.0.0.1\nport = {backend_port}"
+        upstream = f"127.0.0.1:{backend_port}"
+        wait = {"wait_port": backend_port}
+    else:
+        # A short path: Unix socket paths are limited to about 100 bytes.
+        sock_dir = Path(tempfile.mkdtemp(prefix="flup-"))
+        path = str(sock_dir / "app.sock")
+        address = f"socket = {path}\numask = 000"
+        upstream = f"unix:{path}"
+        wait = {"wait_unix": path}
+    config = write_config(directory, f"use = egg:PasteScript#flup_{protocol}_{pool}\n{address}")
+    backend = start_runner(config, **wait)
+    port = free_port()
+    if protocol == "fcgi":
+        location = f"{FASTCGI_PARAMS}fastcgi_pass {upstream};\nfastcgi_intercept_errors off;"
+    else:
+        location = f"{SCGI_PARAMS}scgi_pass {upstream};"
+    try:
+        nginx = start_nginx(directory, f"""
+            server {{
+                listen 127.0.0.1:{port};
+                client_max_body_size 20m;
+                location / {{
+            {location}
+                }}
+            }}
+            """, port)
+    except BaseException:
+        kill_group(backend)
+        raise
+    yield {"port": port, "dir": directory, "backend": backend, "protocol": protocol,
+           "pool": pool, "transport": transport, "socket": wait.get("wait_unix")}
+    kill_group(nginx)
+    output = kill_group(backend)
+    assert backend.returncode is not None, output
+
+
+def url(front, path="/"):
+    return f"http://127.0.0.1:{front['port']}{path}"
+
+
+def test_get(front):
+    status, headers, body = http_get(url(front))
+    assert status == 200, nginx_error_log(front["dir"])
+    assert body == HELLO
+
+
+def test_query_string_and_headers(front):
+    status, _, body = http_get(url(front, "/echo?name=caf%C3%A9&x=1"),
+                               headers={"X-Trace": "abc-123"})
+    data = json.loads(body)
+    assert status == 200
+    assert data["path"] == "/echo"
+    assert data["query"] == "name=caf%C3%A9&x=1"
+    assert data["headers"]["HTTP_X_TRACE"] == "abc-123"
+
+
+def test_post_with_body(front):
+    payload = os.urandom(300_000)
+    status, _, body = http_get(url(front, "/echo"), data=payload,
+                               headers={"Content-Type": "application/octet-stream"})
+    data = json.loads(body)
+    assert status == 200
+    assert data["method"] == "POST"
+    assert data["length"] == len(payload)
+    assert data["body"].encode("latin-1") == payload
+    assert data["content_type"] == "application/octet-stream"
+
+
+def test_large_and_streamed_responses(front):
+    status, _, body = http_get(url(front, "/big?n=3000000"), timeout=30)
+    assert status == 200 and len(body) == 3_000_000
+    assert body[:256] == bytes(range(256))
+    status, _, body = http_get(url(front, "/stream?n=200"))
+    assert status == 200 and len(body) == 200_000
+
+
+def test_application_error_is_a_500(front):
+    status, _, _ = http_get(url(front, "/error"))
+    assert status == 500
+    assert http_get(url(front))[2] == HELLO
+
+
+def test_not_found_passes_through(front):
+    status, _, body = http_get(url(front, "/nothing-here"))
+    assert status == 404
+    assert body == b"not found"
+
+
+def test_unix_socket_umask(front):
+    if front["transport"] != "unix":
+        assert front["socket"] is None
+        return
+    mode = stat.S_IMODE(os.stat(front["socket"]).st_mode)
+    assert mode == 0o777  # umask = 000
+
+
+def test_load_10000_requests_64_connections(front):
+    stats = load(front["port"], total=10_000, concurrency=64)
+    assert stats["errors"] == 0, (stats["bad"], nginx_error_log(front["dir"])[-2000:])
+    assert stats["ok"] == 10_000
+
+
+# -- bad input ----------------------------------------------------------------
+
+def test_port_in_use_names_the_address(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#flup_fcgi_thread
+            host = 127.0.0.1
+            port = {port}
+            """)
+        proc = start_runner(config)
+        try:
+            proc.wait(20)
+        finally:
+            output = kill_group(proc)
+    assert proc.returncode != 0
+    assert f"Cannot listen on 127.0.0.1:{port}: the address is already in use" in output
+
+
+def test_unix_socket_in_use_is_not_stolen(tmp_path):
+    path = str(Path(tempfile.mkdtemp(prefix="flup-")) / "busy.sock")
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#flup_scgi_thread
+        socket = {path}
+        """)
+    first = start_runner(config, wait_unix=path)
+    try:
+        second = start_runner(config)
+        try:
+            second.wait(20)
+        finally:
+            output = kill_group(second)
+        assert second.returncode != 0
+        assert f"Cannot listen on {path}: a server is already listening" in output
+        wait_for_unix(path, timeout=2)  # the first one still owns it
+    finally:
+        kill_group(first)
+
+
+@pytest.mark.parametrize("options,fragment", [
+    ({"port": "eighty"}, "'port'"),
+    ({"host": "127.0.0.1", "port": "9000", "maxThreads": "lots"}, "'maxThreads'"),
+    ({"socket": "/tmp/x.sock", "umask": "9"}, "'umask'"),
+    ({"socket": "/tmp/x.sock", "port": "9000"}, "either socket or host/port"),
+    ({"minspare": "1"}, "unknown option"),
+])
+def test_bad_options(options, fragment):
+    from paste.script.util.options import OptionError
+    with pytest.raises(OptionError) as info:
+        runner_entry_point("flup_fcgi_thread")(lambda e, s: [], {}, **options)
+    assert fragment in str(info.value)
+
+
+def test_missing_flup_says_which_extra(tmp_path):
+    """With flup hidden from the import system, the runner names the extra to install."""
+    from tests.runner_support import runner_env
+    from tests.support import PYTHON
+    import subprocess
+    code = (
+        "import sys\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'flup' or name.startswith('flup.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from paste.script.flup_server import run_scgi_fork\n"
+        "try:\n"
+        "    run_scgi_fork(lambda e, s: [], {}, port='4000')\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
+                            env=runner_env(tmp_path), timeout=30)
+    assert result.stdout.strip() == (
+        "MissingExtraError The flup_scgi_fork server needs flup, which is not installed: "
+        'pip install "PasteScript[flup]"'), result.stderr
+
+
+@pytest.mark.parametrize("runner", ["flup_fcgi_fork", "flup_scgi_fork", "flup_fcgi_thread"])
+def test_sigterm_stops_the_server_and_its_children(tmp_path, runner):
+    port = free_port()
+    config = write_config(tmp_path, f"use = egg:PasteScript#{runner}\nhost = 127.0.0.1\nport = {port}")
+    proc = start_runner(config, wait_port=port)
+    try:
+        children = _children(proc.pid)
+        if runner.endswith("_fork"):
+            assert children, "the forking server has no worker processes"
+        proc.terminate()
+        proc.wait(15)
+        assert proc.returncode == 0, output_of(proc)
+        for _ in range(100):
+            if not any(pid_alive(pid) for pid in children):
+                break
+            time.sleep(0.05)
+        assert not any(pid_alive(pid) for pid in children)
+    finally:
+        kill_group(proc)
+
+
+def _children(pid: int) -> list:
+    found = []
+    for _ in range(50):
+        path = Path(f"/proc/{pid}/task/{pid}/children")
+        found = [int(p) for p in path.read_text().split()] if path.exists() else []
+        if found:
+            return found
+        time.sleep(0.05)
+    return found
