@@ -485,11 +485,15 @@ def _check_inside(path: str, root_real: str, parents: dict | None = None) -> Non
 
 
 def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
-             simulate: bool = False, indent: int = 0, sub_vars: bool = True,
-             interactive: bool = False, overwrite: bool = True,
-             template_renderer: Callable | None = None, out_=None,
-             use_cheetah: bool = False) -> None:
+             simulate: bool = False, indent: int = 0, use_cheetah: bool = False,
+             sub_vars: bool = True, interactive: bool = False, svn_add: bool = True,
+             overwrite: bool = True, template_renderer: Callable | None = None,
+             out_=None) -> None:
     """Copy the template directory ``source`` into ``dest``, rendering with ``vars``.
+
+    The positional order of the parameters is the original Paste Script's.
+    ``svn_add`` is accepted for compatibility only: ``paster create
+    --svn-repository`` adds the generated files to Subversion itself.
 
     ``source`` is a path or a ``(package, resource_dir)`` tuple. An existing
     file with the same content is left alone; a differing one is replaced
