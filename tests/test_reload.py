@@ -1,0 +1,332 @@
+"""``paster serve --reload`` for real: a monitor process, forked workers, loopback HTTP."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.support import (free_port, paster_env, pid_alive, run_paster, start_paster,
+                           stop_process, write)
+
+APP = """\
+import os
+VERSION = "{version}"
+
+def make_app(global_conf, message="none", data_file=None):
+    extra = ""
+    if data_file:
+        from paste.script.reloader import watch_file
+        watch_file(data_file)
+        with open(data_file) as f:
+            extra = " " + f.read().strip()
+    {factory_extra}
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{{VERSION}} {{message}}{{extra}} pid={{os.getpid()}}".encode()]
+    return app
+"""
+
+CONFIG = """\
+[app:main]
+paste.app_factory = rlapp:make_app
+message = {message}
+
+[server:main]
+use = {server}
+host = 127.0.0.1
+port = {port}
+"""
+
+
+def write_app(src, version="v1", factory_extra="pass"):
+    write(src / "rlapp.py", APP.format(version=version, factory_extra=factory_extra))
+
+
+def get(url: str, timeout: float = 5.0) -> str | None:
+    """The body of a 200 response, or None for anything else (refused, reset, 500)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.read().decode() if resp.status == 200 else None
+    except (OSError, urllib.error.HTTPError):
+        return None
+
+
+def wait_for_body(url: str, startswith: str, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    body = None
+    while time.monotonic() < deadline:
+        body = get(url)
+        if body is not None and body.startswith(startswith):
+            return body
+        time.sleep(0.01)
+    raise AssertionError(f"never got {startswith!r} from {url}; last answer {body!r}")
+
+
+def worker_pid(body: str) -> int:
+    return int(body.rsplit("pid=", 1)[1])
+
+
+class Server:
+    """One ``paster serve --reload`` process and what it needs."""
+
+    def __init__(self, tmp_path, server="egg:waitress#main", message="one", extra_args=(),
+                 config=None):
+        self.tmp = tmp_path
+        self.src = tmp_path / "src"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        write_app(self.src)
+        self.ini = write(tmp_path / "app.ini", config or CONFIG.format(
+            message=message, server=server, port=self.port))
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.output = ""
+        self.pids: set[int] = set()
+
+    def env(self) -> dict:
+        env = paster_env(PYTHONPATH=str(self.src))
+        # Bytecode caches on, as in development: a stale one must not be served.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env
+
+    def start(self, expect="v1"):
+        self.proc = start_paster("serve", "--reload", *self.extra_args, str(self.ini),
+                                 cwd=self.tmp, env=self.env())
+        if expect is not None:
+            return self.wait_for(expect)
+
+    def wait_for(self, startswith, timeout=15.0):
+        body = wait_for_body(self.url, startswith, timeout)
+        self.pids.add(worker_pid(body))
+        return body
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None:
+            self.output += stop_process(self.proc, sig)
+        return self.output
+
+
+@pytest.fixture
+def server(tmp_path):
+    servers = []
+
+    def make(**kw):
+        s = Server(tmp_path, **kw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+        for pid in s.pids:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                pytest.fail(f"worker {pid} outlived the monitor")
+
+
+class Prober(threading.Thread):
+    """Requests the URL every 10 ms; counts what failed."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url = url
+        self.answers: list[str | None] = []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.answers.append(get(self.url))
+            time.sleep(0.01)
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+        return [a for a in self.answers if a is None]
+
+
+def test_edit_module_serves_new_code(server):
+    s = server()
+    first = s.start()
+    # Same size, same second: a stale bytecode cache must not win.
+    write_app(s.src, version="v2")
+    second = s.wait_for("v2 one")
+    assert worker_pid(second) != worker_pid(first)
+    write_app(s.src, version="v3")
+    s.wait_for("v3 one")
+
+
+def test_edit_ini_option(server):
+    s = server()
+    s.start()
+    s.ini.write_text(s.ini.read_text().replace("message = one", "message = two"))
+    s.wait_for("v1 two")
+
+
+def test_edit_file_included_with_use_config(server, tmp_path):
+    write(tmp_path / "conf" / "other.ini", """
+        [app:main]
+        paste.app_factory = rlapp:make_app
+        message = included
+    """)
+    port = free_port()
+    config = f"""
+        [app:main]
+        use = config:conf/other.ini
+
+        [server:main]
+        use = egg:waitress#main
+        host = 127.0.0.1
+        port = {port}
+    """
+    s = server(config="\n".join(line.strip() for line in config.splitlines()))
+    s.port, s.url = port, f"http://127.0.0.1:{port}/"
+    s.start(expect="v1 included")
+    other = tmp_path / "conf" / "other.ini"
+    other.write_text(other.read_text().replace("included", "changed"))
+    s.wait_for("v1 changed")
+
+
+def test_broken_edit_keeps_old_code_then_fix_is_served(server):
+    s = server()
+    first = s.start()
+    write(s.src / "rlapp.py", APP.format(version="v2", factory_extra="pass") + "\ndef broken(:\n")
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:   # the old worker answers all along
+        assert get(s.url) == first
+        time.sleep(0.02)
+    write_app(s.src, version="v3")
+    s.wait_for("v3 one")
+    output = s.stop()
+    assert output.count("SyntaxError") == 1, output
+    assert "previous version keeps serving" in output
+
+
+@pytest.mark.parametrize("breakage", ["factory", "section"])
+def test_factory_error_or_missing_section_keeps_old_code(server, breakage):
+    s = server()
+    first = s.start()
+    good_config = s.ini.read_text()
+    if breakage == "factory":
+        write_app(s.src, version="v2", factory_extra="raise RuntimeError('no database')")
+        expected = "RuntimeError: no database"
+    else:
+        s.ini.write_text(good_config.replace("[app:main]", "[app:other]"))
+        expected = "main"
+    time.sleep(0.5)
+    assert get(s.url) == first
+    if breakage == "factory":
+        write_app(s.src, version="v3")
+        s.wait_for("v3 one")
+    else:
+        s.ini.write_text(good_config.replace("message = one", "message = back"))
+        s.wait_for("v1 back")
+    output = s.stop()
+    assert output.count(expected) >= 1, output
+    assert output.count("Error loading the changed application") == 1, output
+
+
+def test_watch_file_delete_and_recreate(server, tmp_path):
+    data = write(tmp_path / "data.txt", "alpha\n")
+    s = server()
+    s.ini.write_text(s.ini.read_text().replace("message = one",
+                                               f"message = one\ndata_file = {data}"))
+    first = s.start(expect="v1 one alpha")
+    data.unlink()                        # the new worker fails: the old one serves on
+    time.sleep(0.5)
+    assert get(s.url) == first
+    data.write_text("beta\n")            # back again: picked up
+    s.wait_for("v1 one beta")
+
+
+def test_delete_and_recreate_module(server):
+    s = server()
+    first = s.start()
+    module = s.src / "rlapp.py"
+    module.unlink()
+    time.sleep(0.5)
+    assert get(s.url) == first
+    write_app(s.src, version="v9")
+    s.wait_for("v9 one")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_monitor_and_worker_promptly(server, sig):
+    s = server()
+    pid = worker_pid(s.start())
+    started = time.monotonic()
+    s.proc.send_signal(sig)
+    s.proc.wait(5)
+    assert time.monotonic() - started < 3
+    deadline = time.monotonic() + 2
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not pid_alive(pid)
+    assert get(s.url, timeout=1) is None
+
+
+def test_worker_exits_when_monitor_is_killed(server):
+    s = server()
+    pid = worker_pid(s.start())
+    s.proc.kill()
+    s.proc.wait(5)
+    deadline = time.monotonic() + 5
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not pid_alive(pid)
+
+
+@pytest.mark.parametrize("runner", ["egg:waitress#main", "egg:PasteScript#wsgiutils"])
+def test_no_refused_request_while_reloading(server, runner):
+    s = server(server=runner)
+    s.start()
+    prober = Prober(s.url)
+    prober.start()
+    for version in ("v2", "v3", "v4", "v5"):
+        write_app(s.src, version=version)
+        s.wait_for(version)
+        time.sleep(0.1)
+    failed = prober.stop()
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+
+
+def test_first_start_broken_waits_for_fix(server):
+    s = server()
+    write(s.src / "rlapp.py", "def broken(:\n")
+    s.start(expect=None)
+    time.sleep(1.0)
+    assert s.proc.poll() is None        # the monitor waits instead of exiting
+    write_app(s.src, version="v4")
+    s.wait_for("v4 one")
+    assert "waiting for a change" in s.stop()
+
+
+def test_vars_log_file_and_server_name(server, tmp_path):
+    port = free_port()
+    config = CONFIG.format(message="%(greeting)s", server="egg:waitress#main",
+                           port="%(http_port)s").replace("[server:main]", "[server:dev]")
+    log = tmp_path / "paster.log"
+    s = server(config=config)
+    s.port, s.url = port, f"http://127.0.0.1:{port}/"
+    s.proc = start_paster("serve", "--reload", "--log-file", str(log), "--server-name", "dev",
+                          str(s.ini), f"http_port={port}", "greeting=hi", cwd=tmp_path,
+                          env=s.env())
+    s.wait_for("v1 hi")
+    write_app(s.src, version="v2")
+    s.wait_for("v2 hi")
+    s.stop()
+    text = log.read_text()
+    assert "rlapp.py changed; reloading." in text, text
+
+
+def test_reload_with_monitor_restart_is_rejected(tmp_path):
+    ini = write(tmp_path / "app.ini", CONFIG.format(message="x", server="egg:waitress#main",
+                                                    port=free_port()))
+    result = run_paster("serve", "--reload", "--monitor-restart", str(ini))
+    assert result.returncode != 0
+    assert "--monitor-restart" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
