@@ -16,6 +16,7 @@ import re
 import sys
 
 from paste.script.command import BadCommand, Command
+from paste.script.reloader import watch_file  # noqa: F401  (re-exported: apps call serve.watch_file)
 
 __all__ = ["ServeCommand"]
 
