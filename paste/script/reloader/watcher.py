@@ -148,9 +148,12 @@ class EventWatcher(FileWatcher):
             directory = os.path.dirname(path)
             if directory in self._dirs:
                 continue
+            if not os.path.isdir(directory):
+                unwatchable.append(path)
+                continue
             try:
                 self._observer.schedule(self._handler, directory, recursive=False)
-            except OSError:     # no such directory yet, or out of inotify watches
+            except OSError:     # gone meanwhile, or out of inotify watches
                 unwatchable.append(path)
             else:
                 self._dirs.add(directory)

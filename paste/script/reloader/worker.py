@@ -238,13 +238,14 @@ class _Response:
 
     def close(self):
         done, self._done = self._done, None
+        if done is None:
+            return          # closed already
         try:
             close = getattr(self._result, "close", None)
             if close is not None:
                 close()
         finally:
-            if done is not None:
-                done()
+            done()
 
 
 class _SizedResponse(_Response):

@@ -1,0 +1,217 @@
+"""The reloader's building blocks: file watchers on real files, the IPC channel, the worker's helpers."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from paste.script.reloader import ipc, watch_file, watched_files
+from paste.script.reloader.watcher import (REPLACED, WRITING, WRITTEN, EventWatcher,
+                                           PollingWatcher, make_watcher)
+from paste.script.reloader.worker import InFlight, error_files, format_error, module_source
+
+
+class Recorder:
+    def __init__(self):
+        self.changes: list[tuple[str, str]] = []
+        self.event = threading.Event()
+
+    def __call__(self, path, kind):
+        self.changes.append((path, kind))
+        self.event.set()
+
+    def wait(self, timeout=5.0):
+        assert self.event.wait(timeout), "no change reported"
+        time.sleep(0.05)       # let the rest of the burst arrive
+        changes, self.changes = self.changes, []
+        self.event.clear()
+        return changes
+
+    def quiet(self, seconds=0.3):
+        time.sleep(seconds)
+        return self.changes
+
+
+@pytest.fixture(params=["events", "polling"])
+def watched(request, tmp_path):
+    """A started watcher of each kind over tmp_path/a.py, with its recorder."""
+    recorder = Recorder()
+    target = tmp_path / "a.py"
+    target.write_text("x = 1\n")
+    if request.param == "events":
+        watcher = EventWatcher(recorder)
+    else:
+        watcher = PollingWatcher(recorder, interval=0.02)
+    watcher.add([str(target)])
+    watcher.start()
+    time.sleep(0.05)
+    yield watcher, recorder, target
+    watcher.stop()
+
+
+def test_modify_is_reported(watched):
+    watcher, recorder, target = watched
+    target.write_text("x = 2  # longer\n")
+    changes = recorder.wait()
+    assert {path for path, _ in changes} == {str(target)}
+    assert changes[-1][1] in (WRITTEN, WRITING)
+    if isinstance(watcher, EventWatcher):
+        assert (str(target), WRITTEN) in changes    # the close after writing
+
+
+def test_replace_by_rename_is_reported(watched):
+    _watcher, recorder, target = watched
+    temp = target.with_name("a.py.tmp")
+    temp.write_text("x = 3  # replaced\n")
+    os.replace(temp, target)
+    changes = recorder.wait()
+    assert str(target) in {path for path, _ in changes}
+    assert str(temp) not in {path for path, _ in changes}
+
+
+def test_delete_and_recreate_are_reported(watched):
+    _watcher, recorder, target = watched
+    target.unlink()
+    assert (str(target), REPLACED) in recorder.wait()
+    target.write_text("x = 4\n")
+    assert str(target) in {path for path, _ in recorder.wait()}
+
+
+def test_reading_and_unwatched_files_are_not_changes(watched, tmp_path):
+    _watcher, recorder, target = watched
+    target.read_text()
+    (tmp_path / "other.py").write_text("y = 1\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "a.cpython.pyc").write_bytes(b"\0")
+    assert recorder.quiet() == []
+
+
+def test_add_returns_only_new_paths(tmp_path):
+    watcher = PollingWatcher(lambda path, kind: None, interval=1)
+    a = str(tmp_path / "a")
+    assert watcher.add([a, a]) == [a]
+    assert watcher.add([a, str(tmp_path / "b")]) == [str(tmp_path / "b")]
+
+
+def test_event_watcher_polls_a_file_whose_directory_does_not_exist_yet(tmp_path):
+    recorder = Recorder()
+    watcher = EventWatcher(recorder, interval=0.02)
+    missing = tmp_path / "later" / "conf.ini"
+    watcher.add([str(missing)])
+    watcher.start()
+    try:
+        time.sleep(0.05)
+        missing.parent.mkdir()
+        missing.write_text("[app:main]\n")
+        assert str(missing) in {path for path, _ in recorder.wait()}
+    finally:
+        watcher.stop()
+
+
+def test_make_watcher_prefers_events_and_falls_back_to_polling(tmp_path):
+    events = make_watcher(lambda p, k: None, 0.5)
+    polling = make_watcher(lambda p, k: None, 0.5, events=False)
+    try:
+        assert events.method == "events"
+        assert polling.method == "polling" and polling.interval == 0.5
+    finally:
+        events.stop()
+        polling.stop()
+
+
+def test_channel_carries_messages_and_descriptors():
+    monitor_end, worker_end = ipc.channel_pair()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        ipc.send(monitor_end, {"op": "socket"}, [listener.fileno()])
+        message, fds = ipc.receive(worker_end)
+        assert message == {"op": "socket"} and len(fds) == 1
+        received = socket.socket(fileno=fds[0])
+        assert received.getsockname() == listener.getsockname()
+        received.close()
+        paths = [f"/some/where/module_{i:05d}.py" for i in range(5000)]
+        pieces = list(ipc.chunks(paths))
+        assert len(pieces) > 1 and sum(pieces, []) == paths
+        for piece in pieces:
+            ipc.send(worker_end, {"op": "files", "paths": piece})
+            assert ipc.receive(monitor_end)[0]["paths"] == piece
+        worker_end.close()
+        assert ipc.receive(monitor_end) == (None, [])
+    finally:
+        listener.close()
+        monitor_end.close()
+
+
+def test_watch_file_records_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    watch_file("templates/page.html")
+    assert str(tmp_path / "templates" / "page.html") in watched_files()
+
+
+def test_watch_file_is_reexported_by_serve():
+    from paste.script import serve
+    assert serve.watch_file is watch_file
+
+
+def test_in_flight_counts_until_the_response_is_closed():
+    closed = []
+
+    class Body(list):
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return Body([b"a"])
+
+    tracked = InFlight(app)
+    response = tracked({}, lambda status, headers: None)
+    assert tracked.active == 1 and tracked.idle_for() == 0.0
+    assert len(response) == 1 and list(response) == [b"a"]   # len() kept for Content-Length
+    response.close()
+    response.close()
+    assert tracked.active == 0 and closed == [True]
+
+    def generator_app(environ, start_response):
+        start_response("200 OK", [])
+        yield b"x"
+
+    response = InFlight(generator_app)({}, lambda s, h: None)
+    assert not hasattr(response, "__len__")
+
+
+def test_in_flight_counts_an_app_that_raises():
+    def app(environ, start_response):
+        raise RuntimeError("boom")
+
+    tracked = InFlight(app)
+    with pytest.raises(RuntimeError):
+        tracked({}, None)
+    assert tracked.active == 0
+
+
+def test_errors_name_the_broken_file_and_hide_loader_frames(tmp_path):
+    broken = tmp_path / "broken_mod.py"
+    broken.write_text("def f(:\n")
+    try:
+        compile(broken.read_text(), str(broken), "exec")
+    except SyntaxError as exc:
+        assert str(broken) in error_files(exc)
+        text = format_error(exc)
+        assert "broken_mod.py" in text and "SyntaxError" in text
+
+
+def test_module_source_maps_bytecode_to_source(tmp_path):
+    class Module:
+        pass
+
+    module = Module()
+    module.__file__ = str(tmp_path / "__pycache__" / "m.cpython-311.pyc")
+    assert module_source(module) == str(tmp_path / "m.py")
+    module.__file__ = None
+    assert module_source(module) is None
