@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 __all__ = [
     "copy_dir", "SkipTemplate", "skip_template", "substitute_filename",
     "substitute_content", "should_skip_file", "CopyError", "TemplateError",
-    "UnsafePath", "query_interactive", "reset_answers", "standard_vars",
+    "UnsafePath", "query_interactive", "reset_answers", "standard_vars", "open_template_dir",
 ]
 
 
@@ -384,8 +384,8 @@ class _Step:
     executable: bool = False
 
 
-def _open_source(source):
-    """A Traversable for a path or a ``(package, resource_dir)`` tuple."""
+def open_template_dir(source):
+    """The template directory as a Traversable: a path or a ``(package, resource_dir)`` tuple."""
     if isinstance(source, tuple):
         from importlib import resources
         package, resource_dir = source
@@ -504,7 +504,7 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
     """
     out_ = out_ or sys.stdout
     pad = "  " * indent
-    root = _open_source(source)
+    root = open_template_dir(source)
     if not root.is_dir():
         raise CopyError(f"Template directory {source} does not exist")
     root_real = os.path.realpath(os.fspath(root)) if isinstance(root, os.PathLike) else None

@@ -85,13 +85,7 @@ class CreateDistroCommand(Command):
         if self.options.list_variables:
             return self.list_variables(templates)
 
-        if self.args:
-            dist_name = self.args[0]
-        elif self.interactive:
-            dist_name = self.challenge("Enter project name")
-        else:
-            raise BadCommand("You must give a project name (paster create PROJECT)")
-        self._check_project_name(dist_name)
+        dist_name = self._project_name()
         output_dir = os.path.join(self.options.output_dir, dist_name)
         vars = self.initial_vars(dist_name)
         vars.update(self.parse_vars(self.args[1:]))
@@ -117,14 +111,9 @@ class CreateDistroCommand(Command):
                 print(f"Creating template {template.name}")
             template.run(self, output_dir, vars)
 
-        egg_plugins: list = []
-        for _, template in templates:
-            for plugin in template.egg_plugins:
-                if plugin not in egg_plugins:
-                    egg_plugins.append(plugin)
         if os.path.exists(os.path.join(output_dir, "setup.py")) or (
                 self.simulate and self._any_template_has_setup(templates)):
-            self.run_egg_info(output_dir, dist_name, egg_plugins)
+            self.run_egg_info(output_dir, dist_name, self._egg_plugins(templates))
         if self.options.svn_repository and not self.simulate:
             self.add_svn_files(output_dir, vars)
         if self.options.config and not self.simulate:
@@ -133,6 +122,16 @@ class CreateDistroCommand(Command):
         return 0
 
     # -- names and variables --------------------------------------------
+
+    def _project_name(self) -> str:
+        if self.args:
+            dist_name = self.args[0]
+        elif self.interactive:
+            dist_name = self.challenge("Enter project name")
+        else:
+            raise BadCommand("You must give a project name (paster create PROJECT)")
+        self._check_project_name(dist_name)
+        return dist_name
 
     def _check_project_name(self, dist_name: str) -> None:
         if not dist_name.strip():
@@ -217,11 +216,19 @@ class CreateDistroCommand(Command):
         # "PasteScript#x" are recognised as one template.
         return f"{_dist_name_of(entry_point)}#{name}", template
 
-    def _any_template_has_setup(self, templates: list) -> bool:
+    @staticmethod
+    def _egg_plugins(templates: list) -> list:
+        """Every template's ``egg_plugins``, in order, each once."""
+        plugins: list = []
         for _, template in templates:
-            directory = template.template_dir()
-            if isinstance(directory, str) and any(
-                    os.path.exists(os.path.join(directory, n)) for n in ("setup.py", "setup.py_tmpl")):
+            plugins.extend(p for p in template.egg_plugins if p not in plugins)
+        return plugins
+
+    @staticmethod
+    def _any_template_has_setup(templates: list) -> bool:
+        for _, template in templates:
+            directory = copydir.open_template_dir(template.template_dir())
+            if any(directory.joinpath(name).is_file() for name in ("setup.py", "setup.py_tmpl")):
                 return True
         return False
 
@@ -337,7 +344,7 @@ class CreateDistroCommand(Command):
 
     def _collect_sources(self, source, dest: str, vars: dict, full_name: str,
                          sources: dict, relative: str = "") -> None:
-        directory = copydir._open_source(source) if not relative else source
+        directory = copydir.open_template_dir(source) if not relative else source
         if not directory.is_dir():
             return
         for entry in sorted(directory.iterdir(), key=lambda e: e.name):
