@@ -360,6 +360,16 @@ def test_symlink_in_template_pointing_inside_is_followed(tmp_path):
     assert (tmp_path / "out" / "alias.txt").read_text() == "real\n"
 
 
+def test_symlink_loop_in_template_is_an_error(tmp_path):
+    src = tmp_path / "tmpl"
+    write(src / "sub" / "a.txt", "a\n")
+    os.symlink(src, src / "sub" / "loop")
+    with pytest.raises(CopyError) as info:
+        copy(src, tmp_path / "out")
+    assert "loop" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_symlink_in_output_pointing_out_is_refused(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()

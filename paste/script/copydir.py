@@ -407,6 +407,16 @@ def _is_link_outside(entry, root_real: str | None) -> str | None:
     return target
 
 
+def _parents(entry):
+    path = os.path.dirname(os.fspath(entry))
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
 def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_vars: bool,
           use_cheetah: bool, template_renderer, verbosity: int, pad: str, out_,
           root_real: str | None) -> None:
@@ -431,6 +441,11 @@ def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_var
             dest_name = substitute_filename(dest_name, vars)
         dest_full = os.path.join(dest, *_check_relative_name(dest_name, name))
         if entry.is_dir():
+            if isinstance(entry, os.PathLike) and os.path.islink(entry):
+                real = os.path.realpath(entry)
+                if any(real == os.path.realpath(parent) for parent in _parents(entry)):
+                    raise CopyError(f"Template entry {entry} is a symlink to its own "
+                                    f"parent directory {real} (a loop)")
             steps.append(_Step("dir", str(entry), dest_full, depth))
             _plan(entry, dest_full, vars, steps, depth + 1, sub_vars=sub_vars,
                   use_cheetah=use_cheetah, template_renderer=template_renderer,
