@@ -300,6 +300,8 @@ def test_ask(cmd, monkeypatch, capsys):
     assert prompts == ["Really [yes/no]?", "Really [yes/no]?"]
     answers(monkeypatch)
     assert cmd.ask("Really", safe=False, default="careful") is False  # EOF: the safe answer
+    answers(monkeypatch)
+    assert cmd.ask("Overwrite", safe=False, default=True) is False  # even when default is yes
     cmd.interactive = 2
     answers(monkeypatch, "")
     assert cmd.ask("Overwrite", safe=False, default=True) is False  # -ii: safe default

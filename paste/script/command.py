@@ -370,8 +370,10 @@ class Command:
             try:
                 response = input(prompt).strip().lower()
             except EOFError:
+                # No one is there to answer (stdin closed or /dev/null):
+                # never take an answer that could lose a user's file.
                 print()
-                return safe if default in ("careful", "none") else bool(default)
+                return safe
             if not response:
                 if default in ("careful", "none"):
                     print('Please enter "yes" or "no"')
