@@ -94,9 +94,11 @@ class SocketBroker:
     def __init__(self, channel: WorkerChannel):
         self.channel = channel
         self.adopted: list[socket.socket] = []
+        self._released: list[socket.socket] = []
         self.ready_sent = False
         self._bind = socket.socket.bind
         self._listen = socket.socket.listen
+        self._shutdown = socket.socket.shutdown
         self._lock = threading.Lock()
 
     def install(self) -> None:
@@ -112,10 +114,19 @@ class SocketBroker:
             if any(s is sock for s in broker.adopted):
                 broker.serving()
 
+        def shutdown(sock, how):
+            # A runner stopping (Twisted does this) must not shut the socket
+            # down for the monitor and the next worker too: let go of it first.
+            if any(s is sock for s in broker.adopted):
+                broker.release([sock])
+            return broker._shutdown(sock, how)
+
         bind.__doc__ = socket.socket.bind.__doc__
         listen.__doc__ = socket.socket.listen.__doc__
+        shutdown.__doc__ = socket.socket.shutdown.__doc__
         socket.socket.bind = bind
         socket.socket.listen = listen
+        socket.socket.shutdown = shutdown
 
     @staticmethod
     def wants(sock) -> bool:
@@ -150,9 +161,12 @@ class SocketBroker:
             self.ready_sent = True
         self.channel.send({"op": "ready"})
 
-    def release(self) -> bool:
+    def release(self, sockets=None) -> bool:
         """Stop accepting on the shared sockets; True if there were any."""
-        for sock in self.adopted:
+        for sock in list(self.adopted if sockets is None else sockets):
+            if sock in self._released:
+                continue
+            self._released.append(sock)
             try:
                 fd = sock.fileno()
                 if fd < 0:
