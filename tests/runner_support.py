@@ -358,9 +358,16 @@ def start_apache(directory: Path, body: str, port: int, modules: tuple = ()) -> 
     """Apache in the foreground with a private config; ``body`` is appended to it."""
     root = Path(directory) / "apache"
     (root / "logs").mkdir(parents=True, exist_ok=True)
-    base = ("mpm_event", "authz_core", "unixd", "log_config", "mime", "alias", "dir")
+    base = ("mpm_event", "authz_core")  # Debian compiles unixd and log_config in
     loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so"
                       for m in dict.fromkeys(base + tuple(modules)))
+    # Apache refuses to run its workers as root.
+    user = group = "www-data"
+    try:
+        import pwd
+        pwd.getpwnam(user)
+    except KeyError:
+        user, group = "nobody", "nogroup"
     conf = root / "httpd.conf"
     conf.write_text(textwrap.dedent(f"""\
         ServerRoot "{root}"
@@ -368,20 +375,22 @@ def start_apache(directory: Path, body: str, port: int, modules: tuple = ()) -> 
         PidFile "{root}/httpd.pid"
         Listen 127.0.0.1:{port}
         {{loads}}
-        User root
-        Group root
+        User {user}
+        Group {group}
         ErrorLog "{root}/logs/error.log"
         LogLevel warn
         DocumentRoot "{root}"
-        Mutex file:{root}
         StartServers 1
-        ServerLimit 2
-        ThreadsPerChild 64
+        ServerLimit 1
+        ThreadLimit 128
+        ThreadsPerChild 128
         MaxRequestWorkers 128
+        MinSpareThreads 16
+        MaxSpareThreads 256
         KeepAliveTimeout 30
         MaxKeepAliveRequests 0
         """).replace("{loads}", loads) + textwrap.dedent(body))
-    env = dict(os.environ, APACHE_RUN_USER="root", APACHE_RUN_GROUP="root",
+    env = dict(os.environ, APACHE_RUN_USER=user, APACHE_RUN_GROUP=group,
                APACHE_LOG_DIR=str(root / "logs"), APACHE_RUN_DIR=str(root),
                APACHE_PID_FILE=str(root / "httpd.pid"), APACHE_LOCK_DIR=str(root))
     proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], env=env,

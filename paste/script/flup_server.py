@@ -32,7 +32,11 @@ Options (strings from the ``[server:…]`` section):
 """
 from __future__ import annotations
 
+import collections
 import io
+import socket
+import sys
+import threading
 from typing import Any, Callable
 
 from paste.script.runners_common import (
@@ -127,7 +131,7 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
     kwargs.update(options)  # the pool options, under flup's own names
 
     server_class = _make_server_class(module.WSGIServer, address, pool == "fork",
-                                      bound_input=protocol == "scgi")
+                                      protocol=protocol)
     try:
         server = server_class(wsgi_app, bindAddress=bind, **kwargs)
     except ValueError as exc:  # flup checks its pool sizes
@@ -186,9 +190,145 @@ class _BoundedInput:
         return iter(self.readline, b"")
 
 
-def _make_server_class(base: type, address: str, forking: bool, bound_input: bool) -> type:
+class _ThreadPool:
+    """A replacement for flup's thread pool that never strands a connection.
+
+    flup's pool counts a thread as idle until it has *taken* a job, so a burst
+    of connections can be queued behind fewer idle threads than jobs. With
+    persistent connections (Apache keeps its AJP connections open) such a job
+    waits forever. Here a thread is reserved the moment a job is handed out.
+    """
+
+    def __init__(self, minSpare: int = 1, maxSpare: int = 5, maxThreads: int = sys.maxsize):
+        if minSpare < 0 or maxSpare < minSpare or maxThreads < 1:
+            raise ValueError("expected 0 <= minSpare <= maxSpare and maxThreads >= 1")
+        self._min_spare = minSpare
+        self._max_spare = maxSpare
+        self._max_threads = max(maxThreads, minSpare)
+        self._lock = threading.Condition()
+        self._jobs: collections.deque = collections.deque()
+        self._threads: list = []
+        self._idle = 0          # threads waiting for a job and not promised one
+        self._stopping = False
+        with self._lock:
+            for _ in range(maxSpare):
+                self._spawn()
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(target=self._work, name="flup-worker", daemon=True)
+        self._threads.append(thread)
+        self._idle += 1
+        thread.start()
+
+    def addJob(self, job, allowQueuing: bool = True) -> bool:
+        with self._lock:
+            if self._stopping:
+                return False
+            if not self._idle and len(self._threads) < self._max_threads:
+                self._spawn()
+            if not self._idle and not allowQueuing:
+                return False
+            if self._idle:
+                self._idle -= 1
+            self._jobs.append(job)
+            # Keep a few threads ready for the next connections.
+            while self._idle < self._min_spare and len(self._threads) < self._max_threads:
+                self._spawn()
+            self._lock.notify()
+            return True
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                while not self._jobs and not self._stopping:
+                    self._lock.wait()
+                if not self._jobs:
+                    self._threads.remove(me)
+                    return
+                job = self._jobs.popleft()
+            try:
+                job.run()
+            except Exception:
+                pass  # flup's jobs log their own errors
+            with self._lock:
+                if self._idle >= self._max_spare and not self._jobs:
+                    self._threads.remove(me)
+                    return
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        """Let running jobs finish, then stop every thread."""
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()
+
+
+class _ChildChannel:
+    """The parent's end of flup's pipe to a pre-forked child, speaking ``str``.
+
+    flup 1.0.3 compares the status byte it receives with ``'\\x00'`` (a
+    ``str``), so on Python 3 every child always looks idle and the pool never
+    grows past ``maxSpare``; it also sends a ``str`` to retire children.
+    Translating at this one point makes the pool grow up to ``maxChildren``
+    as flup intends.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def recv(self, size: int) -> str:
+        return self._sock.recv(size).decode("latin-1")
+
+    def send(self, data) -> int:
+        return self._sock.send(data.encode("latin-1") if isinstance(data, str) else data)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _error_page(debug: bool) -> bytes:
+    """The 500 page: the traceback (escaped) with ``debug``, a plain notice without."""
+    import html
+    import traceback
+    if debug:
+        detail = f"<pre>{html.escape(traceback.format_exc())}</pre>"
+    else:
+        detail = "<p>The application raised an error; the server log has the details.</p>"
+    return (f"<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>"
+            f"<body><h1>Internal Server Error</h1>{detail}</body></html>\n").encode("utf-8")
+
+
+def _make_server_class(base: type, address: str, forking: bool, protocol: str) -> type:
     class Server(base):
-        if bound_input:
+        if not forking:
+            def __init__(self, *args, **kwargs):
+                pool = {name: kwargs.pop(name) for name in ("minSpare", "maxSpare", "maxThreads")
+                        if name in kwargs}
+                super().__init__(*args, **kwargs)
+                self._threadPool.shutdown()  # flup's own pool, replaced below
+                self._threadPool = _ThreadPool(**pool)
+
+        # flup's own error pages need ``cgitb`` (gone in Python 3.13) for
+        # ``debug``, and its AJP page goes out with status 200.
+        if protocol == "ajp":
+            def error(self, request):
+                request.startResponse(500, b"Internal Server Error",
+                                      [(b"Content-Type", b"text/html; charset=utf-8")])
+                request.write(_error_page(self.debug))
+        else:
+            def error(self, request):
+                request.stdout.write(b"Status: 500 Internal Server Error\r\n"
+                                     b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+                                     + _error_page(self.debug))
+
+        if protocol == "scgi":
             def handler(self, request):
                 length = request.environ.get("CONTENT_LENGTH", "")
                 size = int(length) if length.isdigit() else 0
@@ -198,11 +338,16 @@ def _make_server_class(base: type, address: str, forking: bool, bound_input: boo
 
         def _setupSocket(self):
             try:
-                return super()._setupSocket()
+                sock = super()._setupSocket()
             except ListenError:
                 raise
             except OSError as exc:
                 raise listen_error(exc, address) from None
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # Accepted connections inherit it (Linux): without it, bodies
+                # sent in many small protocol packets stall on delayed ACKs.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
 
         if forking:
             # flup's parent waits in select() with no timeout; Python retries
@@ -215,6 +360,13 @@ def _make_server_class(base: type, address: str, forking: bool, bound_input: boo
                 self._keepGoing = False
                 self._hupReceived = True
                 raise _Stop()
+
+            def _spawnChild(self, sock):
+                spawned = super()._spawnChild(sock)
+                for child in self._children.values():
+                    if child["file"] is not None and not isinstance(child["file"], _ChildChannel):
+                        child["file"] = _ChildChannel(child["file"])
+                return spawned
 
             def _stop_forked(self):
                 self._restoreSignalHandlers()
