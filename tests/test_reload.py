@@ -280,7 +280,8 @@ def test_worker_exits_when_monitor_is_killed(server):
     assert not pid_alive(pid)
 
 
-@pytest.mark.parametrize("runner", ["egg:waitress#main", "egg:PasteScript#wsgiutils"])
+@pytest.mark.parametrize("runner", ["egg:waitress#main", "egg:PasteScript#wsgiutils",
+                                    "egg:PasteScript#cherrypy", "egg:PasteScript#twisted"])
 def test_no_refused_request_while_reloading(server, runner):
     s = server(server=runner)
     s.start()
@@ -330,3 +331,61 @@ def test_reload_with_monitor_restart_is_rejected(tmp_path):
     assert result.returncode != 0
     assert "--monitor-restart" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_polling_when_asked(server):
+    s = server(extra_args=["--reload-interval", "0.05"])
+    s.proc = start_paster("serve", "--reload", "--reload-interval", "0.05", "-v", str(s.ini),
+                          cwd=s.tmp, env=dict(s.env(), PASTE_RELOAD_POLL="1"))
+    s.wait_for("v1")
+    write_app(s.src, version="v2")
+    s.wait_for("v2")
+    assert "Watching files for changes (polling)" in s.stop()
+
+
+def test_port_edit_moves_the_server(server):
+    s = server()
+    s.start()
+    old_url = s.url
+    new_port = free_port()
+    s.ini.write_text(s.ini.read_text().replace(f"port = {s.port}", f"port = {new_port}"))
+    s.url = f"http://127.0.0.1:{new_port}/"
+    s.wait_for("v1")
+    deadline = time.monotonic() + 5      # the old address stops listening once unused
+    while get(old_url, timeout=1) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert get(old_url, timeout=1) is None
+
+
+RAW_RUNNER = """
+
+def run_raw(wsgi_app, global_conf, host="127.0.0.1", port="8080"):
+    # Binds without Python's socket.socket.bind, like a server written in C.
+    import _socket, socket
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+    server = WSGIServer((host, int(port)), WSGIRequestHandler, bind_and_activate=False)
+    raw = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    raw.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    raw.bind((host, int(port)))
+    raw.listen(64)
+    server.socket.close()
+    server.socket = socket.socket(fileno=raw.detach())
+    server.server_name, server.server_port = host, int(port)
+    server.setup_environ()
+    server.set_app(wsgi_app)
+    server.serve_forever()
+"""
+
+
+def test_runner_binding_its_own_socket_falls_back_to_plain_restart(server):
+    s = server(server="call:rlapp:run_raw")
+    s.ini.write_text(s.ini.read_text().replace("use = call:rlapp:run_raw",
+                                               "paste.server_runner = rlapp:run_raw"))
+    with open(s.src / "rlapp.py", "a") as f:
+        f.write(RAW_RUNNER)
+    s.start()
+    (s.src / "rlapp.py").write_text(APP.format(version="v2", factory_extra="pass") + RAW_RUNNER)
+    s.wait_for("v2")
+    (s.src / "rlapp.py").write_text(APP.format(version="v3", factory_extra="pass") + RAW_RUNNER)
+    s.wait_for("v3")
+    assert "reloading by stopping the old server first" in s.stop()

@@ -74,6 +74,9 @@ class Monitor:
         self.interval = asfloat(interval) if interval not in (None, "") else 1.0
         self.verbose = getattr(command, "verbose", 1)
         self.watcher_factory = watcher_factory
+        # Events miss changes made by another machine (NFS, some container
+        # bind mounts); PASTE_RELOAD_POLL=1 polls every reload interval instead.
+        self.use_events = os.environ.get("PASTE_RELOAD_POLL", "").strip() in ("", "0")
         self.sockets: dict[tuple, socket.socket] = {}
         self.workers: dict[int, Worker] = {}
         self.current: Worker | None = None
@@ -96,7 +99,10 @@ class Monitor:
         self.selector.register(self._signal_r, selectors.EVENT_READ, "signal")
         self.selector.register(self._watch_r, selectors.EVENT_READ, "watch")
         previous = self._install_signals()
-        self.watcher = self.watcher_factory(self._on_change, self.interval)
+        self.watcher = self.watcher_factory(self._on_change, self.interval,
+                                            events=self.use_events)
+        if self.verbose > 1:
+            self._say(f"Watching files for changes ({self.watcher.method}).")
         try:
             config = getattr(self.command, "config_file", None)
             if config:
@@ -226,6 +232,9 @@ class Monitor:
             more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
             self._say(f"{shown}{more} changed; reloading.")
         self.changed_since_start.update(paths)
+        if self.pending is not None and self.pending.state == "started":
+            # Told to serve, but listens on no socket of ours: take it as serving.
+            self._promote(self.pending)
         if self.pending is not None:
             # Superseded before it served: it must not write stale bytecode
             # after the caches below are dropped, so wait for it to be gone.
