@@ -25,7 +25,7 @@ def front(request, tmp_path_factory):
         # Apache keeps its AJP connections open, and each one holds a thread
         # or a process of ours: the pool must be larger than Apache's
         # connection pool (``max`` below).
-        "maxThreads = 200" if pool == "thread" else "maxChildren = 20",
+        "maxThreads = 200" if pool == "thread" else "maxSpare = 20",
     ]))
     limit = "" if pool == "thread" else " max=16"
     backend = start_runner(config, wait_port=backend_port)

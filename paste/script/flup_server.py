@@ -26,7 +26,10 @@ Options (strings from the ``[server:…]`` section):
 ``minSpare``, ``maxSpare``, ``maxThreads``
     the thread pool of the ``_thread`` servers.
 ``minSpare``, ``maxSpare``, ``maxChildren``, ``maxRequests``
-    the process pool of the ``_fork`` servers.
+    the process pool of the ``_fork`` servers. With flup 1.0.3 on Python 3
+    the pool does not grow or shrink: it keeps exactly ``maxSpare``
+    processes (default 5), so set ``maxSpare`` to the number of requests
+    (for AJP: of front-end connections) to serve at once.
 ``debug``
     show tracebacks in error pages (default: the global ``debug`` setting).
 """
@@ -267,32 +270,6 @@ class _ThreadPool:
             thread.join()
 
 
-class _ChildChannel:
-    """The parent's end of flup's pipe to a pre-forked child, speaking ``str``.
-
-    flup 1.0.3 compares the status byte it receives with ``'\\x00'`` (a
-    ``str``), so on Python 3 every child always looks idle and the pool never
-    grows past ``maxSpare``; it also sends a ``str`` to retire children.
-    Translating at this one point makes the pool grow up to ``maxChildren``
-    as flup intends.
-    """
-
-    def __init__(self, sock):
-        self._sock = sock
-
-    def recv(self, size: int) -> str:
-        return self._sock.recv(size).decode("latin-1")
-
-    def send(self, data) -> int:
-        return self._sock.send(data.encode("latin-1") if isinstance(data, str) else data)
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def close(self) -> None:
-        self._sock.close()
-
-
 def _error_page(debug: bool) -> bytes:
     """The 500 page: the traceback (escaped) with ``debug``, a plain notice without."""
     import html
@@ -360,13 +337,6 @@ def _make_server_class(base: type, address: str, forking: bool, protocol: str) -
                 self._keepGoing = False
                 self._hupReceived = True
                 raise _Stop()
-
-            def _spawnChild(self, sock):
-                spawned = super()._spawnChild(sock)
-                for child in self._children.values():
-                    if child["file"] is not None and not isinstance(child["file"], _ChildChannel):
-                        child["file"] = _ChildChannel(child["file"])
-                return spawned
 
             def _stop_forked(self):
                 self._restoreSignalHandlers()
