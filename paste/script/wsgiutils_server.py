@@ -629,6 +629,8 @@ class WSGIServer:
         start = 0
         while True:
             end = buf.find(b"\r\n\r\n", start)
+            if end > MAX_HEAD:
+                raise _HTTPError(431, "the request head is too large")
             if end >= 0:
                 head = bytes(buf[:end])
                 del buf[:end + 4]

@@ -1,0 +1,309 @@
+"""The wsgiutils runner: HTTP/1.1 details, the bounded pool, shutdown, and `paster serve`."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from paste.script.wsgiutils_server import make_server
+from tests.runner_support import HELLO, kill_group
+from tests.support import free_port, http_get, run_paster, start_paster, stop_process, wait_for_port, write
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/slow":
+        time.sleep(float(environ["QUERY_STRING"] or "0.5"))
+    if path == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (b"part%d;" % i for i in range(3))
+    if path == "/write":
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written,")
+        return [b"returned"]
+    if path == "/short":  # promises more than it sends
+        start_response("200 OK", [("Content-Length", "100")])
+        return [b"only this"]
+    if path == "/fail-late":
+        def body():
+            yield b"first"
+            raise RuntimeError("after the headers")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body()
+    if path == "/echo":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        data = environ["wsgi.input"].read(length)
+        out = {k: v for k, v in environ.items() if isinstance(v, str)}
+        out["body"] = data.decode("latin-1")
+        body = json.dumps(out).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/lines":
+        lines = list(environ["wsgi.input"])
+        body = json.dumps([line.decode() for line in lines]).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [HELLO]
+
+
+@pytest.fixture
+def server(request):
+    options = getattr(request, "param", {})
+    srv = make_server(app, host="127.0.0.1", port=0, **{"threads": 4, **options})
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    assert srv.wait_stopped(15)
+    thread.join(5)
+
+
+def exchange(port, data: bytes, timeout=5.0) -> bytes:
+    """Send ``data``, read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def test_pipelined_requests_answer_in_order(server):
+    reply = exchange(server.port, b"GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  b"GET /echo?n=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.count(b"HTTP/1.1 200 OK") == 3
+    assert reply.index(b'"QUERY_STRING": "n=1"') < reply.index(b'"QUERY_STRING": "n=2"')
+    assert reply.endswith(HELLO)
+
+
+def test_http10_closes_unless_keep_alive_asked(server):
+    reply = exchange(server.port, b"GET / HTTP/1.0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in reply
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = s.recv(65536)
+        assert b"Connection: keep-alive" in first and first.endswith(HELLO)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert s.recv(65536).endswith(HELLO)
+
+
+def test_streamed_response_is_chunked_for_http11_and_closed_for_http10(server):
+    reply = exchange(server.port, b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    assert body == b"6\r\npart0;\r\n6\r\npart1;\r\n6\r\npart2;\r\n0\r\n\r\n"
+    reply = exchange(server.port, b"GET /stream HTTP/1.0\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"chunked" not in head and body == b"part0;part1;part2;"
+
+
+def test_write_callable(server):
+    status, _, body = http_get(f"http://127.0.0.1:{server.port}/write")
+    assert status == 200 and body == b"written,returned"
+
+
+def test_expect_100_continue(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"hello")
+        reply = s.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 200 OK")
+    assert json.loads(reply.partition(b"\r\n\r\n")[2])["body"] == "hello"
+
+
+def test_chunked_request_gets_a_content_length(server):
+    reply = exchange(server.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                  b"Connection: close\r\n\r\n"
+                                  b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n")
+    data = json.loads(reply.partition(b"\r\n\r\n")[2])
+    assert data["body"] == "hello world"
+    assert data["CONTENT_LENGTH"] == "11"
+    assert "HTTP_TRANSFER_ENCODING" not in data
+
+
+def test_input_iterates_by_line(server):
+    body = b"one\ntwo\nthree"
+    reply = exchange(server.port, b"POST /lines HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert json.loads(reply.partition(b"\r\n\r\n")[2]) == ["one\n", "two\n", "three"]
+
+
+def test_environ_details(server):
+    reply = exchange(server.port, b"GET /ech%6F/caf%C3%A9?q=%20 HTTP/1.1\r\nHost: example\r\n"
+                                  b"X-One: a\r\nX-One: b\r\nX_Sneaky: no\r\n"
+                                  b"Connection: close\r\n\r\n")
+    assert b"404" not in reply
+    # /ech%6F decodes to /echo only in PATH_INFO; the route matches the raw path.
+    reply = exchange(server.port, b"GET /echo?q=%20 HTTP/1.1\r\nHost: example\r\n"
+                                  b"X-One: a\r\nX-One: b\r\nX_Sneaky: no\r\n"
+                                  b"Connection: close\r\n\r\n")
+    data = json.loads(reply.partition(b"\r\n\r\n")[2])
+    assert data["QUERY_STRING"] == "q=%20"
+    assert data["REQUEST_URI"] == "/echo?q=%20"
+    assert data["HTTP_X_ONE"] == "a,b"
+    assert "HTTP_X_SNEAKY" not in data  # underscores would impersonate dashes
+    assert data["SERVER_PORT"] == str(server.port)
+    assert data["REMOTE_ADDR"] == "127.0.0.1"
+    assert data["wsgi.url_scheme"] == "http"
+
+
+def test_path_info_is_decoded_as_latin1(server):
+    def capture(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(environ["PATH_INFO"].encode("latin-1"))))])
+        return [environ["PATH_INFO"].encode("latin-1")]
+    server.app = capture
+    reply = exchange(server.port, b"GET /caf%C3%A9%20x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.partition(b"\r\n\r\n")[2] == "/café x".encode("utf-8")
+
+
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"NONSENSE\r\n\r\n", b"400"),
+    (b"GET / HTTP/2.0\r\n\r\n", b"505"),
+    (b"POST / HTTP/1.1\r\nContent-Length: ten\r\n\r\n", b"400"),
+    (b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"400"),
+    (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
+    (b"GET / HTTP/1.1\r\nBadHeader\r\n\r\n", b"400"),
+])
+def test_bad_requests_get_a_clear_status_and_close(server, request_bytes, status):
+    reply = exchange(server.port, request_bytes)
+    assert reply.startswith(b"HTTP/1.1 " + status), reply[:200]
+    assert b"Connection: close" in reply
+
+
+def test_broken_responses_close_the_connection(server):
+    reply = exchange(server.port, b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert reply.endswith(b"only this")  # then the server closed: no hanging client
+    reply = exchange(server.port, b"GET /fail-late HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"first" in reply and not reply.endswith(b"0\r\n\r\n")
+    assert http_get(f"http://127.0.0.1:{server.port}/")[2] == HELLO
+
+
+@pytest.mark.parametrize("server", [{"threads": 2}], indirect=True)
+def test_pool_bounds_requests_but_not_idle_connections(server):
+    port = server.port
+    # Ten idle keep-alive connections must not hold the two workers.
+    idle = []
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).endswith(HELLO)
+        idle.append(s)
+    try:
+        start = time.monotonic()
+        assert http_get(f"http://127.0.0.1:{port}/", timeout=5)[2] == HELLO
+        assert time.monotonic() - start < 1.0
+        # Four slow requests on two workers take two rounds.
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            http_get(f"http://127.0.0.1:{port}/slow?0.4", timeout=10)[0])) for _ in range(4)]
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - start
+        assert results == [200] * 4
+        assert elapsed >= 0.75, elapsed
+        # The idle connections still work afterwards.
+        for s in idle:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(65536).endswith(HELLO)
+    finally:
+        for s in idle:
+            s.close()
+
+
+@pytest.mark.parametrize("server", [{"timeout": 1.0}], indirect=True)
+def test_idle_connections_time_out(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).endswith(HELLO)
+        start = time.monotonic()
+        assert s.recv(100) == b""  # closed by the server
+        assert 0.5 < time.monotonic() - start < 5
+
+
+def test_shutdown_finishes_requests_in_flight():
+    srv = make_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /slow?0.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        srv.shutdown()
+        reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 200 OK")
+        assert b"Connection: close" in reply
+    assert srv.wait_stopped(10)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+
+
+def test_threads_must_be_positive():
+    from paste.script.util.options import OptionError
+    with pytest.raises(OptionError, match="'threads'"):
+        make_server(app, host="127.0.0.1", port=0, threads=0)
+
+
+# -- through paster serve ------------------------------------------------------
+
+def serve_config(tmp_path, port, extra=""):
+    return write(tmp_path / "site.ini", f"""
+        [app:main]
+        use = egg:PasteScript#test
+
+        [server:main]
+        use = egg:PasteScript#wsgiutils
+        host = 127.0.0.1
+        port = {port}
+        {extra}
+        """)
+
+
+def test_paster_serve_runs_it(tmp_path):
+    port = free_port()
+    config = serve_config(tmp_path, port, "threads = 3")
+    proc = start_paster("serve", str(config))
+    try:
+        wait_for_port(port, proc=proc)
+        status, headers, body = http_get(f"http://127.0.0.1:{port}/check?x=1")
+        assert status == 200
+        assert b"<title>Test Application</title>" in body
+        assert http_get(f"http://127.0.0.1:{port}/?error=true")[0] == 500
+    finally:
+        output = stop_process(proc)
+    assert proc.returncode == 0, output
+    assert f"serving on http://127.0.0.1:{port}" in output
+
+
+def test_paster_serve_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_paster("serve", str(serve_config(tmp_path, port)), timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert f"Cannot listen on 127.0.0.1:{port}: the address is already in use" in (
+        result.stdout + result.stderr)
+
+
+def test_paster_serve_bad_option_is_one_line(tmp_path):
+    result = run_paster("serve", str(serve_config(tmp_path, free_port(), "threads = several")),
+                        timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    assert "'threads'" in output and "'several'" in output
