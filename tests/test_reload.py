@@ -26,6 +26,8 @@ def make_app(global_conf, message="none", data_file=None):
             extra = " " + f.read().strip()
     {factory_extra}
     def app(environ, start_response):
+        if environ["PATH_INFO"] == "/exit":
+            os._exit(7)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"{{VERSION}} {{message}}{{extra}} pid={{os.getpid()}}".encode()]
     return app
@@ -389,3 +391,14 @@ def test_runner_binding_its_own_socket_falls_back_to_plain_restart(server):
     (s.src / "rlapp.py").write_text(APP.format(version="v3", factory_extra="pass") + RAW_RUNNER)
     s.wait_for("v3")
     assert "reloading by stopping the old server first" in s.stop()
+
+
+def test_server_exiting_on_its_own_is_restarted_by_the_next_change(server):
+    s = server()
+    s.start()
+    assert get(s.url + "exit", timeout=2) is None
+    time.sleep(0.3)
+    assert s.proc.poll() is None
+    write_app(s.src, version="v2")
+    s.wait_for("v2")
+    assert "exited with status 7; waiting for a change to restart it" in s.stop()

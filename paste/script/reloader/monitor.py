@@ -147,9 +147,8 @@ class Monitor:
         try:
             loader(command.server_spec, name=command.server_name,
                    relative_to=command.relative_to, global_conf=command.global_conf)
-        except BaseException as exc:  # noqa: BLE001 - the worker reports it properly
-            if isinstance(exc, KeyboardInterrupt):
-                raise
+        except Exception:
+            pass    # the worker meets the same error and reports it properly
 
     # -- signals --------------------------------------------------------------
 
@@ -228,9 +227,12 @@ class Monitor:
         if self.stopping:
             return
         if self.verbose > 0:
-            shown = ", ".join(_short(p) for p in paths[:3]) or "SIGHUP"
-            more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
-            self._say(f"{shown}{more} changed; reloading.")
+            if paths:
+                shown = ", ".join(_short(p) for p in paths[:3])
+                more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+                self._say(f"{shown}{more} changed; reloading.")
+            else:
+                self._say("SIGHUP received; reloading.")
         self.changed_since_start.update(paths)
         if self.pending is not None and self.pending.state == "started":
             # Told to serve, but listens on no socket of ours: take it as serving.
@@ -291,7 +293,7 @@ class Monitor:
                 pass
 
     def _read_worker(self, worker: Worker) -> None:
-        while True:
+        while worker.channel.fileno() >= 0:
             try:
                 message, fds = ipc.receive(worker.channel)
             except BlockingIOError:
@@ -394,6 +396,8 @@ class Monitor:
                 self._exited(worker, os.waitstatus_to_exitcode(status))
 
     def _exited(self, worker: Worker, code: int) -> None:
+        self._read_worker(worker)      # what it said last (an error) comes first
+        was_current = worker is self.current
         self._forget(worker)
         if self.stopping:
             return
@@ -411,8 +415,7 @@ class Monitor:
             elif not worker.failed:
                 self._report_error(f"The new server process exited with {_status(code)} "
                                    "before it was serving.")
-        elif worker is self.current:
-            self.current = None
+        elif was_current:
             if worker.state != "stopping":
                 self._say(f"The server process exited with {_status(code)}; "
                           "waiting for a change to restart it.")
