@@ -215,3 +215,17 @@ def test_module_source_maps_bytecode_to_source(tmp_path):
     assert module_source(module) == str(tmp_path / "m.py")
     module.__file__ = None
     assert module_source(module) is None
+
+
+def test_in_flight_leaves_the_servers_file_wrapper_alone():
+    class FileWrapper:
+        def __init__(self, f):
+            self.f = f
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return environ["wsgi.file_wrapper"](None)
+
+    tracked = InFlight(app)
+    result = tracked({"wsgi.file_wrapper": FileWrapper}, lambda s, h: None)
+    assert type(result) is FileWrapper and tracked.active == 0

@@ -224,6 +224,12 @@ class InFlight:
         except BaseException:
             self._finished()
             raise
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            # Keep the server's fast path for files (it recognises its own
+            # wrapper); the request counts as done once the body is handed over.
+            self._finished()
+            return result
         cls = _SizedResponse if hasattr(result, "__len__") else _Response
         return cls(result, self._finished)
 
