@@ -20,7 +20,6 @@ dominates every contender alike. The contenders run in\nturn within each round, 
 """
 import argparse
 import io
-import os
 import shutil
 import statistics
 import sys
@@ -56,7 +55,6 @@ def describe():
 
 PLAIN_TEXT = """\
 # A plain file, number {n}, copied as it is: $not_a_variable
-import os
 
 def here():
     return os.path.dirname(__file__)

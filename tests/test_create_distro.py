@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import uuid
 from pathlib import Path
 
@@ -199,7 +198,7 @@ def test_inspect_files(tmp_path, monkeypatch, capsys):
 
 def test_bad_project_names(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    for name in ("../evil", "/abs", "a/b", "...", "-_-" if False else "--"):
+    for name in ("../evil", "/abs", "a/b", "...", "+++"):
         assert create("--no-interactive", name) == 2, name
         assert "Traceback" not in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
@@ -593,3 +592,15 @@ def test_docs_example_template_end_to_end(tmp_path):
     finally:
         stop_process(server)
     assert (status, body) == (200, b"Howdy from Greeter!\n")
+
+
+def test_failing_egg_info_is_reported(tmpl_path, capsys):
+    module = unique()
+    make_dist(tmpl_path, "BadSetup", {"badsetup": f"{module}:T"}, {
+        f"{module}.py": "from paste.script.templates import Template\n"
+                        "class T(Template):\n    _template_dir = 't'\n",
+        "t/setup.py": "raise SystemExit('setup.py refuses')\n",
+    })
+    assert create("--no-interactive", "-q", "-t", "badsetup", "Proj") == 1
+    err = capsys.readouterr().err
+    assert "egg_info" in err and "setup.py refuses" in err and "Traceback" not in err
