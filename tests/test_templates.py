@@ -182,3 +182,11 @@ def test_read_vars_from_templates_needs_cheetah(tmp_path):
     assert [v.name for v in t.read_vars()] == ["y", "x"]
     with pytest.raises(MissingVariables):
         t.check_vars({"y": "1"}, FakeCommand())
+
+
+def test_read_vars_from_broken_cheetah_template(tmp_path):
+    write(tmp_path / "tmpl" / "sub" / "a.txt_tmpl", "#def body($x)\n#end for\n")
+    t = make_template(tmp_path, read_vars_from_templates=True, use_cheetah=True)
+    with pytest.raises(BadCommand) as info:
+        t.read_vars()
+    assert "a.txt_tmpl:2" in str(info.value)

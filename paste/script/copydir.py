@@ -232,14 +232,19 @@ def _render_string_template(content: str, namespace: dict, filename: str) -> str
 _CHEETAH_PLACE = re.compile(r"# '(.*)' on line (\d+), col \d+")
 
 
-def _render_cheetah(content: str, namespace: dict, filename: str) -> str:
+def compile_cheetah(content: str, filename: str, namespace: dict | None = None):
+    """A Cheetah template object; a syntax error raises :class:`TemplateError` with the line."""
     from Cheetah.Parser import ParseError
     from Cheetah.Template import Template as CheetahTemplate
     try:
-        template = CheetahTemplate(content, searchList=[namespace])
+        return CheetahTemplate(content, searchList=[namespace] if namespace is not None else None)
     except ParseError as err:
         lineno = err.lineno or err.stream.getRowColLine()[0]
         raise TemplateError(filename, lineno, None, f"Cheetah syntax error: {err.msg}") from err
+
+
+def _render_cheetah(content: str, namespace: dict, filename: str) -> str:
+    template = compile_cheetah(content, filename, namespace)
     try:
         return str(template)
     except SkipTemplate:

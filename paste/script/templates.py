@@ -175,7 +175,11 @@ class Template:
         found = list(self.vars)
         known = {v.name for v in found}
         verbose = bool(command is not None and getattr(command, "verbose", 0) > 1)
-        for name, v in sorted(find_args_in_dir(self.template_dir(), verbose=verbose).items()):
+        try:
+            declared = find_args_in_dir(self.template_dir(), verbose=verbose)
+        except copydir.CopyError as err:
+            raise BadCommand(str(err), exit_code=1) from err
+        for name, v in sorted(declared.items()):
             if name not in known:
                 found.append(v)
         self._read_vars = found
@@ -250,15 +254,9 @@ def find_args_in_template(template) -> list | None:
     Returns None when the template declares no ``body``.
     """
     if isinstance(template, (str, os.PathLike)):
-        from Cheetah.Template import Template as CheetahTemplate
         filename = os.fspath(template)
         with open(filename, encoding="utf-8") as f:
-            source = f.read()
-        try:
-            template = CheetahTemplate(source)
-        except Exception as err:
-            raise copydir.TemplateError(filename, getattr(err, "lineno", None), None,
-                                        f"{type(err).__name__}: {getattr(err, 'msg', err)}")
+            template = copydir.compile_cheetah(f.read(), filename)
     method = getattr(template, "body", None)
     if method is None:
         return None
