@@ -106,10 +106,8 @@ class CreateDistroCommand(Command):
         copydir.reset_answers()
         if self.options.svn_repository:
             self.setup_svn_repository(output_dir, dist_name)
-        for full_name, template in templates:
-            if self.verbose:
-                print(f"Creating template {template.name}")
-            template.run(self, output_dir, vars)
+        for _, template in templates:
+            self.create_template(template, output_dir, vars)
 
         if os.path.exists(os.path.join(output_dir, "setup.py")) or (
                 self.simulate and self._any_template_has_setup(templates)):
@@ -177,6 +175,16 @@ class CreateDistroCommand(Command):
             print(f"  {name.ljust(width)}: {value}")
 
     # -- templates ------------------------------------------------------
+
+    def create_template(self, template, output_dir: str, vars: dict) -> None:
+        """Apply one template (its ``pre``, files and ``post``)."""
+        if self.verbose:
+            print(f"Creating template {template.name}")
+        template.run(self, output_dir, vars)
+
+    def all_entry_points(self) -> list:
+        """Every installed ``paste.paster_create_template`` entry point."""
+        return find_template_entry_points()
 
     def extend_templates(self, templates: list, tmpl_name: str, _chain=()) -> None:
         """Append ``tmpl_name`` to ``templates`` after its required templates, each once."""
