@@ -402,3 +402,17 @@ def test_server_exiting_on_its_own_is_restarted_by_the_next_change(server):
     write_app(s.src, version="v2")
     s.wait_for("v2")
     assert "exited with status 7; waiting for a change to restart it" in s.stop()
+
+
+def test_editor_saving_with_a_backup_reloads_once_without_an_error(server):
+    s = server()
+    s.start()
+    module = s.src / "rlapp.py"
+    os.rename(module, s.src / "rlapp.py~")      # what vim's backup-then-write does
+    time.sleep(0.005)
+    write_app(s.src, version="v2")
+    s.wait_for("v2")
+    time.sleep(0.2)
+    output = s.stop()
+    assert "Error" not in output, output
+    assert output.count("changed; reloading.") == 1, output

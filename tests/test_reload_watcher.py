@@ -9,7 +9,7 @@ import time
 import pytest
 
 from paste.script.reloader import ipc, watch_file, watched_files
-from paste.script.reloader.watcher import (REPLACED, WRITING, WRITTEN, EventWatcher,
+from paste.script.reloader.watcher import (REMOVED, WRITING, WRITTEN, EventWatcher,
                                            PollingWatcher, make_watcher)
 from paste.script.reloader.worker import InFlight, error_files, format_error, module_source
 
@@ -68,14 +68,14 @@ def test_replace_by_rename_is_reported(watched):
     temp.write_text("x = 3  # replaced\n")
     os.replace(temp, target)
     changes = recorder.wait()
-    assert str(target) in {path for path, _ in changes}
+    assert (str(target), WRITTEN) in changes
     assert str(temp) not in {path for path, _ in changes}
 
 
 def test_delete_and_recreate_are_reported(watched):
     _watcher, recorder, target = watched
     target.unlink()
-    assert (str(target), REPLACED) in recorder.wait()
+    assert (str(target), REMOVED) in recorder.wait()
     target.write_text("x = 4\n")
     assert str(target) in {path for path, _ in recorder.wait()}
 

@@ -24,13 +24,14 @@ import threading
 import time
 
 from paste.script.reloader import ipc, worker as worker_side
-from paste.script.reloader.watcher import REPLACED, WRITING, WRITTEN, make_watcher
+from paste.script.reloader.watcher import WRITTEN, make_watcher
 
 __all__ = ["Monitor"]
 
 #: How long to wait for more events after a settled change (seconds).
 SETTLE = 0.002
-#: How long to wait for a writer to close the file it is writing.
+#: How long to wait for a writer to close the file it is writing, or for a
+#: removed file to come back (editors that rename the original to a backup).
 WRITE_SETTLE = 0.05
 #: A worker that got the go-ahead but never listened on a socket of ours
 #: (a runner binding in C, or a Unix socket) is taken as serving after this.
@@ -215,7 +216,7 @@ class Monitor:
         if self.stopping:
             return
         self.changed.add(path)
-        delay = WRITE_SETTLE if kind == WRITING else SETTLE
+        delay = SETTLE if kind == WRITTEN else WRITE_SETTLE
         due = time.monotonic() + delay
         if self.reload_due is None or due < self.reload_due:
             self.reload_due = due

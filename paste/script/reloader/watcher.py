@@ -5,9 +5,10 @@
 Both strategies have one interface, :class:`FileWatcher`: ``add(paths)``,
 ``start()``, ``stop()``, and a callback ``on_change(path, kind)`` called from
 the watcher's own thread. ``kind`` tells the monitor how settled the change
-is: ``"written"`` (a writer closed the file, or polling saw a new state),
-``"replaced"`` (renamed over, deleted), or ``"writing"`` (a write is under
-way; a close usually follows within a millisecond).
+is: ``"written"`` (a writer closed the file, a file was renamed into its
+place, or polling saw a new state), ``"writing"`` (a write is under way; a
+close usually follows within a millisecond) or ``"removed"`` (deleted or
+renamed away; editors that keep a backup re-create it at once).
 
 :func:`make_watcher` prefers events (watchdog, which uses inotify on Linux)
 and falls back to polling every ``interval`` seconds when watchdog is not
@@ -20,11 +21,11 @@ import threading
 from typing import Callable, Iterable
 
 __all__ = ["FileWatcher", "EventWatcher", "PollingWatcher", "make_watcher",
-           "WRITTEN", "REPLACED", "WRITING"]
+           "WRITTEN", "WRITING", "REMOVED"]
 
 WRITTEN = "written"
-REPLACED = "replaced"
 WRITING = "writing"
+REMOVED = "removed"
 
 OnChange = Callable[[str, str], None]
 
@@ -107,7 +108,7 @@ class PollingWatcher(FileWatcher):
                 changed = self._states.get(path) != state
                 self._states[path] = state
             if changed and not self._stopped.is_set():
-                self.on_change(path, WRITTEN if state is not None else REPLACED)
+                self.on_change(path, WRITTEN if state is not None else REMOVED)
 
     def _run(self):
         while not self._stopped.wait(self.interval):
@@ -179,7 +180,7 @@ class EventWatcher(FileWatcher):
 
     # Reading a file (the worker importing it) gives "opened"/"closed_no_write";
     # those, and directory events, are not changes.
-    _KINDS = {"closed": WRITTEN, "moved": REPLACED, "deleted": REPLACED,
+    _KINDS = {"closed": WRITTEN, "moved": REMOVED, "deleted": REMOVED,
               "created": WRITING, "modified": WRITING, "attrib": WRITING}
 
     def _event(self, event) -> None:
@@ -188,10 +189,10 @@ class EventWatcher(FileWatcher):
         kind = self._KINDS.get(event.event_type)
         if kind is None:
             return
-        paths = [os.fsdecode(event.src_path)]
-        if event.event_type == "moved":
-            paths.append(os.fsdecode(event.dest_path))
-        for path in paths:
+        changes = [(os.fsdecode(event.src_path), kind)]
+        if event.event_type == "moved":     # the source went away, the target is complete
+            changes.append((os.fsdecode(event.dest_path), WRITTEN))
+        for path, kind in changes:
             if path in self.paths:
                 self.on_change(path, kind)
 
