@@ -337,15 +337,20 @@ class Command:
         """An optparse parser with the options most commands share."""
         parser = BoolOptionParser()
         if verbose:
-            parser.add_option("-v", "--verbose", action="count", dest="verbose", default=0)
+            parser.add_option("-v", "--verbose", action="count", dest="verbose", default=0,
+                              help="Say more (repeat for more; with errors, show tracebacks)")
         if quiet:
-            parser.add_option("-q", "--quiet", action="count", dest="quiet", default=0)
+            parser.add_option("-q", "--quiet", action="count", dest="quiet", default=0,
+                              help="Say less")
         if no_interactive:
-            parser.add_option("--no-interactive", action="count", dest="no_interactive", default=0)
+            parser.add_option("--no-interactive", action="count", dest="no_interactive", default=0,
+                              help="Ask no questions: take defaults, keep existing files")
         if interactive:
-            parser.add_option("-i", "--interactive", action="count", dest="interactive", default=0)
+            parser.add_option("-i", "--interactive", action="count", dest="interactive", default=0,
+                              help="Ask before acting (twice: the safe answer is the default)")
         if simulate:
-            parser.add_option("-n", "--simulate", action="store_true", dest="simulate", default=False)
+            parser.add_option("-n", "--simulate", action="store_true", dest="simulate", default=False,
+                              help="Report what would be done, change nothing")
         if overwrite:
             parser.add_option("-f", "--overwrite", dest="overwrite", action="store_true",
                               help="Overwrite files (warnings will be emitted for "

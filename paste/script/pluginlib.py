@@ -180,7 +180,7 @@ _scan_cache: dict = {}
 # changes that mtime. Entry points of ``*.egg-info`` directories are never
 # cached: ``setup.py egg_info`` rewrites them in place in development
 # projects. ``$PASTE_SCRIPT_CACHE_DIR`` moves the cache; empty disables it.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _RACY_SECONDS = 2.0
 _disk_cache = None
 _disk_dirty = False
@@ -251,7 +251,7 @@ def _scan_directory(base: str) -> list:
         path = os.path.join(base, name)
         if not os.path.isdir(path):
             continue
-        dist_name = stem.split("-", 1)[0]
+        dist_name = _metadata_name(path) or stem.split("-", 1)[0]
         groups = None
         if name.endswith(".dist-info"):
             groups = {}
