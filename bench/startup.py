@@ -58,6 +58,10 @@ def main():
         help_ = median_time([paster, "help"], env, args.runs)
         filler = Path(workdir) / "filler"
         make_distributions(filler, 300)
+        # As if installed a while ago: a directory modified within the last
+        # two seconds is rescanned on every run (see pluginlib's cache).
+        old = time.time() - 60
+        os.utime(filler, (old, old))
         env300 = dict(env, PYTHONPATH=str(filler))
         base300 = median_time([python, "-c", "pass"], env300, args.runs)
         help300 = median_time([paster, "help"], env300, args.runs)

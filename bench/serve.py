@@ -1,0 +1,136 @@
+"""``paster serve`` overhead against bare waitress, measured in the same run.
+
+    python bench/serve.py [--runs N] [--seconds S]
+
+* start-up: from process start to the first answered request, ``paster serve
+  config.ini`` (waitress runner) against a one-line script calling
+  ``waitress.serve`` on the same app.  Target: <= 1.3x.
+* throughput: requests per second with ``wrk`` (16 connections) against
+  both.  Target: >= 0.98x.
+
+Needs ``wrk`` on PATH for the throughput part (``apt-get install wrk``).
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+APP = '''
+def app(environ, start_response):
+    body = b"Hello, world!\\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+def make_app(global_conf, **local_conf):
+    return app
+'''
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_to_first_answer(argv, port, env, cwd):
+    request = b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(request)
+                    if s.recv(64).split(b" ", 2)[1:2] == [b"200"]:
+                        return time.perf_counter() - start
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"{argv} exited with {proc.returncode}")
+            time.sleep(0.001)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def wrk_rps(port, seconds):
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="paster-serve-bench-"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(work)
+    (work / "helloapp.py").write_text(APP)
+    paster = shutil.which("paster", path=os.path.dirname(sys.executable))
+
+    def commands(port):
+        (work / "hello.ini").write_text(
+            "[app:main]\npaste.app_factory = helloapp:make_app\n\n"
+            f"[server:main]\nuse = egg:waitress#main\nhost = 127.0.0.1\nport = {port}\n")
+        bare = [sys.executable, "-c",
+                f"import waitress, helloapp; waitress.serve(helloapp.app, host='127.0.0.1', port={port})"]
+        return bare, [paster, "serve", "-q", str(work / "hello.ini")]
+
+    try:
+        bare_t, paster_t = [], []
+        for i in range(args.runs + 1):
+            port = free_port()
+            bare, served = commands(port)
+            b = time_to_first_answer(bare, port, env, work)
+            p = time_to_first_answer(served, port, env, work)
+            if i:  # the first round warms the bytecode caches
+                bare_t.append(b)
+                paster_t.append(p)
+        b, p = statistics.median(bare_t), statistics.median(paster_t)
+        print(f"start to first answer: waitress.serve {b * 1000:6.1f} ms, paster serve {p * 1000:6.1f} ms"
+              f"  -> {p / b:4.2f}x (target <= 1.3x)")
+        if shutil.which("wrk"):
+            results = {}
+            for name in ("bare", "paster"):
+                port = free_port()
+                bare, served = commands(port)
+                proc = subprocess.Popen(bare if name == "bare" else served, env=env, cwd=work,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    _wait(port)
+                    wrk_rps(port, 1)  # warm
+                    results[name] = wrk_rps(port, args.seconds)
+                finally:
+                    proc.terminate()
+                    proc.wait(10)
+            ratio = results["paster"] / results["bare"]
+            print(f"throughput: waitress.serve {results['bare']:8.0f} req/s, paster serve "
+                  f"{results['paster']:8.0f} req/s  -> {ratio:4.2f}x (target >= 0.98x)")
+        else:
+            print("throughput: skipped, wrk not found")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(f"nothing on port {port}")
+
+
+if __name__ == "__main__":
+    main()
