@@ -1,0 +1,311 @@
+#!/usr/bin/env python
+"""Requests per second of each server runner, with wrk, against baselines measured in the same run.
+
+Every server serves the same hello-world WSGI application on loopback:
+
+* baselines: ``egg:Paste#http`` (the old Paste HTTP server, installed with pip
+  into a throw-away virtualenv so its ``paste`` package stays out of this
+  one) and bare waitress;
+* the HTTP runners: ``wsgiutils``, ``cherrypy`` (cheroot), ``twisted``;
+* nginx in front of ``flup_fcgi_thread``, ``flup_fcgi_fork``,
+  ``flup_scgi_thread``, ``flup_scgi_fork``, and nginx proxying HTTP to
+  ``wsgiutils`` (the scale-out setup, with one instance).
+
+Each server is measured ``--rounds`` times (interleaved, so a burst of load
+from elsewhere on the machine hits every server alike) and the best round
+counts. The report prints requests per second and the ratio to Paste#http
+and to waitress.
+
+Usage: python bench/runners.py [--duration 5] [--connections 16] [--rounds 2]
+Needs wrk and nginx (``apt-get install -y wrk nginx``) and network access to
+PyPI the first time (for the Paste baseline).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HELLO_APP = '''
+def app(environ, start_response):
+    body = b"Hello, world!\\n"
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+FASTCGI_PARAMS = """
+fastcgi_param QUERY_STRING $query_string;
+fastcgi_param REQUEST_METHOD $request_method;
+fastcgi_param CONTENT_TYPE $content_type;
+fastcgi_param CONTENT_LENGTH $content_length;
+fastcgi_param SCRIPT_NAME "";
+fastcgi_param PATH_INFO $uri;
+fastcgi_param REQUEST_URI $request_uri;
+fastcgi_param SERVER_PROTOCOL $server_protocol;
+fastcgi_param REMOTE_ADDR $remote_addr;
+fastcgi_param SERVER_NAME $server_name;
+fastcgi_param SERVER_PORT $server_port;
+"""
+
+SCGI_PARAMS = """
+scgi_param REQUEST_METHOD $request_method;
+scgi_param REQUEST_URI $request_uri;
+scgi_param QUERY_STRING $query_string;
+scgi_param CONTENT_TYPE $content_type;
+scgi_param SCRIPT_NAME "";
+scgi_param PATH_INFO $uri;
+scgi_param SERVER_PROTOCOL $server_protocol;
+scgi_param REMOTE_ADDR $remote_addr;
+scgi_param SERVER_NAME $server_name;
+scgi_param SERVER_PORT $server_port;
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+class Bench:
+    def __init__(self, workdir: Path, paste_python: str):
+        self.workdir = workdir
+        self.paste_python = paste_python
+        (workdir / "hello_app.py").write_text(HELLO_APP)
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, argv: list, port: int, env: dict | None = None) -> None:
+        log = open(self.workdir / f"server-{len(self.procs)}.log", "wb")
+        proc = subprocess.Popen(argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                                env=env or self.env(), start_new_session=True)
+        self.procs.append(proc)
+        wait_for_port(port, proc)
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.workdir), str(ROOT)])
+        return env
+
+    def python_server(self, code: str, port: int, python: str = sys.executable,
+                      env: dict | None = None) -> None:
+        script = "import sys\nsys.path.insert(0, '.')\nfrom hello_app import app\n" + code
+        self.start([python, "-c", script], port, env)
+
+    def runner(self, module: str, function: str, options: dict) -> None:
+        """Start a runner the way PasteDeploy calls it: every option a string."""
+        opts = ", ".join(f"{k}={str(v)!r}" for k, v in options.items())
+        self.python_server(f"from paste.script.{module} import {function}\n"
+                           f"{function}(app, {{}}, {opts})\n", int(options["port"]))
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        self.procs.clear()
+
+
+def start_nginx(bench: Bench, backend_port: int, location: str) -> int:
+    front = free_port()
+    prefix = bench.workdir / f"nginx-{front}"
+    (prefix / "logs").mkdir(parents=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+worker_processes 1;
+user root;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    scgi_temp_path {prefix}/scgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    keepalive_requests 1000000;
+    upstream backend_http {{ server 127.0.0.1:{backend_port}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{front};
+        location / {{
+{location}
+        }}
+    }}
+}}
+""")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    bench.start([nginx, "-p", str(prefix), "-c", str(conf)], front)
+    return front
+
+
+def target_setups(bench: Bench):
+    """(name, start function returning the port wrk should hit)."""
+
+    def paste_http():
+        port = free_port()
+        env = dict(os.environ, PYTHONPATH=str(bench.workdir))  # not this checkout's paste/
+        bench.python_server(
+            f"from paste import httpserver\nhttpserver.serve(app, host='127.0.0.1', port={port})\n",
+            port, python=bench.paste_python, env=env)
+        return port
+
+    def waitress():
+        port = free_port()
+        bench.python_server(
+            f"import waitress\nwaitress.serve(app, host='127.0.0.1', port={port}, _quiet=True)\n",
+            port)
+        return port
+
+    def http_runner(module, function):
+        def start():
+            port = free_port()
+            bench.runner(module, function, {"host": "127.0.0.1", "port": port})
+            return port
+        return start
+
+    def behind_nginx(runner, kind):
+        def start():
+            backend = free_port()
+            function = {"fcgi_thread": "run_fcgi_thread", "fcgi_fork": "run_fcgi_fork",
+                        "scgi_thread": "run_scgi_thread", "scgi_fork": "run_scgi_fork",
+                        "http": "run_server"}[runner]
+            module = "wsgiutils_server" if runner == "http" else "flup_server"
+            options = {"host": "127.0.0.1", "port": backend}
+            if runner.startswith("scgi"):
+                options["loggingLevel"] = "WARNING"  # flup logs every SCGI request otherwise
+            bench.runner(module, function, options)
+            if kind == "fastcgi":
+                location = f"{FASTCGI_PARAMS}fastcgi_pass 127.0.0.1:{backend};"
+            elif kind == "scgi":
+                location = f"{SCGI_PARAMS}scgi_pass 127.0.0.1:{backend};"
+            else:
+                location = ("proxy_pass http://backend_http;\nproxy_http_version 1.1;\n"
+                            'proxy_set_header Connection "";')
+            return start_nginx(bench, backend, location)
+        return start
+
+    return [
+        ("Paste#http (baseline)", paste_http),
+        ("waitress (baseline)", waitress),
+        ("wsgiutils", http_runner("wsgiutils_server", "run_server")),
+        ("cherrypy (cheroot)", http_runner("cherrypy_server", "cpwsgi_server")),
+        ("twisted", http_runner("twisted_web2_server", "run_twisted")),
+        ("nginx -> flup_fcgi_thread", behind_nginx("fcgi_thread", "fastcgi")),
+        ("nginx -> flup_fcgi_fork", behind_nginx("fcgi_fork", "fastcgi")),
+        ("nginx -> flup_scgi_thread", behind_nginx("scgi_thread", "scgi")),
+        ("nginx -> flup_scgi_fork", behind_nginx("scgi_fork", "scgi")),
+        ("nginx -> wsgiutils (HTTP proxy)", behind_nginx("http", "http")),
+    ]
+
+
+def run_wrk(port: int, duration: float, connections: int) -> tuple[float, int]:
+    """(requests per second, errors) from one wrk run after a short warm-up."""
+    url = f"http://127.0.0.1:{port}/"
+    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d1s", url], capture_output=True)
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", url],
+                         capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = 0
+    match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if match:
+        errors += int(match.group(1))
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if match:
+        errors += sum(int(n) for n in match.groups())
+    return rate, errors
+
+
+def paste_venv(path: Path) -> str:
+    """A virtualenv with Paste (for Paste#http), made once and reused."""
+    python = path / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    probe = subprocess.run([str(python), "-c", "import paste.httpserver"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "Paste"], check=True)
+    return str(python)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--paste-venv", type=Path,
+                        default=Path(tempfile.gettempdir()) / "pastescript-bench-paste",
+                        help="throw-away virtualenv for the Paste#http baseline")
+    parser.add_argument("--only", action="append", default=[],
+                        help="measure only targets whose name contains this (baselines always)")
+    args = parser.parse_args(argv)
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            print(f"{tool} is needed: apt-get install -y {tool}", file=sys.stderr)
+            return 2
+
+    paste_python = paste_venv(args.paste_venv)
+    results: dict[str, list] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-runners-") as tmp:
+        bench = Bench(Path(tmp), paste_python)
+        targets = [(name, start) for name, start in target_setups(bench)
+                   if "baseline" in name or not args.only
+                   or any(word in name for word in args.only)]
+        for round_number in range(args.rounds):
+            for name, start in targets:
+                try:
+                    port = start()
+                    rate, errors = run_wrk(port, args.duration, args.connections)
+                finally:
+                    bench.stop_all()
+                results.setdefault(name, []).append((rate, errors))
+                print(f"round {round_number + 1}: {name:34} {rate:10.0f} req/s  errors {errors}",
+                      flush=True)
+
+    best = {name: max(rate for rate, _ in runs) for name, runs in results.items()}
+    errors = {name: sum(e for _, e in runs) for name, runs in results.items()}
+    paste, waitress = best["Paste#http (baseline)"], best["waitress (baseline)"]
+    print()
+    print(f"wrk -t2 -c{args.connections} -d{args.duration:g}s, best of {args.rounds} rounds, "
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"{'server':34} {'req/s':>10} {'vs Paste#http':>14} {'vs waitress':>12} {'errors':>7}")
+    for name, rate in best.items():
+        print(f"{name:34} {rate:10.0f} {rate / paste:13.2f}x {rate / waitress:11.2f}x "
+              f"{errors[name]:7d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
