@@ -66,6 +66,10 @@ def drop_privileges(identity: Identity | None) -> None:
     """Become ``identity``: groups first, then the user (the order that is allowed)."""
     if identity is None:
         return
+    # Python imports some codecs on first use; the one that host name
+    # resolution needs must be loaded while the interpreter's files are
+    # surely readable (they may not be by the new user).
+    "localhost".encode("idna")
     if identity.gid is not None:
         if os.geteuid() == 0:
             if identity.user:

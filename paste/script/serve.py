@@ -11,6 +11,7 @@ does the loading, so a reloader can call it again in a fresh child process.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -132,6 +133,10 @@ class ServeCommand(Command):
         if actions:
             self.action = actions[0]
             args.remove(self.action)
+        for arg in args:
+            if "=" not in arg:
+                raise BadCommand(f"Unknown argument {arg!r}: expected "
+                                 f"{', '.join(ACTIONS)} or var=value")
         self.global_conf = self.parse_vars(args)
         opts = self.options
         if not _SCHEME.match(spec) or (len(spec) > 1 and spec[1] == ":" and os.name == "nt"):
@@ -328,18 +333,162 @@ class ServeCommand(Command):
 
     def loadserver(self, spec, name=None, relative_to=None, global_conf=None):
         """The server runner for ``spec``, wrapped to name bad option values."""
-        from paste.deploy.loadwsgi import SERVER, loadcontext
+        loadwsgi = paste_deploy()
         with _load_errors(self, spec, "server"):
-            context = loadcontext(SERVER, spec, name=name, relative_to=relative_to,
-                                  global_conf=dict(global_conf or {}))
+            context = loadwsgi.loadcontext(loadwsgi.SERVER, spec, name=name,
+                                           relative_to=relative_to,
+                                           global_conf=dict(global_conf or {}))
             server = context.create()
         return _ServerRunner(server, context, spec, name)
 
     def loadapp(self, spec, name=None, relative_to=None, global_conf=None):
-        from paste.deploy import loadapp
+        loadwsgi = paste_deploy()
         with _load_errors(self, spec, "application"):
-            return loadapp(spec, name=name, relative_to=relative_to,
-                           global_conf=dict(global_conf or {}))
+            return loadwsgi.loadapp(spec, name=name, relative_to=relative_to,
+                                    global_conf=dict(global_conf or {}))
+
+
+# ---------------------------------------------------------------------------
+# Loading PasteDeploy quickly
+#
+# ``paster serve`` should answer its first request about as soon as a
+# script calling the server directly would (SPEC section 8). PasteDeploy
+# imports importlib.metadata (and the email, zipfile, csv... packages behind
+# it) when it is imported, which alone costs more than the rest of the
+# start-up. It uses it for two things: ``EntryPoint(value=...).load()`` for
+# explicit ``paste.app_factory = module:attr`` lines, and ``distribution()``
+# for ``egg:`` specs. So PasteDeploy is imported seeing a stand-in for
+# importlib.metadata (only PasteDeploy keeps it; the real module is back in
+# ``sys.modules`` right after), whose ``EntryPoint`` loads ``module:attr``
+# directly and whose other attributes import the real module; and ``egg:``
+# specs are resolved through pluginlib's entry-point index (the one the
+# dispatcher uses), falling back to PasteDeploy's own loader for anything it
+# does not find, so errors and corner cases stay exactly PasteDeploy's.
+
+def paste_deploy():
+    """``paste.deploy.loadwsgi``, set up for a fast start."""
+    loadwsgi = sys.modules.get("paste.deploy.loadwsgi")
+    if loadwsgi is None:
+        loadwsgi = _import_paste_deploy()
+    if not isinstance(loadwsgi._loaders.get("egg"), _FastEggLoading):
+        loadwsgi._loaders["egg"] = _FastEggLoading(loadwsgi, loadwsgi._loaders["egg"])
+    return loadwsgi
+
+
+def _import_paste_deploy():
+    name = "importlib.metadata"
+    if name in sys.modules:
+        from paste.deploy import loadwsgi
+        return loadwsgi
+    import importlib
+    stand_in = _MetadataForPasteDeploy(name)
+    sys.modules[name] = stand_in
+    importlib.metadata = stand_in
+    try:
+        from paste.deploy import loadwsgi
+    finally:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        if getattr(importlib, "metadata", None) is stand_in:
+            del importlib.metadata
+    return loadwsgi
+
+
+_ENTRY_POINT = re.compile(r"^(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?(\[.*\]\s*)?$")
+
+
+class _EntryPointValue:
+    """``importlib.metadata.EntryPoint(name, group, value).load()``, without the import."""
+
+    def __init__(self, name=None, group=None, value=""):
+        self.name = name
+        self.group = group
+        self.value = value
+
+    def load(self):
+        match = _ENTRY_POINT.match(self.value)
+        if match is None:  # let the real class report the malformed value
+            from importlib.metadata import EntryPoint
+            return EntryPoint(name=self.name, group=self.group, value=self.value).load()
+        import importlib
+        obj = importlib.import_module(match.group("module"))
+        for part in filter(None, (match.group("attr") or "").split(".")):
+            obj = getattr(obj, part)
+        return obj
+
+
+class _MetadataForPasteDeploy(type(sys)):
+    """What PasteDeploy sees as importlib.metadata (see above)."""
+
+    EntryPoint = _EntryPointValue
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__spec__ = None
+
+    def __getattr__(self, attr):
+        import importlib
+        real = importlib.import_module(self.__name__)
+        return getattr(real, attr)
+
+
+class _LazyDistribution:
+    """``LoaderContext.distribution``, looked up only if someone asks for it."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._dist = None
+
+    def __getattr__(self, attr):
+        if self._dist is None:
+            from importlib.metadata import distribution
+            self._dist = distribution(self._name)
+        return getattr(self._dist, attr)
+
+
+class _FastEggLoading:
+    """The ``egg:`` scheme of PasteDeploy's loader registry, via pluginlib's index."""
+
+    def __init__(self, loadwsgi, fallback):
+        self.loadwsgi = loadwsgi
+        self.fallback = fallback
+
+    def __call__(self, object_type, uri, spec, name, relative_to, global_conf):
+        loadwsgi = self.loadwsgi
+        found = None
+        if not (name and loadwsgi._Loader._absolute_re.search(name)):
+            found = self._find(object_type, spec, name or "main")
+        if found is None:
+            return self.fallback(object_type, uri, spec, name=name,
+                                 relative_to=relative_to, global_conf=global_conf)
+        obj, protocol, entry_name = found
+        return loadwsgi.LoaderContext(
+            obj, object_type, protocol, global_conf or {}, {},
+            loadwsgi.EggLoader(spec), distribution=_LazyDistribution(spec),
+            entry_point_name=entry_name)
+
+    @staticmethod
+    def _find(object_type, spec, name):
+        from paste.script import pluginlib
+        try:
+            groups = {}
+            for protocols in object_type.egg_protocols:
+                for protocol in protocols:
+                    groups[protocol] = [ep for ep in pluginlib.entry_points(protocol, spec)
+                                        if ep.name == name]
+        except (pluginlib.PluginNotFound, OSError, ValueError):
+            return None
+        possible = []
+        for protocols in object_type.egg_protocols:
+            for protocol in protocols:
+                if groups[protocol]:
+                    entry = groups[protocol][0]
+                    possible.append((entry, protocol))
+                    break
+        if len(possible) != 1:
+            return None  # not found or ambiguous: PasteDeploy says so in its words
+        entry, protocol = possible[0]
+        return entry.load(), protocol, entry.name
 
 
 class _load_errors:
@@ -369,6 +518,10 @@ class _load_errors:
                     and self.spec.startswith("egg:PasteScript#")
                     and "not found in egg" in message):
                 message = _unknown_runner(self.command.options.server)
+            if (self.what == "server" and not self.command.options.server
+                    and not self.command.options.server_name
+                    and self.command.config_file is None):
+                message += " (give a server with -s/--server, e.g. -s egg:waitress#main)"
             raise BadCommand(message) from None
         if isinstance(exc, OptionError):
             raise BadCommand(str(exc)) from None
@@ -408,9 +561,14 @@ class _ServerRunner:
         try:
             return self.server(app)
         except OptionError as exc:
-            if not exc.where:
-                exc.where = self._where()
+            where = self._where()
+            if not exc.where or where not in exc.where:
+                exc.where = where
             raise BadCommand(str(exc)) from None
+        except ImportError as exc:
+            if hasattr(exc, "extra"):  # a runner's missing optional package
+                raise BadCommand(str(exc)) from None
+            raise
         except (ValueError, TypeError) as exc:
             named = self._option_for(exc)
             if named is None:
@@ -419,7 +577,9 @@ class _ServerRunner:
             raise BadCommand(f"Bad value for option {name!r} in {self._where()}: "
                              f"{value!r} ({exc})") from None
         except OSError as exc:
-            if exc.errno in (98, 13, 99):  # EADDRINUSE, EACCES, EADDRNOTAVAIL
+            if hasattr(exc, "address"):  # the runners' ListenError names it
+                raise BadCommand(str(exc), exit_code=1) from None
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
                 raise BadCommand(f"Server cannot listen ({self._where()}): {exc.strerror}",
                                  exit_code=1) from None
             raise
