@@ -11,10 +11,10 @@ Every server serves the same hello-world WSGI application on loopback:
   ``flup_scgi_thread``, ``flup_scgi_fork``, and nginx proxying HTTP to
   ``wsgiutils`` (the scale-out setup, with one instance).
 
-Each server is measured ``--rounds`` times (interleaved, so a burst of load
-from elsewhere on the machine hits every server alike) and the best round
-counts. The report prints requests per second and the ratio to Paste#http
-and to waitress.
+Each server is measured ``--rounds`` times, interleaved, so a burst of load
+from elsewhere on the machine hits every server alike. The report prints the
+best and the median requests per second of each, and the ratio of the
+medians to Paste#http and to waitress.
 
 Usage: python bench/runners.py [--duration 5] [--connections 16] [--rounds 2]
 Needs wrk and nginx (``apt-get install -y wrk nginx``) and network access to
@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -295,15 +296,18 @@ def main(argv=None) -> int:
                       flush=True)
 
     best = {name: max(rate for rate, _ in runs) for name, runs in results.items()}
+    median = {name: statistics.median(rate for rate, _ in runs) for name, runs in results.items()}
     errors = {name: sum(e for _, e in runs) for name, runs in results.items()}
-    paste, waitress = best["Paste#http (baseline)"], best["waitress (baseline)"]
     print()
-    print(f"wrk -t2 -c{args.connections} -d{args.duration:g}s, best of {args.rounds} rounds, "
+    print(f"wrk -t2 -c{args.connections} -d{args.duration:g}s, {args.rounds} rounds, "
           f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    print(f"{'server':34} {'req/s':>10} {'vs Paste#http':>14} {'vs waitress':>12} {'errors':>7}")
-    for name, rate in best.items():
-        print(f"{name:34} {rate:10.0f} {rate / paste:13.2f}x {rate / waitress:11.2f}x "
-              f"{errors[name]:7d}")
+    print(f"{'server':34} {'best':>8} {'median':>8} {'median vs':>10} {'median vs':>10} "
+          f"{'errors':>7}")
+    print(f"{'':34} {'req/s':>8} {'req/s':>8} {'Paste#http':>10} {'waitress':>10}")
+    paste, waitress = median["Paste#http (baseline)"], median["waitress (baseline)"]
+    for name in best:
+        print(f"{name:34} {best[name]:8.0f} {median[name]:8.0f} {median[name] / paste:9.2f}x "
+              f"{median[name] / waitress:9.2f}x {errors[name]:7d}")
     return 0
 
 
