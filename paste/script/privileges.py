@@ -9,7 +9,7 @@ process for good, supplementary groups included.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from collections import namedtuple
 
 __all__ = ["Identity", "PrivilegeError", "resolve", "drop_privileges"]
 
@@ -18,11 +18,8 @@ class PrivilegeError(Exception):
     """An unknown user or group, or a switch this process may not make."""
 
 
-class Identity(NamedTuple):
-    uid: int | None
-    gid: int | None
-    user: str | None
-    home: str | None
+# The ids to switch to (None: keep), the user's name and home directory.
+Identity = namedtuple("Identity", "uid gid user home")
 
 
 def _lookup_user(user: str):
