@@ -122,16 +122,17 @@ def test_chunked_request(server):
 def test_head(server):
     conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
     try:
-        conn.request("HEAD", "/big?n=5000")
-        resp = conn.getresponse()
-        assert resp.status == 200
-        assert resp.read() == b""
-        assert resp.getheader("Content-Length") == "5000"
-        # A body sent after the HEAD response would be read as this response.
-        conn.request("GET", "/")
-        resp = conn.getresponse()
-        assert resp.status == 200
-        assert resp.read() == HELLO
+        for _ in range(20):  # a stray body shows up only when it beats the next request
+            conn.request("HEAD", "/big?n=5000")
+            resp = conn.getresponse()
+            assert resp.status == 200
+            assert resp.read() == b""
+            assert resp.getheader("Content-Length") == "5000"
+            # A body sent after the HEAD response would be read as this response.
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            assert resp.status == 200
+            assert resp.read() == HELLO
     finally:
         conn.close()
 

@@ -43,6 +43,27 @@ OPTIONS = {
 }
 
 
+def _no_body_for_head(app: Callable) -> Callable:
+    """Drop the body an application returns to a HEAD request.
+
+    cheroot writes whatever the application returns, HEAD or not, and a
+    keep-alive client then reads those bytes as the next response.
+    """
+    def head_safe(environ: dict, start_response: Callable):
+        result = app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return result
+        try:
+            for _ in result:  # run a generator far enough to call start_response
+                break
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return []
+    return head_safe
+
+
 def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_conf: Any) -> None:
     """Serve ``wsgi_app`` with cheroot until SIGTERM or SIGINT (requests in flight finish)."""
     options = runner_options(local_conf, OPTIONS, "cherrypy")
@@ -58,7 +79,7 @@ def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_c
             kwargs[name] = options[name]
     if kwargs.get("numthreads", 10) < 1:
         raise OptionError("numthreads", kwargs["numthreads"], "expected at least 1 thread", where)
-    server = wsgi.Server((host, port), wsgi_app, **kwargs)
+    server = wsgi.Server((host, port), _no_body_for_head(wsgi_app), **kwargs)
     if options.get("protocol_version"):
         if options["protocol_version"] not in ("HTTP/1.0", "HTTP/1.1"):
             raise OptionError("protocol_version", options["protocol_version"],
@@ -91,9 +112,7 @@ def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_c
         probe = bind_socket(host, port)
         probe.close()
         raise ListenError(address, str(exc)) from None
-    bound_port = server.bind_addr[1] if port == 0 else port
-    if port == 0 and server.socket is not None:
-        bound_port = server.socket.getsockname()[1]
+    bound_port = server.socket.getsockname()[1] if server.socket is not None else port
     print(f"serving on {scheme}://{format_address(host, bound_port)}", flush=True)
 
     stopper: list[threading.Thread] = []

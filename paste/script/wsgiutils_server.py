@@ -515,8 +515,10 @@ class WSGIServer:
             deadline = time.monotonic() + self.shutdown_timeout
             for worker in workers:
                 worker.join(max(0.0, deadline - time.monotonic()))
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+            wake_r, wake_w = self._wake_r, self._wake_w
+            self._wake_r = self._wake_w = -1  # a late shutdown() must not write to a reused fd
+            os.close(wake_r)
+            os.close(wake_w)
             self._stopped.set()
 
     def _accept(self, put: Callable) -> None:
@@ -559,6 +561,9 @@ class WSGIServer:
 
     def _park(self, conn: _Connection) -> None:
         """Give an idle keep-alive connection back to the selecting thread."""
+        if self.stopping:
+            conn.close()  # the selecting thread may already have closed the others
+            return
         self._parked.append(conn)
         self._wake()
 
