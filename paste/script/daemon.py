@@ -302,9 +302,39 @@ def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 
         _kill_group(pid)
         if not _wait_unlocked(pid_file, pid, kill_timeout):
             raise PidFileError(f"PID {pid} could not be stopped")
+    # The lock goes with the pid file, just before the interpreter exits:
+    # wait for the exit itself, so that "stopped" means gone.
+    if not _wait_gone(pid, timeout):
+        _kill_group(pid)
+        _wait_gone(pid, kill_timeout)
     _remove_stale(pid_file)
     log(f"Server in PID {pid} stopped")
     return 0
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"  # zombie: exited
+    except OSError:
+        return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
+
 
 def _kill_group(pid: int) -> None:
     try:

@@ -283,6 +283,9 @@ class ServeCommand(Command):
             raise
         except (KeyboardInterrupt, SystemExit):
             pass
+        except Exception as exc:
+            startup.failed(f"{type(exc).__name__}: {exc}")
+            raise
         return 0
 
     def _open_log_file(self) -> int | None:
@@ -551,16 +554,19 @@ class _ServerRunner:
     """
 
     def __init__(self, server, context, spec: str, name: str | None = None):
+        # Imported now: once privileges are dropped the interpreter's own
+        # files may not be readable any more.
+        from paste.script.util.options import OptionError
+        self._option_error = OptionError
         self.server = server
         self.context = context
         self.spec = spec
         self.name = name
 
     def __call__(self, app):
-        from paste.script.util.options import OptionError
         try:
             return self.server(app)
-        except OptionError as exc:
+        except self._option_error as exc:
             where = self._where()
             if not exc.where or where not in exc.where:
                 exc.where = where

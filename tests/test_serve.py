@@ -1,0 +1,534 @@
+"""paster serve: loading, real servers on loopback, the daemon lifecycle, bad input."""
+import contextlib
+import grp
+import os
+import pathlib
+import pwd
+import re
+import signal
+import subprocess
+import sys
+import time
+import wsgiref.util
+
+import pytest
+
+from paste.script.command import main
+from paste.script.daemon import PidFile
+from paste.script.serve import ServeCommand
+from tests.support import (
+    free_port, http_get, paster_env, pid_alive, run_paster, start_paster, stop_process,
+    wait_for_port, write)
+
+APP = """
+    import logging, os
+    log = logging.getLogger("serveapp")
+
+    def make_app(global_conf, message="hello", fail="false", **local_conf):
+        if fail == "true":
+            raise RuntimeError("the app refused to load")
+        def app(environ, start_response):
+            log.warning("request %s", environ["PATH_INFO"])
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            body = f"{message} pid={os.getpid()} uid={os.getuid()} gid={os.getgid()}"
+            return [body.encode()]
+        return app
+"""
+
+CONFIG = """
+    [app:main]
+    paste.app_factory = serveapp:make_app
+    message = hi %(who)s
+
+    [app:other]
+    paste.app_factory = serveapp:make_app
+    message = the other app
+
+    [server:main]
+    use = egg:waitress#main
+    host = 127.0.0.1
+    port = %(http_port)s
+
+    [server:alt]
+    use = egg:PasteScript#wsgiutils
+    host = 127.0.0.1
+    port = %(http_port)s
+"""
+
+DEFAULTS = ["who=world"]
+
+
+class SitePath(type(pathlib.Path())):
+    """The test's directory, also carrying the environment to run paster in."""
+
+    env: dict = {}
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A directory with the app module and configs; PYTHONPATH points at it."""
+    write(tmp_path / "serveapp.py", APP)
+    write(tmp_path / "app.ini", CONFIG)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PASTE_CONFIG_FILE", raising=False)
+    env = paster_env(PYTHONPATH=os.pathsep.join(
+        [str(tmp_path)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    site = SitePath(tmp_path)
+    site.env = env
+    return site
+
+
+@pytest.fixture
+def cleanup():
+    """Kill whatever a test leaves running: Popen objects and pid files."""
+    procs, pid_files = [], []
+    yield procs, pid_files
+    for proc in procs:
+        stop_process(proc, timeout=5)
+    for path in pid_files:
+        pid_file = PidFile(str(path))
+        with contextlib.suppress(Exception):
+            status = pid_file.status()
+            if status.running and status.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(os.getpgid(status.pid), signal.SIGKILL)
+
+
+@pytest.fixture
+def keep_signals():
+    """In-process runs install SIGTERM/SIGINT handlers: put pytest's back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def serve(site, cleanup, *args):
+    proc = start_paster("serve", *args, cwd=site, env=site.env)
+    cleanup[0].append(proc)
+    return proc
+
+
+def body_of(port, path="/"):
+    status, _, body = http_get(f"http://127.0.0.1:{port}{path}")
+    assert status == 200
+    return body.decode()
+
+
+def load(*argv):
+    """Parse like ``paster serve ARGV`` and load (no serving): (command, app, server)."""
+    cmd = ServeCommand("serve")
+    cmd.parse_args(list(argv))
+    cmd.verbose = 0
+    cmd._parse_arguments()
+    app, server = cmd.load_app_and_server()
+    return cmd, app, server
+
+
+def call(app, path="/"):
+    environ = {"PATH_INFO": path}
+    wsgiref.util.setup_testing_defaults(environ)
+    result = {}
+
+    def start_response(status, headers, exc_info=None):
+        result["status"] = status
+
+    body = b"".join(app(environ, start_response))
+    return result["status"], body.decode()
+
+
+# -- loading (in process) ------------------------------------------------
+
+def test_var_value_reaches_config(site):
+    cmd, app, server = load("app.ini", "who=bob", "http_port=1234")
+    assert call(app)[1].startswith("hi bob ")
+    assert cmd.config_file == str(site / "app.ini")
+    assert cmd.app_spec == f"config:{site / 'app.ini'}"
+    assert cmd.relative_to == str(site)
+    assert cmd.global_conf == {"who": "bob", "http_port": "1234"}
+    assert server.context.local_conf == {"host": "127.0.0.1", "port": "1234"}
+
+
+def test_app_name_and_server_name(site):
+    cmd, app, server = load("-n", "other", "--server-name", "alt", "app.ini", "http_port=1")
+    assert call(app)[1].startswith("the other app ")
+    from paste.script.wsgiutils_server import run_server
+    assert server.context.object is run_server
+
+
+def test_server_name_from_another_file(site):
+    write(site / "servers.ini", """
+        [server:main]
+        use = egg:waitress#main
+        port = 4321
+    """)
+    cmd, app, server = load("--server-name", "config:servers.ini", "app.ini", *DEFAULTS)
+    assert server.context.local_conf["port"] == "4321"
+
+
+def test_dash_s_picks_runner_or_spec(site):
+    from paste.script.wsgiutils_server import run_server
+    cmd, app, server = load("-s", "wsgiutils", "app.ini", *DEFAULTS)
+    assert cmd.server_spec == "egg:PasteScript#wsgiutils"
+    assert server.context.object is run_server
+    import waitress
+    cmd, app, server = load("-s", "egg:waitress#main", "app.ini", *DEFAULTS)
+    assert server.context.object is waitress.serve_paste
+
+
+def test_config_uri_and_egg_uri(site):
+    cmd, app, server = load("config:app.ini", *DEFAULTS, "http_port=1")
+    assert cmd.config_file == str(site / "app.ini")
+    assert call(app)[1].startswith("hi world")
+    cmd, app, server = load("-s", "egg:waitress#main", "egg:PasteScript#test")
+    assert cmd.config_file is None
+    status, body = call(app)
+    assert status.startswith("200") and "<title>Test Application</title>" in body
+
+
+def test_help_lists_every_option(capsys):
+    assert main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--app-name", "--server", "--server-name", "--daemon", "--pid-file",
+                   "--log-file", "--reload", "--reload-interval", "--monitor-restart",
+                   "--status", "--stop-daemon", "--user", "--group"):
+        assert option in out
+    assert "Serve the described application" in out
+
+
+# -- bad input: one line, non-zero, no traceback ---------------------------
+
+BAD = [
+    (["missing.ini"], "Config file not found: "),
+    (["."], "is a directory, not a config file"),
+    (["noapp.ini"], "No section 'main' (prefixed by 'app'"),
+    (["noserver.ini"], "No section 'main' (prefixed by 'server')"),
+    (["nodist.ini"], "Distribution 'NoSuchDistribution' not found"),
+    (["noentry.ini"], "Entry point 'nope' not found in egg 'PasteScript'"),
+    (["-s", "nosuchrunner", "app.ini"], "Unknown server runner 'nosuchrunner'"),
+    (["badport.ini"], "Bad value for option 'port' in [server:main] of "),
+    (["badport_waitress.ini"], "Bad value for option 'port' in [server:main] of "),
+    (["--pid-file", "/sys/paster.pid", "app.ini", "who=x", "http_port=1"],
+     "Cannot create pid file /sys/paster.pid"),
+    (["--pid-file", "garbage.pid", "app.ini", "stop"], "does not hold a process id"),
+    (["app.ini", "launch"], "Unknown argument 'launch'"),
+    (["--reload", "--monitor-restart", "app.ini"],
+     "--reload and --monitor-restart cannot be used together"),
+    (["--user", "no-such-user-here", "app.ini", "who=x", "http_port=1"],
+     "Unknown user 'no-such-user-here'"),
+    (["bad_logging.ini"], "Bad logging configuration in "),
+    (["-s", "egg:NoSuchDistribution#main", "app.ini", "who=x", "http_port=1"],
+     "Distribution 'NoSuchDistribution' not found"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input(site, capsys, keep_signals, args, message):
+    write(site / "noapp.ini", "[server:main]\nuse = egg:waitress#main\n")
+    write(site / "noserver.ini", "[app:main]\npaste.app_factory = serveapp:make_app\n")
+    write(site / "nodist.ini", "[app:main]\nuse = egg:NoSuchDistribution\n"
+                               "[server:main]\nuse = egg:waitress#main\n")
+    write(site / "noentry.ini", "[app:main]\nuse = egg:PasteScript#nope\n"
+                                "[server:main]\nuse = egg:waitress#main\n")
+    write(site / "badport.ini", "[app:main]\nuse = egg:PasteScript#test\n"
+                                "[server:main]\nuse = egg:PasteScript#wsgiutils\nport = abc\n")
+    write(site / "badport_waitress.ini", "[app:main]\nuse = egg:PasteScript#test\n"
+                                         "[server:main]\nuse = egg:waitress#main\nport = abc\n")
+    write(site / "bad_logging.ini", "[app:main]\nuse = egg:PasteScript#test\n"
+                                    "[server:main]\nuse = egg:waitress#main\n"
+                                    "[loggers]\nkeys = root\n")
+    write(site / "garbage.pid", "garbage\n")
+    rc = main(["serve", "-q"] + args)
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0, err
+    assert message in err
+
+
+# -- real servers ----------------------------------------------------------
+
+def test_waitress_serves_and_sigterm_removes_pid_file(site, cleanup):
+    port = free_port()
+    pid_path = site / "run" / "app.pid"
+    pid_path.parent.mkdir()
+    proc = serve(site, cleanup, "app.ini", "--pid-file", str(pid_path),
+                 f"http_port={port}", "who=waitress")
+    wait_for_port(port, proc=proc)
+    assert body_of(port).startswith(f"hi waitress pid={proc.pid} ")
+    assert pid_path.read_text() == f"{proc.pid}\n"
+    out = stop_process(proc, signal.SIGTERM)
+    assert proc.returncode == 0, out
+    assert f"Starting server in PID {proc.pid}." in out
+    assert "Traceback" not in out
+    assert not pid_path.exists()
+
+
+def test_builtin_test_app_with_wsgiutils_and_sigint(site, cleanup):
+    port = free_port()
+    write(site / "test.ini", f"""
+        [app:main]
+        use = egg:PasteScript#test
+
+        [server:main]
+        use = egg:PasteScript#wsgiutils
+        host = 127.0.0.1
+        port = {port}
+    """)
+    proc = serve(site, cleanup, "test.ini", "--pid-file", "test.pid")
+    wait_for_port(port, proc=proc)
+    assert "<title>Test Application</title>" in body_of(port)
+    out = stop_process(proc, signal.SIGINT)
+    assert proc.returncode == 0, out
+    assert not (site / "test.pid").exists()
+
+
+def test_loggers_section_is_applied(site, cleanup):
+    port = free_port()
+    write(site / "logged.ini", f"""
+        [app:main]
+        paste.app_factory = serveapp:make_app
+
+        [server:main]
+        use = egg:waitress#main
+        host = 127.0.0.1
+        port = {port}
+
+        [loggers]
+        keys = root, serveapp
+
+        [handlers]
+        keys = console, appfile
+
+        [formatters]
+        keys = plain
+
+        [logger_root]
+        level = WARNING
+        handlers = console
+
+        [logger_serveapp]
+        level = INFO
+        handlers = appfile
+        qualname = serveapp
+        propagate = 0
+
+        [handler_console]
+        class = StreamHandler
+        args = (sys.stderr,)
+        formatter = plain
+
+        [handler_appfile]
+        class = FileHandler
+        args = ('%(here)s/app.log', 'a')
+        formatter = plain
+
+        [formatter_plain]
+        format = APPLOG %(name)s %(message)s
+    """)
+    proc = serve(site, cleanup, "logged.ini")
+    wait_for_port(port, proc=proc)
+    body_of(port, "/logged-path")
+    out = stop_process(proc)
+    assert "APPLOG serveapp request /logged-path" in (site / "app.log").read_text()
+    assert "request /logged-path" not in out
+
+
+def test_log_file_without_daemon(site, cleanup):
+    port = free_port()
+    proc = serve(site, cleanup, "app.ini", "--log-file", "out.log", f"http_port={port}",
+                 *DEFAULTS)
+    wait_for_port(port, proc=proc)
+    body_of(port, "/to-the-log")
+    out = stop_process(proc)
+    log = (site / "out.log").read_text()
+    assert f"Starting server in PID {proc.pid}." in log
+    assert "request /to-the-log" in log  # stderr too
+    assert "Starting server" not in out
+
+
+def daemon(site, *args, port):
+    return run_paster("serve", "app.ini", *args, "--pid-file", "app.pid", "--log-file",
+                      "app.log", f"http_port={port}", *DEFAULTS, cwd=site, env=site.env)
+
+
+def test_daemon_lifecycle(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    port = free_port()
+    started = daemon(site, "start", port=port)
+    assert started.returncode == 0, started.stderr
+    pid = int((site / "app.pid").read_text())
+    assert pid_alive(pid)
+    wait_for_port(port)
+    assert body_of(port).startswith(f"hi world pid={pid} ")
+
+    status = daemon(site, "status", port=port)
+    assert (status.returncode, status.stdout.strip()) == (0, f"Server running in PID {pid}")
+    assert daemon(site, "--status", port=port).returncode == 0
+
+    again = daemon(site, "start", port=port)
+    assert again.returncode == 1
+    assert f"already running in PID {pid}" in again.stderr
+    assert int((site / "app.pid").read_text()) == pid and pid_alive(pid)
+    assert body_of(port).startswith(f"hi world pid={pid} ")
+
+    stopped = daemon(site, "stop", port=port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_alive(pid)
+    assert not (site / "app.pid").exists()
+    assert daemon(site, "status", port=port).returncode == 3
+    assert daemon(site, "stop", port=port).returncode == 1
+    assert daemon(site, "--stop-daemon", port=port).returncode == 1
+    log = (site / "app.log").read_text()
+    assert f"Starting server in PID {pid}." in log
+
+
+def test_restart_gives_a_new_process(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    port = free_port()
+    assert daemon(site, "restart", port=port).returncode == 0  # nothing to stop: starts
+    first = int((site / "app.pid").read_text())
+    restarted = daemon(site, "restart", port=port)
+    assert restarted.returncode == 0, restarted.stderr
+    second = int((site / "app.pid").read_text())
+    assert second != first and not pid_alive(first)
+    wait_for_port(port)
+    assert body_of(port).startswith(f"hi world pid={second} ")
+    assert daemon(site, "stop", port=port).returncode == 0
+
+
+def test_stale_pid_files_are_replaced_without_touching_anyone(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        for stale_pid in (dead.pid, bystander.pid):
+            (site / "app.pid").write_text(f"{stale_pid}\n")
+            status = daemon(site, "status", port=0)
+            assert status.returncode == 1, status.stdout
+            port = free_port()
+            started = daemon(site, "start", port=port)
+            assert started.returncode == 0, started.stderr
+            pid = int((site / "app.pid").read_text())
+            assert pid != stale_pid
+            wait_for_port(port)
+            assert daemon(site, "stop", port=port).returncode == 0
+            assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_many_start_stop_cycles_leave_nothing_behind(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    pids = []
+    for _ in range(50):
+        port = free_port()
+        started = daemon(site, "start", port=port)
+        assert started.returncode == 0, started.stderr
+        pids.append(int((site / "app.pid").read_text()))
+        stopped = daemon(site, "stop", port=port)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not (site / "app.pid").exists()
+    assert len(set(pids)) == 50
+    assert not any(pid_alive(pid) for pid in pids)
+
+
+def test_daemon_start_failure_is_reported(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    write(site / "failing.ini", """
+        [app:main]
+        paste.app_factory = serveapp:make_app
+        fail = true
+
+        [server:main]
+        use = egg:waitress#main
+    """)
+    result = run_paster("serve", "failing.ini", "start", "--pid-file", "app.pid",
+                        cwd=site, env=site.env)
+    assert result.returncode == 1
+    assert "RuntimeError: the app refused to load; see paster.log" in result.stderr
+    assert not (site / "app.pid").exists()
+
+
+def test_daemon_port_in_use_is_reported(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = daemon(site, "start", port=port)
+    assert result.returncode != 0
+    assert "in use" in result.stderr
+    assert not (site / "app.pid").exists()
+
+
+def _group_of_nobody() -> str:
+    for name in ("nogroup", "nobody"):
+        with contextlib.suppress(KeyError):
+            return grp.getgrnam(name).gr_name
+    return str(pwd.getpwnam("nobody").pw_gid)
+
+
+def _ids(pid):
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
+
+
+def test_user_and_group_switch(site, cleanup):
+    assert os.geteuid() == 0, "the project's tests run as root (see .ci/run)"
+    cleanup[1].append(site / "app.pid")
+    nobody = pwd.getpwnam("nobody")
+    group = _group_of_nobody()
+    port = free_port()
+    started = daemon(site, "start", "--user", "nobody", "--group", group, port=port)
+    assert started.returncode == 0, started.stderr
+    pid = int((site / "app.pid").read_text())
+    assert _ids(pid) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
+    wait_for_port(port)
+    assert f"uid={nobody.pw_uid} gid={grp.getgrnam(group).gr_gid}" in body_of(port)
+    stopped = daemon(site, "stop", port=port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not (site / "app.pid").exists()
+    assert not pid_alive(pid)
+    assert f"Starting server in PID {pid}." in (site / "app.log").read_text()
+
+
+def test_monitor_restart_brings_the_server_back(site, cleanup):
+    port = free_port()
+    proc = serve(site, cleanup, "app.ini", "--monitor-restart", "--pid-file", "app.pid",
+                 f"http_port={port}", *DEFAULTS)
+    wait_for_port(port, proc=proc)
+    first = int(re.search(r"pid=(\d+)", body_of(port)).group(1))
+    assert first != proc.pid
+    assert (site / "app.pid").read_text() == f"{proc.pid}\n"
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    second = first
+    while second == first and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            second = int(re.search(r"pid=(\d+)", body_of(port)).group(1))
+        time.sleep(0.05)
+    assert second != first
+    out = stop_process(proc)
+    assert proc.returncode == 0, out
+    assert f"Server child {first} exited (killed by SIGKILL); restarting" in out
+    assert not pid_alive(second)
+    assert not (site / "app.pid").exists()
+
+
+def test_start_up_imports_stay_light(site):
+    """Serving must not pay for importlib.metadata (SPEC section 8)."""
+    code = ("import sys\n"
+            "from paste.script.command import main\n"
+            "cmd = __import__('paste.script.serve', fromlist=['x']).ServeCommand('serve')\n"
+            "cmd.parse_args(['app.ini', 'who=x', 'http_port=1']); cmd.verbose = 0\n"
+            "cmd._parse_arguments(); cmd.load_app_and_server()\n"
+            "print(sorted(m for m in ('importlib.metadata', 'email', 'zipfile') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=site, env=site.env,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
