@@ -314,3 +314,31 @@ def test_unknown_option_is_an_error(name):
     from tests.runner_support import runner_entry_point
     with pytest.raises(OptionError, match="thread_count.*unknown option"):
         runner_entry_point(name)(lambda e, s: [], {}, thread_count="4")
+
+
+@pytest.mark.parametrize("name,hidden,extra,package", [
+    ("cherrypy", "cheroot", "cherrypy", "cheroot"),
+    ("twisted", "twisted", "twisted", "Twisted"),
+])
+def test_missing_package_names_the_extra(tmp_path, name, hidden, extra, package):
+    """With the package hidden from the import system, the runner says what to install."""
+    from tests.runner_support import runner_env
+    from tests.support import PYTHON
+    code = (
+        "import sys\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {hidden!r} or name.startswith({hidden + '.'!r}):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from tests.runner_support import runner_entry_point\n"
+        "try:\n"
+        f"    runner_entry_point({name!r})(lambda e, s: [], {{}}, port='0')\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc.extra, exc)\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
+                            env=runner_env(tmp_path), timeout=30)
+    assert result.stdout.strip() == (
+        f"MissingExtraError {extra} The {name} server needs {package}, which is not installed: "
+        f'pip install "PasteScript[{extra}]"'), result.stderr
