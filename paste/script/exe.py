@@ -84,7 +84,8 @@ def exe_command_line(filename: str) -> tuple[str, list, list, list]:
     command = values.pop("command", "") or "serve"
     args = list(values.pop("add", []))
     plugins = values.pop("plugin", [])
-    sys_path = [os.path.join(here, entry) for entry in values.pop("sys.path", [])]
+    sys_path = [os.path.normpath(os.path.join(here, entry))
+                for entry in values.pop("sys.path", [])]
     for name, value in values.items():
         option = "--" + name.replace("_", "-")
         flag = value.strip().lower()

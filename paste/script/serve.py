@@ -122,7 +122,10 @@ class ServeCommand(Command):
     def _parse_arguments(self) -> None:
         """Turn the arguments into the specs that :meth:`load_app_and_server` uses."""
         args = list(self.args)
+        opts = self.options
         if not args:
+            if opts.show_status or opts.stop_daemon:
+                return  # only the pid file matters
             raise BadCommand("You must give a config file (paster serve CONFIG_FILE)")
         spec = args.pop(0)
         # The action may follow var=value arguments (an [exe] ``add`` puts
@@ -138,7 +141,6 @@ class ServeCommand(Command):
                 raise BadCommand(f"Unknown argument {arg!r}: expected "
                                  f"{', '.join(ACTIONS)} or var=value")
         self.global_conf = self.parse_vars(args)
-        opts = self.options
         if not _SCHEME.match(spec) or (len(spec) > 1 and spec[1] == ":" and os.name == "nt"):
             spec = "config:" + spec
         scheme, _, rest = spec.partition(":")
