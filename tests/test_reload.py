@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from pathlib import Path
 
 from tests.support import (free_port, paster_env, pid_alive, run_paster, start_paster,
                            stop_process, write)
@@ -416,3 +417,73 @@ def test_editor_saving_with_a_backup_reloads_once_without_an_error(server):
     output = s.stop()
     assert "Error" not in output, output
     assert output.count("changed; reloading.") == 1, output
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of pid (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def wait_for_children(pid: int, count: int, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = children(pid)
+        if len(found) == count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{pid} has children {children(pid)}, expected {count}")
+
+
+def test_warm_standby_takes_the_next_change(server):
+    s = server()
+    serving = worker_pid(s.start())
+    standby = [pid for pid in wait_for_children(s.proc.pid, 2) if pid != serving]
+    time.sleep(0.3)
+    write_app(s.src, version="v2")
+    assert worker_pid(s.wait_for("v2")) == standby[0]
+
+
+def test_no_standby_with_preload_off(server):
+    s = server()
+    s.proc = start_paster("serve", "--reload", str(s.ini), cwd=s.tmp,
+                          env=dict(s.env(), PASTE_RELOAD_PRELOAD="0"))
+    serving = worker_pid(s.wait_for("v1"))
+    time.sleep(1.8)
+    assert children(s.proc.pid) == [serving]
+    write_app(s.src, version="v2")
+    s.wait_for("v2")
+
+
+def test_changed_library_is_not_served_from_a_stale_standby(server, tmp_path):
+    """A module under site-packages is preloaded by the standby; editing it must still show."""
+    userbase = tmp_path / "userbase"
+    env = dict(paster_env(), PYTHONUSERBASE=str(userbase))
+    import subprocess
+    import sys
+    site_dir = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"],
+                              env=env, capture_output=True, text=True, check=True).stdout.strip()
+    library = write(Path(site_dir) / "rllib.py", 'VALUE = "lib1"\n')
+    # rlfacade holds on to a name from rllib: dropping rllib alone would not do.
+    write(Path(site_dir) / "rlfacade.py", "from rllib import VALUE\n")
+    s = server()
+    write_app(s.src, factory_extra="import rlfacade; extra = ' ' + rlfacade.VALUE")
+    env = dict(s.env(), PYTHONUSERBASE=str(userbase),
+               PYTHONPATH=os.pathsep.join([str(s.src), site_dir]))
+    s.proc = start_paster("serve", "--reload", str(s.ini), cwd=s.tmp, env=env)
+    serving = worker_pid(s.wait_for("v1 one lib1"))
+    s.pids.add(serving)
+    wait_for_children(s.proc.pid, 2)
+    time.sleep(0.5)                          # the standby has imported both
+    library.write_text('VALUE = "lib2"\n')
+    s.wait_for("v1 one lib2")

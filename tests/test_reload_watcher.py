@@ -229,3 +229,21 @@ def test_in_flight_leaves_the_servers_file_wrapper_alone():
     tracked = InFlight(app)
     result = tracked({"wsgi.file_wrapper": FileWrapper}, lambda s, h: None)
     assert type(result) is FileWrapper and tracked.active == 0
+
+
+def test_library_modules_are_the_installed_ones_in_import_order(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from paste.script.reloader.worker import library_modules, library_roots
+
+    installed = tmp_path / "site-packages"
+    for name, where in [("zz_lib_first", installed), ("zz_app_module", tmp_path / "project"),
+                        ("zz_lib_second", installed)]:
+        module = types.ModuleType(name)
+        module.__file__ = str(where / f"{name}.py")
+        monkeypatch.setitem(sys.modules, name, module)
+    names = library_modules((str(installed) + os.sep,))
+    assert names == ["zz_lib_first", "zz_lib_second"]
+    assert any(os.path.exists(root) for root in library_roots())
+    assert "os" in library_modules()     # the standard library counts as installed

@@ -40,6 +40,9 @@ READY_TIMEOUT = 2.0
 STOP_TIMEOUT = worker_side.GRACE_PERIOD + 2.0
 #: How long Ctrl-C / SIGTERM wait for the workers before SIGKILL.
 SHUTDOWN_TIMEOUT = 5.0
+#: A warm standby is forked this long after a new worker serves (so the two
+#: do not compete for the CPU while the new one starts).
+STANDBY_DELAY = 0.05
 
 
 class Worker:
@@ -54,6 +57,9 @@ class Worker:
         self.failed = False       # reported an error (already printed)
         self.address_in_use = False
         self.error = ""
+        self.files: set[str] = set()       # what it reported having read
+        self.stale_if_read: set[str] = set()   # changed while it was preloading
+        self.modules: list[str] = []       # library modules it reported, in order
         self.go_at: float | None = None
         self.kill_at: float | None = None
 
@@ -78,6 +84,13 @@ class Monitor:
         # Events miss changes made by another machine (NFS, some container
         # bind mounts); PASTE_RELOAD_POLL=1 polls every reload interval instead.
         self.use_events = os.environ.get("PASTE_RELOAD_POLL", "").strip() in ("", "0")
+        # A standby worker, forked ahead of time, has imported the libraries the
+        # application uses (its framework), so a reload only imports the
+        # application itself. PASTE_RELOAD_PRELOAD=0 turns that off.
+        self.use_standby = os.environ.get("PASTE_RELOAD_PRELOAD", "").strip() != "0"
+        self.standby: Worker | None = None
+        self.standby_due: float | None = None
+        self.library_modules: list[str] | None = None
         self.sockets: dict[tuple, socket.socket] = {}
         self.workers: dict[int, Worker] = {}
         self.current: Worker | None = None
@@ -183,7 +196,7 @@ class Monitor:
             self._kill_all()       # asked twice: do not wait any longer
             return
         self.stopping = True
-        self.reload_due = None
+        self.reload_due = self.standby_due = None
         self.stop_deadline = time.monotonic() + SHUTDOWN_TIMEOUT
         for worker in list(self.workers.values()):
             if worker.state in ("serving", "stopping", "started"):
@@ -242,19 +255,43 @@ class Monitor:
             # Superseded before it served: it must not write stale bytecode
             # after the caches below are dropped, so wait for it to be gone.
             pending, self.pending = self.pending, None
-            pending.signal(signal.SIGKILL)
-            try:
-                os.waitpid(pending.pid, 0)
-            except ChildProcessError:
-                pass
-            self._forget(pending)
+            self._discard(pending)
         for path in paths:
             _drop_bytecode(path)
+        standby, self.standby = self.standby, None
+        if standby is not None:
+            if not standby.files.intersection(paths):
+                # Even half-way through its imports it is ahead of a new fork;
+                # should it turn out to have read a changed file, it is replaced.
+                if standby.state != "standing":
+                    standby.stale_if_read = set(paths)
+                standby.state = "loading"
+                standby.started_ns = time.time_ns()
+                self.pending = standby
+                self._send(standby, {"op": "load", "changed": sorted(self.changed_since_start)})
+                return
+            self._discard(standby)     # it imported a file that changed
         self._spawn()
+
+    def _discard(self, worker: Worker) -> None:
+        """Kill a worker that never served, and wait for it (it must not write anything more)."""
+        worker.signal(signal.SIGKILL)
+        try:
+            os.waitpid(worker.pid, 0)
+        except ChildProcessError:
+            pass
+        self._forget(worker)
+
+    def _spawn_standby(self) -> None:
+        self.standby_due = None
+        if (self.stopping or self.standby is not None or self.pending is not None
+                or not self.library_modules):
+            return
+        self._spawn(preload=self.library_modules)
 
     # -- workers --------------------------------------------------------------
 
-    def _spawn(self) -> None:
+    def _spawn(self, preload: list[str] | None = None) -> None:
         monitor_end, worker_end = ipc.channel_pair()
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -268,14 +305,18 @@ class Monitor:
                 monitor_end.close()
                 self._close_in_child()
                 worker_side.run_worker(self.command, worker_end, self.changed_since_start,
-                                       self.verbose)
+                                       self.verbose, preload)
             finally:
                 os._exit(1)
         worker_end.close()
         monitor_end.setblocking(False)
         worker = Worker(pid, monitor_end, started_ns)
         self.workers[pid] = worker
-        self.pending = worker
+        if preload is None:
+            self.pending = worker
+        else:
+            worker.state = "standby"
+            self.standby = worker
         self.selector.register(monitor_end, selectors.EVENT_READ, worker)
 
     def _close_in_child(self) -> None:
@@ -324,6 +365,13 @@ class Monitor:
         elif op == "ready":
             if worker is self.pending:
                 self._promote(worker)
+        elif op == "standing":
+            if worker is self.standby:
+                worker.state = "standing"
+        elif op == "modules":
+            worker.modules.extend(message.get("names", []))
+            if message.get("last") and worker is self.current and self.use_standby:
+                self._new_libraries(worker.modules)
         elif op == "error":
             worker.failed = True
             worker.error = message.get("message", "")
@@ -331,7 +379,22 @@ class Monitor:
             if worker is self.pending and not self.stopping and not worker.address_in_use:
                 self._report_error(message.get("message", ""))
 
+    def _new_libraries(self, modules: list[str]) -> None:
+        """The serving worker's libraries: the standby should have imported these."""
+        if modules == self.library_modules:
+            return
+        self.library_modules = list(modules)
+        if self.standby is not None:
+            standby, self.standby = self.standby, None
+            self._discard(standby)
+        self.standby_due = time.monotonic()
+
     def _watch_files(self, worker: Worker, paths) -> None:
+        worker.files.update(paths)
+        if worker.stale_if_read.intersection(paths) and worker is self.pending:
+            self.pending = None
+            self._discard(worker)
+            self._spawn()
         new = self.watcher.add(paths)
         for path in new:
             # Changed between the worker reading it and the watch starting?
@@ -371,6 +434,8 @@ class Monitor:
         worker.state = "serving"
         if old is not None and old is not worker:
             self._stop(old)
+        if self.use_standby and self.library_modules and self.standby is None:
+            self.standby_due = time.monotonic() + STANDBY_DELAY
 
     def _stop(self, worker: Worker) -> None:
         if worker.state != "stopping":
@@ -402,7 +467,9 @@ class Monitor:
         self._forget(worker)
         if self.stopping:
             return
-        if worker is self.pending:
+        if worker is self.standby:
+            self.standby = None
+        elif worker is self.pending:
             self.pending = None
             if worker.address_in_use and not worker.adopted and self.current is not None:
                 # The runner binds its sockets without Python's socket module:
@@ -424,6 +491,9 @@ class Monitor:
                 and self.current is None):
             self._go(self.pending)
         self._close_unused_sockets()
+        if (self.use_standby and self.library_modules and self.standby is None
+                and self.standby_due is None):
+            self.standby_due = time.monotonic() + STANDBY_DELAY   # e.g. after a broken edit
 
     def _forget(self, worker: Worker) -> None:
         self.workers.pop(worker.pid, None)
@@ -461,6 +531,8 @@ class Monitor:
     def _deadlines(self):
         if self.reload_due is not None:
             yield self.reload_due
+        if self.standby_due is not None:
+            yield self.standby_due
         if self.stop_deadline is not None:
             yield self.stop_deadline
         for worker in self.workers.values():
@@ -479,6 +551,11 @@ class Monitor:
         now = time.monotonic()
         if self.reload_due is not None and now >= self.reload_due:
             self.reload()
+        if self.standby_due is not None and now >= self.standby_due:
+            if self.pending is not None:
+                self.standby_due = now + STANDBY_DELAY    # after the new worker is up
+            else:
+                self._spawn_standby()
         if self.stop_deadline is not None and now >= self.stop_deadline:
             self._kill_all()
         for worker in list(self.workers.values()):
@@ -498,7 +575,7 @@ class Monitor:
             except ChildProcessError:
                 pass
             self._forget(worker)
-        self.current = self.pending = None
+        self.current = self.pending = self.standby = None
 
     def _say(self, text: str, stream=None) -> None:
         stream = stream or sys.stdout

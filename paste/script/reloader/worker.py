@@ -41,6 +41,9 @@ QUIET_PERIOD = 0.1
 KEEPALIVE_LIMIT = 1.0
 #: ... or after this long, whatever is still running.
 GRACE_PERIOD = 10.0
+#: A serving worker reports the library modules it loaded after this long
+#: (the runner imports some on the first requests).
+LIBRARY_REPORT_DELAY = 1.0
 
 
 class WorkerChannel:
@@ -50,6 +53,8 @@ class WorkerChannel:
         self.sock = sock
         self._send_lock = threading.Lock()
         self.go = threading.Event()
+        self.load = threading.Event()
+        self.load_changed: list[str] = []
         self.replies: queue.Queue = queue.Queue()
         self._sent: set[str] = set()
         thread = threading.Thread(target=self._read, name="paster-reload-channel", daemon=True)
@@ -81,6 +86,9 @@ class WorkerChannel:
             op = message.get("op")
             if op == "go":
                 self.go.set()
+            elif op == "load":
+                self.load_changed = message.get("changed", [])
+                self.load.set()
             elif op == "socket":
                 self.replies.put((message, fds))
             else:
@@ -360,14 +368,21 @@ def purge_modules(changed: set[str]) -> None:
 
 
 def run_worker(command, sock: socket.socket, changed: set[str] = frozenset(),
-               verbose: int = 1) -> None:
-    """Load and serve ``command``'s application; never returns (the process exits)."""
+               verbose: int = 1, preload: list[str] | None = None) -> None:
+    """Load and serve ``command``'s application; never returns (the process exits).
+
+    With ``preload`` (module names), the worker is a warm standby: it imports
+    those library modules first, then waits for the monitor's ``load``.
+    """
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the monitor's to handle
         for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
-        _serve(command, sock, changed, verbose)
+        channel = WorkerChannel(sock)
+        if preload is not None:
+            changed = _stand_by(channel, preload)
+        _serve(command, channel, changed, verbose)
     except SystemExit as exc:
         _exit(exc.code if isinstance(exc.code, int) else 1)
     except BaseException:
@@ -376,9 +391,57 @@ def run_worker(command, sock: socket.socket, changed: set[str] = frozenset(),
     _exit(0)
 
 
-def _serve(command, sock, changed, verbose) -> None:
+def _stand_by(channel: WorkerChannel, names: list[str]) -> set[str]:
+    """Import library modules ahead of the next change; return the changed files then."""
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except BaseException:   # noqa: BLE001 - the application will import it its own way
+            pass
+    channel.send_files(module_files())
+    channel.send({"op": "standing"})
+    channel.load.wait()
+    return set(channel.load_changed)
+
+
+def library_roots() -> tuple[str, ...]:
+    """Directories of installed code: the standard library and site-packages."""
+    import site
+    import sysconfig
+    paths = sysconfig.get_paths()
+    roots = [paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    try:
+        roots += site.getsitepackages() + [site.getusersitepackages()]
+    except AttributeError:      # some embedded interpreters
+        pass
+    return tuple(sorted({os.path.join(os.path.abspath(r), "") for r in roots if r}))
+
+
+def library_modules(roots: tuple[str, ...] | None = None) -> list[str]:
+    """Names of the loaded modules that are installed code, in import order."""
+    roots = roots or library_roots()
+    names = []
+    for name, module in list(sys.modules.items()):
+        source = module_source(module)
+        if source and source.startswith(roots) and name != "__main__":
+            names.append(name)
+    return names
+
+
+def _report_libraries(channel: WorkerChannel) -> None:
+    time.sleep(LIBRARY_REPORT_DELAY)
+    try:
+        pieces = list(ipc.chunks(library_modules())) or [[]]
+        for number, piece in enumerate(pieces, 1):
+            channel.send({"op": "modules", "names": piece, "last": number == len(pieces)})
+    except (OSError, ValueError):
+        pass
+
+
+def _serve(command, channel: WorkerChannel, changed, verbose) -> None:
     import paste.script.reloader as reloader
-    channel = WorkerChannel(sock)
     reloader._report = channel.send_files
     purge_modules(set(changed))
     importlib.invalidate_caches()
@@ -401,6 +464,7 @@ def _serve(command, sock, changed, verbose) -> None:
     if verbose > 0:
         print(f"Starting server in PID {os.getpid()}.")
         sys.stdout.flush()
+    threading.Thread(target=_report_libraries, args=(channel,), daemon=True).start()
     try:
         server(app)
     except BaseException as exc:
