@@ -7,7 +7,9 @@ application. On a change it forks a new worker (cheap: no new interpreter,
 nothing to import again but the application), which loads the application
 and reports back. Only when the new worker listens does the old one get
 SIGTERM, so a broken edit leaves the old code serving, and the listening
-sockets, which the monitor keeps, never stop accepting connections.
+sockets, which the monitor keeps, never stop accepting connections. Between
+changes, a standby worker waits with the application's libraries imported,
+and takes the next change.
 
 Everything happens in one thread around a selector: the signal wake-up pipe,
 the file watcher's pipe and one channel per worker.

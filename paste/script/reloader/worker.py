@@ -10,6 +10,11 @@ put in place (``os.dup2``) of the runner's own, so any runner that binds
 through Python's ``socket`` module (waitress, the wsgiutils runner, cheroot,
 flup, Twisted) keeps accepting on the same socket across reloads.
 
+A worker can also start as a warm *standby*: forked ahead of time, it
+imports the installed libraries (standard library, site-packages) that the
+serving worker reported using, then waits for the monitor's ``load``; a
+reload then only imports the application's own code.
+
 SIGTERM stops a worker gracefully: its listening descriptors are pointed at
 a private socket nobody connects to (so it accepts nothing new and the next
 worker gets every new connection), and the process exits once no request
