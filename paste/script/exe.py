@@ -101,7 +101,14 @@ def exe_command_line(filename: str) -> tuple[str, list, list, list]:
 class ExeCommand(Command):
     summary = "Run #! executable files"
     usage = "SCRIPT_FILE [ARGS...]"
-    description = __doc__.split("\n\n", 1)[1]
+    description = """\
+    Runs the paster command that the [exe] section of SCRIPT_FILE describes,
+    with SCRIPT_FILE as its config file: command (default serve), add (extra
+    arguments), plugin, sys.path (directories relative to the file), and any
+    other key = value as --key=value (true: a bare --key, false: left out).
+    A config starting with #!/usr/bin/env paster runs this when executed, so
+    ./app.ini start|stop|restart|status works as an rc script.
+    """
     hidden = True
     min_args = 1
     parser = Command.standard_parser(verbose=False)
