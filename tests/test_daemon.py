@@ -251,3 +251,29 @@ def test_nothing_heavy_imported():
         capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
+
+
+CRASHING = textwrap.dedent("""
+    import sys
+    from paste.script.daemon import supervise
+    sys.exit(supervise(lambda: 3, first_delay=0.05, max_delay=0.2,
+                       log=lambda m: print(m, flush=True)))
+""")
+
+
+def test_supervise_backs_off_while_the_child_keeps_dying(tmp_path):
+    script = tmp_path / "crashing.py"
+    script.write_text(CRASHING)
+    proc = subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+        delays = [line.rsplit("restarting in ", 1)[1].strip() for line in lines]
+        assert delays == ["0.05s", "0.1s", "0.2s", "0.2s", "0.2s"]
+        assert all("(exit code 3)" in line for line in lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
