@@ -532,3 +532,47 @@ def test_start_up_imports_stay_light(site):
     out = subprocess.run([sys.executable, "-c", code], cwd=site, env=site.env,
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_daemon_with_monitor_restart(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    port = free_port()
+    started = daemon(site, "start", "--monitor-restart", port=port)
+    assert started.returncode == 0, started.stderr
+    monitor = int((site / "app.pid").read_text())
+    wait_for_port(port)
+    child = int(re.search(r"pid=(\d+)", body_of(port)).group(1))
+    assert child != monitor
+    os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    new_child = child
+    while new_child == child and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            new_child = int(re.search(r"pid=(\d+)", body_of(port)).group(1))
+        time.sleep(0.05)
+    assert new_child != child
+    stopped = daemon(site, "stop", port=port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_alive(monitor) and not pid_alive(new_child)
+    assert not (site / "app.pid").exists()
+
+
+def test_daemon_with_monitor_restart_reports_broken_app(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    write(site / "failing.ini", """
+        [app:main]
+        paste.app_factory = serveapp:make_app
+        fail = true
+
+        [server:main]
+        use = egg:waitress#main
+    """)
+    began = time.monotonic()
+    result = run_paster("serve", "failing.ini", "start", "--monitor-restart",
+                        "--pid-file", "app.pid", cwd=site, env=site.env)
+    assert time.monotonic() - began < 5
+    assert result.returncode == 1
+    assert "RuntimeError: the app refused to load; see paster.log" in result.stderr
+    # The monitor keeps trying, as it was asked to; stop ends it.
+    assert run_paster("serve", "failing.ini", "stop", "--pid-file", "app.pid",
+                      cwd=site, env=site.env).returncode == 0

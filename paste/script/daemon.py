@@ -446,17 +446,18 @@ def _read_lines(fd: int, timeout: float | None):
 def _wait_for_daemon(fd: int, log_file: str | None, grace: float) -> int:
     """In the terminal process: wait for the daemon's report; return the exit code."""
     where = f"; see {log_file}" if log_file else ""
+    pid = None
     for line in _read_lines(fd, None):
         if line is None:
             print(f"Server exited during start-up{where}", file=sys.stderr)
             return 1
         if line.startswith("E"):
-            code, _, message = line[1:].partition(" ")
-            print(message + where, file=sys.stderr)
-            return int(code) if code.isdigit() else 1
+            return _report_failure(fd, line, where)
         if line.startswith("L"):
             pid = line[1:]
             break
+    if pid is None:
+        return 1
     # Loaded: give the server a moment to bind its socket; most start-up
     # failures (port in use, bad server option) happen right then.
     for line in _read_lines(fd, grace):
@@ -464,10 +465,20 @@ def _wait_for_daemon(fd: int, log_file: str | None, grace: float) -> int:
             print(f"Server in PID {pid} exited during start-up{where}", file=sys.stderr)
             return 1
         if line.startswith("E"):
-            code, _, message = line[1:].partition(" ")
-            print(message + where, file=sys.stderr)
-            return int(code) if code.isdigit() else 1
+            return _report_failure(fd, line, where)
     return 0
+
+
+def _report_failure(fd: int, line: str, where: str) -> int:
+    code, _, message = line[1:].partition(" ")
+    print(message + where, file=sys.stderr)
+    # The daemon is cleaning up (removing its pid file) and exiting: wait
+    # for that, signalled by the end of the pipe, so that when this
+    # returns nothing of the failed start is left.
+    for rest in _read_lines(fd, 10.0):
+        if rest is None:
+            break
+    return int(code) if code.isdigit() else 1
 
 def daemonize(log_fd: int | None = None, log_file: str | None = None,
               grace: float = 0.2) -> Startup:
@@ -523,13 +534,15 @@ def install_exit_handlers() -> None:
 
 def supervise(run_child: Callable[[], int], log: Callable[[str], None] = print,
               first_delay: float = 0.25, max_delay: float = 10.0,
-              healthy_after: float = 10.0, stop_timeout: float = 10.0) -> int:
+              healthy_after: float = 10.0, stop_timeout: float = 10.0,
+              after_fork: Callable[[], None] | None = None) -> int:
     """Run ``run_child()`` in a forked child, again whenever it dies, until SIGTERM/SIGINT.
 
     Restarts back off (``first_delay`` doubling up to ``max_delay``); a child
     that lived ``healthy_after`` seconds resets the delay. On SIGTERM or
     SIGINT the child gets SIGTERM, then SIGKILL after ``stop_timeout``; the
-    return value is 0.
+    return value is 0. ``after_fork()`` runs in this process after each fork
+    (e.g. to leave a start-up report to the first child alone).
     """
     state = {"stopping": False, "child": None}
 
@@ -567,6 +580,8 @@ def supervise(run_child: Callable[[], int], log: Callable[[str], None] = print,
                     sys.stderr.flush()
                     os._exit(code)
             state["child"] = pid
+            if after_fork is not None:
+                after_fork()
             if state["stopping"]:  # a signal arrived between fork and here
                 on_signal(signal.SIGTERM, None)
             code = _wait_child(pid, state, stop_timeout)

@@ -252,8 +252,9 @@ class ServeCommand(Command):
                 os.close(log_fd)
             daemon.install_exit_handlers()
             if opts.monitor_restart:
+                # Only the first child reports to the waiting terminal.
                 return daemon.supervise(lambda: self._serve_once(startup, pid_file),
-                                        log=self._say)
+                                        log=self._say, after_fork=startup.close)
             return self._serve_once(startup, pid_file)
         except KeyboardInterrupt:
             return 0
