@@ -576,3 +576,34 @@ def test_daemon_with_monitor_restart_reports_broken_app(site, cleanup):
     # The monitor keeps trying, as it was asked to; stop ends it.
     assert run_paster("serve", "failing.ini", "stop", "--pid-file", "app.pid",
                       cwd=site, env=site.env).returncode == 0
+
+
+class DummyServeCommand(ServeCommand):
+    """Serves with a server that records what it got and returns at once."""
+
+    served = []
+
+    def loadserver(self, spec, name=None, relative_to=None, global_conf=None):
+        pid_path = self.options.pid_file
+
+        def server(app):
+            pid_text = open(pid_path).read() if pid_path else None
+            self.served.append((spec, name, dict(global_conf), app, pid_text))
+        return server
+
+    def loadapp(self, spec, name=None, relative_to=None, global_conf=None):
+        return ("app", spec, name, relative_to)
+
+
+def test_serve_in_process_with_dummy_loaders(site, capsys, keep_signals):
+    DummyServeCommand.served = []
+    cmd = DummyServeCommand("serve")
+    rc = cmd.run(["-n", "other", "--server-name", "alt", "--pid-file", "in.pid",
+                  "app.ini", "who=me"])
+    assert rc == 0
+    spec, name, global_conf, app, pid_text = DummyServeCommand.served[0]
+    assert (spec, name, global_conf) == (f"config:{site / 'app.ini'}", "alt", {"who": "me"})
+    assert app == ("app", f"config:{site / 'app.ini'}", "other", str(site))
+    assert pid_text == f"{os.getpid()}\n"
+    assert not (site / "in.pid").exists()
+    assert capsys.readouterr().out == f"Starting server in PID {os.getpid()}.\n"
