@@ -9,7 +9,6 @@ used for many years, so it stays as it was).
 """
 from __future__ import annotations
 
-import difflib
 import optparse
 import os
 import re
@@ -188,6 +187,7 @@ def load_command(name: str, entry_point):
 def _unknown_command(name: str, commands: dict) -> int:
     out = sys.stderr
     print(f"Command {name!r} not known (you may need to run setup.py egg_info)", file=out)
+    import difflib
     close = difflib.get_close_matches(name, sorted(commands), n=3, cutoff=0.5)
     if close:
         print(f"Did you mean: {', '.join(close)}?", file=out)
@@ -651,6 +651,7 @@ class Command:
 
 
 def _unified_diff(old: bytes, new: bytes, filename: str) -> str:
+    import difflib
     try:
         old_text = old.decode("utf-8").splitlines(True)
         new_text = new.decode("utf-8").splitlines(True)

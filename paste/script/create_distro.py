@@ -7,7 +7,7 @@ import os
 import re
 import sys
 
-from paste.script import copydir, pluginlib
+from paste.script import pluginlib
 from paste.script.command import BadCommand, Command
 
 __all__ = ["CreateDistroCommand", "find_template_entry_points"]
@@ -76,6 +76,7 @@ class CreateDistroCommand(Command):
     _bad_chars_re = re.compile("[^a-zA-Z0-9_]")
 
     def command(self):
+        from paste.script import copydir  # only create needs it: keep paster help light
         if self.options.list_templates:
             return self.list_templates()
         template_names = self.options.templates or ["basic_package"]
@@ -234,6 +235,7 @@ class CreateDistroCommand(Command):
 
     @staticmethod
     def _any_template_has_setup(templates: list) -> bool:
+        from paste.script import copydir
         for _, template in templates:
             directory = copydir.open_template_dir(template.template_dir())
             if any(directory.joinpath(name).is_file() for name in ("setup.py", "setup.py_tmpl")):
@@ -322,6 +324,7 @@ class CreateDistroCommand(Command):
 
     def inspect_files(self, output_dir: str, templates: list, vars: dict) -> int:
         """Show which template each file under ``output_dir`` came from."""
+        from paste.script import copydir
         sources: dict = {}
         for full_name, template in templates:
             self._collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
@@ -352,6 +355,7 @@ class CreateDistroCommand(Command):
 
     def _collect_sources(self, source, dest: str, vars: dict, full_name: str,
                          sources: dict, relative: str = "") -> None:
+        from paste.script import copydir
         directory = copydir.open_template_dir(source) if not relative else source
         if not directory.is_dir():
             return
