@@ -5,6 +5,15 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config):
+    # Keep the entry-point cache of every throw-away environment the tests
+    # make out of the user's ~/.cache (subprocesses inherit this).
+    import os
+    import tempfile
+    if "PASTE_SCRIPT_CACHE_DIR" not in os.environ:
+        os.environ["PASTE_SCRIPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="paste-script-cache-")
+
+
 def _make_egg_info(site: Path, name: str, entry_points: str = "", plugins=(),
                    modules: dict | None = None) -> Path:
     """A bare ``Name.egg-info`` distribution (plus modules) under ``site``."""
