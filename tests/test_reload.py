@@ -487,3 +487,29 @@ def test_changed_library_is_not_served_from_a_stale_standby(server, tmp_path):
     time.sleep(0.5)                          # the standby has imported both
     library.write_text('VALUE = "lib2"\n')
     s.wait_for("v1 one lib2")
+
+
+def test_many_changed_files_reach_the_standby(server, tmp_path):
+    """More changed paths than fit in one message (a branch switch) are sent in pieces."""
+    data_dir = tmp_path / ("d" * 120)
+    data_dir.mkdir()
+    files = [data_dir / f"data_file_{i:04d}_{'x' * 40}.txt" for i in range(700)]
+    for path in files:
+        path.write_text("1")
+    s = server()
+    write_app(s.src, factory_extra=(
+        f"from paste.script.serve import watch_file; d = {str(data_dir)!r}; "
+        "[watch_file(os.path.join(d, n)) for n in os.listdir(d)]"))
+    serving = worker_pid(s.start())
+    wait_for_children(s.proc.pid, 2)
+    for path in files:
+        path.write_text("2")
+    body = s.wait_for("v1")
+    deadline = time.monotonic() + 10
+    while worker_pid(body) == serving and time.monotonic() < deadline:
+        body = s.wait_for("v1")
+    wait_for_children(s.proc.pid, 2)
+    time.sleep(0.3)
+    write_app(s.src, version="v2", factory_extra="pass")
+    s.wait_for("v2")
+    assert s.proc.poll() is None

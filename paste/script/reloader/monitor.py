@@ -270,7 +270,9 @@ class Monitor:
                 standby.state = "loading"
                 standby.started_ns = time.time_ns()
                 self.pending = standby
-                self._send(standby, {"op": "load", "changed": sorted(self.changed_since_start)})
+                for piece in ipc.chunks(sorted(self.changed_since_start)):
+                    self._send(standby, {"op": "changed", "paths": piece})
+                self._send(standby, {"op": "load"})
                 return
             self._discard(standby)     # it imported a file that changed
         self._spawn()
@@ -349,7 +351,13 @@ class Monitor:
             if message is None:
                 self._unregister(worker)
                 return
-            self._handle(worker, message)
+            try:
+                self._handle(worker, message)
+            except Exception:
+                # Whatever a worker sends, the monitor must go on serving.
+                import traceback
+                self._say("Internal error in the reload monitor (still running):\n"
+                          + traceback.format_exc().rstrip(), stream=sys.stderr)
 
     def _handle(self, worker: Worker, message: dict) -> None:
         op = message.get("op")

@@ -91,8 +91,9 @@ class WorkerChannel:
             op = message.get("op")
             if op == "go":
                 self.go.set()
+            elif op == "changed":
+                self.load_changed.extend(message.get("paths", []))
             elif op == "load":
-                self.load_changed = message.get("changed", [])
                 self.load.set()
             elif op == "socket":
                 self.replies.put((message, fds))
