@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -75,6 +77,8 @@ def cluster(tmp_path):
         if pid_alive(instance["pid"]):
             run_paster("serve", "--stop-daemon", f"--pid-file={instance['pid_file']}",
                        str(config), cwd=tmp_path, env=_env(tmp_path))
+        if pid_alive(instance["pid"]):  # never leave a daemon behind, whatever failed
+            os.kill(instance["pid"], signal.SIGKILL)
 
 
 def _env(directory: Path) -> dict:
