@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -307,3 +308,17 @@ def test_paster_serve_bad_option_is_one_line(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in output
     assert "'threads'" in output and "'several'" in output
+
+
+@pytest.mark.parametrize("server", [{"timeout": 1.0}], indirect=True)
+def test_a_trickling_request_head_is_cut_off(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        start = time.monotonic()
+        for _ in range(40):  # one header line every 0.1 s, never the end
+            s.sendall(b"X-A: b\r\n")
+            if select.select([s], [], [], 0.1)[0]:
+                break  # the server answered: stop before a write meets a closed socket
+        reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert time.monotonic() - start < 3.5

@@ -67,6 +67,7 @@ MAX_HEAD = 64 * 1024          # request line + headers
 MAX_LINE = 8 * 1024           # one line of a chunked body's framing
 DRAIN_LIMIT = 1024 * 1024     # unread body we still read and discard to keep the connection
 RECV_SIZE = 64 * 1024
+MAX_RECV = 1024 * 1024        # largest single recv() while reading a big body
 LINGER = 0.5                  # seconds a worker waits on a keep-alive connection
 LINGER_SLICE_MS = 10          # ... checking this often whether others wait for a worker
 
@@ -133,7 +134,7 @@ class _Connection:
         recv = self.sock.recv
         while len(buf) < size:
             try:
-                data = recv(max(RECV_SIZE, size - len(buf)))
+                data = recv(min(max(RECV_SIZE, size - len(buf)), MAX_RECV))
             except OSError as exc:  # reset, or SO_RCVTIMEO expired
                 raise ClientDisconnected(f"could not read the request: {exc}") from None
             if not data:
@@ -632,6 +633,7 @@ class WSGIServer:
         while buf[:2] == b"\r\n":
             del buf[:2]  # tolerate blank lines between requests
         start = 0
+        deadline = None
         while True:
             end = buf.find(b"\r\n\r\n", start)
             if end > MAX_HEAD:
@@ -643,6 +645,13 @@ class WSGIServer:
             if len(buf) > MAX_HEAD:
                 raise _HTTPError(431, "the request head is too large")
             start = max(0, len(buf) - 3)
+            # A client trickling a byte at a time must not hold a worker for
+            # longer than ``timeout`` in all.
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + self.timeout
+            elif now > deadline:
+                raise _HTTPError(408, "the request head took too long to arrive")
             data = conn.sock.recv(RECV_SIZE)
             if not data:
                 if buf:
