@@ -20,7 +20,6 @@ subclasses that the command turns into one-line messages.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import sys
@@ -34,6 +33,20 @@ __all__ = [
 
 class PidFileError(Exception):
     """A pid file cannot be used (unwritable directory, garbage content...)."""
+
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: serving in the foreground still works
+    class _NoLocks:
+        LOCK_SH = LOCK_EX = LOCK_NB = 0
+
+        @staticmethod
+        def flock(fd, operation):
+            raise PidFileError("Pid files (--pid-file, --daemon, stop, status) "
+                               "need a POSIX system")
+
+    fcntl = _NoLocks()
 
 class AlreadyRunning(PidFileError):
     """Another live process holds the pid file."""
