@@ -246,3 +246,19 @@ def _children(pid: int) -> list:
             return found
         time.sleep(0.05)
     return found
+
+
+def test_fcgi_without_an_address_answers_as_cgi(tmp_path):
+    """Started by a web server with no FastCGI socket, flup_fcgi_* falls back to CGI."""
+    import subprocess
+    from tests.runner_support import LOADER, runner_env
+    from tests.support import PYTHON
+    config = write_config(tmp_path, "use = egg:PasteScript#flup_fcgi_thread")
+    env = runner_env(tmp_path)
+    env.update({"REQUEST_METHOD": "GET", "PATH_INFO": "/echo", "QUERY_STRING": "via=cgi",
+                "SERVER_NAME": "h", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.0"})
+    result = subprocess.run([PYTHON, "-c", LOADER, str(config)], stdin=subprocess.DEVNULL,
+                            capture_output=True, env=env, timeout=30)
+    assert result.stdout.startswith(b"Status: 200 OK\r\n"), result.stdout[:200] + result.stderr
+    body = result.stdout.partition(b"\r\n\r\n")[2]
+    assert json.loads(body)["query"] == "via=cgi"

@@ -139,8 +139,11 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
         server = server_class(wsgi_app, bindAddress=bind, **kwargs)
     except ValueError as exc:  # flup checks its pool sizes
         raise OptionError("minSpare/maxSpare", "", str(exc), where) from None
-    kind = "threads" if pool == "thread" else "processes"
-    print(f"serving {label} on {address} ({kind})", flush=True)
+    if bind is not None:
+        # Not when spawned by the web server: in its CGI fallback flup
+        # answers on standard output, where this line would corrupt the reply.
+        kind = "threads" if pool == "thread" else "processes"
+        print(f"serving {label} on {address} ({kind})", flush=True)
     try:
         server.run()
     except _Stop:
