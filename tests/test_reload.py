@@ -309,16 +309,17 @@ def test_first_start_broken_waits_for_fix(server):
     assert "waiting for a change" in s.stop()
 
 
-def test_vars_log_file_and_server_name(server, tmp_path):
+def test_vars_log_file_app_name_and_server_name(server, tmp_path):
     port = free_port()
     config = CONFIG.format(message="%(greeting)s", server="egg:waitress#main",
                            port="%(http_port)s").replace("[server:main]", "[server:dev]")
+    config = config.replace("[app:main]", "[app:other]")
     log = tmp_path / "paster.log"
     s = server(config=config)
     s.port, s.url = port, f"http://127.0.0.1:{port}/"
     s.proc = start_paster("serve", "--reload", "--log-file", str(log), "--server-name", "dev",
-                          str(s.ini), f"http_port={port}", "greeting=hi", cwd=tmp_path,
-                          env=s.env())
+                          "-n", "other", str(s.ini), f"http_port={port}", "greeting=hi",
+                          cwd=tmp_path, env=s.env())
     s.wait_for("v1 hi")
     write_app(s.src, version="v2")
     s.wait_for("v2 hi")

@@ -49,5 +49,8 @@ def run_reloader(command) -> int:
     ``command`` is a :class:`paste.script.serve.ServeCommand` after argument
     parsing; the monitor calls its ``load_app_and_server()`` in each worker.
     """
+    if not hasattr(os, "fork"):
+        from paste.script.command import BadCommand
+        raise BadCommand("--reload needs os.fork(), which this platform does not have")
     from paste.script.reloader.monitor import Monitor
     return Monitor(command).run()

@@ -346,6 +346,8 @@ class Monitor:
                 return
             except OSError:
                 message, fds = None, []
+            except ValueError:          # not one of our messages: ignore it
+                continue
             for fd in fds:
                 os.close(fd)
             if message is None:

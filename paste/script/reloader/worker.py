@@ -85,6 +85,8 @@ class WorkerChannel:
                 continue
             except OSError:
                 message, fds = None, []
+            except ValueError:
+                continue
             if message is None:
                 # The monitor is gone (killed, crashed): never outlive it.
                 _exit(1)
