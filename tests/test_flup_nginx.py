@@ -262,3 +262,39 @@ def test_fcgi_without_an_address_answers_as_cgi(tmp_path):
     assert result.stdout.startswith(b"Status: 200 OK\r\n"), result.stdout[:200] + result.stderr
     body = result.stdout.partition(b"\r\n\r\n")[2]
     assert json.loads(body)["query"] == "via=cgi"
+
+
+def test_fcgi_on_a_socket_inherited_as_stdin(tmp_path):
+    """The way a FastCGI process manager starts it: the listening socket is fd 0."""
+    import subprocess
+    from tests.runner_support import LOADER, runner_env
+    from tests.support import PYTHON
+    config = write_config(tmp_path, "use = egg:PasteScript#flup_fcgi_thread")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    backend_port = listener.getsockname()[1]
+    backend = subprocess.Popen([PYTHON, "-c", LOADER, str(config)], stdin=listener.fileno(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=runner_env(tmp_path), start_new_session=True)
+    listener.close()
+    port = free_port()
+    try:
+        nginx = start_nginx(tmp_path, f"""
+            server {{
+                listen 127.0.0.1:{port};
+                location / {{
+            {FASTCGI_PARAMS}fastcgi_pass 127.0.0.1:{backend_port};
+                }}
+            }}
+            """, port)
+        try:
+            status, _, body = http_get(f"http://127.0.0.1:{port}/echo?spawned=1", data=b"abc")
+            assert status == 200, nginx_error_log(tmp_path)
+            data = json.loads(body)
+            assert data["query"] == "spawned=1" and data["body"] == "abc"
+        finally:
+            kill_group(nginx)
+    finally:
+        output = kill_group(backend)
+    assert "serving" not in output  # nothing printed: stdout may belong to the web server

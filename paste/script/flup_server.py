@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import collections
 import io
+import os
+import stat
 import socket
 import sys
 import threading
@@ -80,6 +82,15 @@ _PROTOCOLS = {
 }
 
 
+def _stdin_is_socket() -> bool:
+    if os.environ.get("FCGI_FORCE_CGI", "N").upper().startswith("Y"):
+        return False
+    try:
+        return stat.S_ISSOCK(os.fstat(0).st_mode)
+    except OSError:
+        return False
+
+
 class _Stop(Exception):
     """Raised from the forking servers' signal handler to leave their select()."""
 
@@ -112,7 +123,13 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
         bind, address = (host, port), format_address(host, port)
     else:
         # FastCGI without an address: the web server spawned us with the
-        # listening socket as file descriptor 0 (or this is plain CGI).
+        # listening socket as file descriptor 0, or runs us as plain CGI.
+        # flup's own CGI fallback reads and writes text streams on Python 3,
+        # so a CGI request goes to the cgi runner instead.
+        if not _stdin_is_socket():
+            from paste.script.cgi_server import run_with_cgi
+            run_with_cgi(wsgi_app)
+            return
         bind, address = None, "the socket inherited from the web server"
 
     debug = options.pop("debug", None)
