@@ -252,7 +252,6 @@ def test_nothing_heavy_imported():
     assert out.strip() == "[]"
 
 
-
 CRASHING = textwrap.dedent("""
     import sys
     from paste.script.daemon import supervise

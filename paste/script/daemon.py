@@ -24,12 +24,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 __all__ = [
     "PidFile", "PidFileError", "AlreadyRunning", "PidStatus",
     "daemonize", "redirect_output", "Startup", "stop_daemon", "supervise",
     "install_exit_handlers",
 ]
+
 
 class PidFileError(Exception):
     """A pid file cannot be used (unwritable directory, garbage content...)."""
@@ -48,6 +50,7 @@ except ImportError:  # not POSIX: serving in the foreground still works
 
     fcntl = _NoLocks()
 
+
 class AlreadyRunning(PidFileError):
     """Another live process holds the pid file."""
 
@@ -56,6 +59,7 @@ class AlreadyRunning(PidFileError):
         self.pid = pid
         running = f"PID {pid}" if pid else "another process"
         super().__init__(f"Server already running in {running} (pid file {path})")
+
 
 class PidStatus:
     """What a pid file says, as LSB ``status`` exit codes."""
@@ -84,6 +88,7 @@ class PidStatus:
             return f"Server status unknown: pid file {self.path} does not hold a process id"
         return f"No PID file {self.path}: server not running"
 
+
 def _parse_pid(text: str, path: str) -> int | None:
     """The pid on the first line of ``text``; None when empty; garbage is an error."""
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
@@ -97,6 +102,7 @@ def _parse_pid(text: str, path: str) -> int | None:
     if pid <= 0:
         raise PidFileError(f"Pid file {path} holds an invalid process id: {pid}")
     return pid
+
 
 class PidFile:
     """A locked pid file (see the module docstring for the protocol).
@@ -161,11 +167,10 @@ class PidFile:
             time.sleep(0.01)
         if locked:
             return PidStatus(PidStatus.RUNNING, pid, self.path)
-        if pid is None and not os.path.exists(self.path):
-            return PidStatus(PidStatus.NOT_RUNNING, None, self.path)
         if pid is None:
-            # An empty, unlocked file is what a server that could not unlink it
-            # (unprivileged, in a root-owned directory) leaves on exit.
+            # Gone meanwhile, or empty: an empty, unlocked file is what a server
+            # that could not unlink it (unprivileged, in a root-owned
+            # directory) leaves on exit.
             return PidStatus(PidStatus.NOT_RUNNING, None, self.path)
         return PidStatus(PidStatus.DEAD, pid, self.path)
 
@@ -271,6 +276,7 @@ class PidFile:
             os.close(self._fd)
             self._fd = None
 
+
 # ---------------------------------------------------------------------------
 # Stopping
 
@@ -284,6 +290,7 @@ def _wait_unlocked(pid_file: PidFile, pid: int, timeout: float) -> bool:
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
 
 def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 5.0,
                 log: Callable[[str], None] = print) -> int:
@@ -324,6 +331,7 @@ def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 
     log(f"Server in PID {pid} stopped")
     return 0
 
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -362,6 +370,7 @@ def _kill_group(pid: int) -> None:
     except ProcessLookupError:
         pass
 
+
 def _remove_stale(pid_file: PidFile) -> None:
     """Remove a pid file nobody holds, taking its lock so as not to race a new owner."""
     try:
@@ -383,6 +392,7 @@ def _remove_stale(pid_file: PidFile) -> None:
     finally:
         os.close(fd)
 
+
 # ---------------------------------------------------------------------------
 # Detaching
 
@@ -400,6 +410,7 @@ def redirect_output(fd: int) -> None:
             stream.reconfigure(line_buffering=True)
         except (AttributeError, ValueError):
             pass
+
 
 class Startup:
     """The daemon's way to tell the waiting terminal process how start-up went.
@@ -434,6 +445,7 @@ class Startup:
                 pass
             self._fd = None
 
+
 def _read_lines(fd: int, timeout: float | None):
     """Yield complete lines from ``fd``; stop at EOF or after ``timeout``."""
     import selectors
@@ -455,6 +467,7 @@ def _read_lines(fd: int, timeout: float | None):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 yield line.decode("utf-8", "replace")
+
 
 def _wait_for_daemon(fd: int, log_file: str | None, grace: float) -> int:
     """In the terminal process: wait for the daemon's report; return the exit code."""
@@ -493,6 +506,7 @@ def _report_failure(fd: int, line: str, where: str) -> int:
             break
     return int(code) if code.isdigit() else 1
 
+
 def daemonize(log_fd: int | None = None, log_file: str | None = None,
               grace: float = 0.2) -> Startup:
     """Detach from the terminal; returns only in the daemon.
@@ -529,14 +543,17 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
     os.set_inheritable(write_end, False)
     return Startup(write_end)
 
+
 # ---------------------------------------------------------------------------
 # Signals and supervision
 
 class _Terminated(SystemExit):
     """Raised in the main thread by SIGTERM so that ``finally`` blocks run."""
 
+
 def _raise_terminated(signum, frame):
     raise _Terminated(0)
+
 
 def install_exit_handlers() -> None:
     """SIGTERM ends the process like Ctrl-C does: cleanly, through ``finally``."""
@@ -544,6 +561,7 @@ def install_exit_handlers() -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         return
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def supervise(run_child: Callable[[], int], log: Callable[[str], None] = print,
               first_delay: float = 0.25, max_delay: float = 10.0,
@@ -613,6 +631,7 @@ def supervise(run_child: Callable[[], int], log: Callable[[str], None] = print,
             signal.signal(sig, handler)
     return 0
 
+
 def _wait_child(pid: int, state: dict, stop_timeout: float) -> int:
     deadline = None
     while True:
@@ -633,10 +652,12 @@ def _wait_child(pid: int, state: dict, stop_timeout: float) -> int:
             deadline = float("inf")
         time.sleep(0.02)
 
+
 def _sleep_unless(state: dict, seconds: float) -> None:
     end = time.monotonic() + seconds
     while not state["stopping"] and time.monotonic() < end:
         time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
 
 def _describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
