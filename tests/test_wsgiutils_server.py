@@ -322,3 +322,25 @@ def test_a_trickling_request_head_is_cut_off(server):
         reply = s.recv(65536)
         assert reply.startswith(b"HTTP/1.1 408"), reply
         assert time.monotonic() - start < 3.5
+
+
+def test_ipv6_loopback():
+    if not socket.has_ipv6:
+        pytest.fail("this Python has no IPv6 support")
+    try:
+        srv = make_server(app, host="::1", port=0, threads=2)
+    except OSError as exc:  # a host without ::1 configured
+        assert "Cannot listen on [::1]:0" in str(exc)
+        return
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("::1", srv.port), timeout=5) as s:
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["REMOTE_ADDR"] == "::1"
+    finally:
+        srv.shutdown()
+        assert srv.wait_stopped(10)

@@ -123,6 +123,9 @@ def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
     try:
         infos = socket.getaddrinfo(bind_host or None, port, socket.AF_UNSPEC,
                                    socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        # "localhost" may resolve to ::1 first; clients (and the original
+        # server) expect 127.0.0.1 to answer.
+        infos.sort(key=lambda info: info[0] != socket.AF_INET)
         family, kind, proto, _, sockaddr = infos[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
