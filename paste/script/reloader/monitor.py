@@ -34,7 +34,7 @@ __all__ = ["Monitor"]
 SETTLE = 0.002
 #: How long to wait for a writer to close the file it is writing, or for a
 #: removed file to come back (editors that rename the original to a backup).
-WRITE_SETTLE = 0.05
+WRITE_SETTLE = 0.1
 #: A worker that got the go-ahead but never listened on a socket of ours
 #: (a runner binding in C, or a Unix socket) is taken as serving after this.
 READY_TIMEOUT = 2.0

@@ -40,7 +40,7 @@ from paste.script.reloader import ipc
 __all__ = ["run_worker", "InFlight", "module_files", "format_error"]
 
 #: After SIGTERM, exit once no request ran for this long (seconds) ...
-QUIET_PERIOD = 0.1
+QUIET_PERIOD = 0.25
 #: ... or, between requests, after this long: a keep-alive client that keeps
 #: sending on its connection to the old worker moves to the new one then.
 KEEPALIVE_LIMIT = 1.0
