@@ -8,12 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
-from tests.support import PYTHON, ROOT, free_port, wait_for_port, write
+from tests.support import PYTHON, ROOT, wait_for_port, write
 
 # The application every runner test serves. Routes:
 #   /            "Hello, world!"
@@ -172,25 +171,6 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(5)
     return output_of(proc)
-
-
-def raw_request(port: int, data: bytes, host: str = "127.0.0.1", timeout: float = 10,
-                until_close: bool = True) -> bytes:
-    """Send raw bytes, return everything the server sends until it closes."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                if until_close:
-                    raise
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 # -- a small keep-alive HTTP/1.1 load client ------------------------------

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from tests.runner_support import kill_group, runner_env, write_app, write_config
+from tests.runner_support import kill_group, runner_env, write_config
 from tests.support import PYTHON, ROOT, free_port, wait_for_port
 
 CGI_ENV = {

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.runner_support import (
-    HELLO, kill_group, load, raw_request, start_runner, write_config)
+    HELLO, kill_group, load, start_runner, write_config)
 from tests.support import free_port, http_get
 
 RUNNERS = ["wsgiutils", "cherrypy", "twisted"]

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from paste.script.wsgiutils_server import make_server
-from tests.runner_support import HELLO, kill_group
+from tests.runner_support import HELLO
 from tests.support import free_port, http_get, run_paster, start_paster, stop_process, wait_for_port, write
 
 
