@@ -528,7 +528,7 @@ def test_start_up_imports_stay_light(site):
             "cmd = __import__('paste.script.serve', fromlist=['x']).ServeCommand('serve')\n"
             "cmd.parse_args(['app.ini', 'who=x', 'http_port=1']); cmd.verbose = 0\n"
             "cmd._parse_arguments(); cmd.load_app_and_server()\n"
-            "heavy = ('importlib.metadata', 'email', 'zipfile')\n"
+            "heavy = ('importlib.metadata', 'email', 'zipfile', 'inspect', 'typing')\n"
             "print(sorted(m for m in heavy if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=site, env=site.env,
                          capture_output=True, text=True, check=True).stdout

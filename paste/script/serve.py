@@ -358,18 +358,19 @@ class ServeCommand(Command):
 # Loading PasteDeploy quickly
 #
 # ``paster serve`` should answer its first request about as soon as a
-# script calling the server directly would (SPEC section 8). PasteDeploy
-# imports importlib.metadata (and the email, zipfile, csv... packages behind
-# it) when it is imported, which alone costs more than the rest of the
-# start-up. It uses it for two things: ``EntryPoint(value=...).load()`` for
-# explicit ``paste.app_factory = module:attr`` lines, and ``distribution()``
-# for ``egg:`` specs. So PasteDeploy is imported seeing a stand-in for
-# importlib.metadata (only PasteDeploy keeps it; the real module is back in
-# ``sys.modules`` right after), whose ``EntryPoint`` loads ``module:attr``
-# directly and whose other attributes import the real module; and ``egg:``
-# specs are resolved through pluginlib's entry-point index (the one the
-# dispatcher uses), falling back to PasteDeploy's own loader for anything it
-# does not find, so errors and corner cases stay exactly PasteDeploy's.
+# script calling the server directly would (SPEC section 8). Importing
+# PasteDeploy imports importlib.metadata (and the email, zipfile, csv...
+# packages behind it), which alone costs more than the rest of the start-up,
+# and ``inspect`` (with ast, dis, tokenize), which it only needs to explain a
+# factory's TypeError. So PasteDeploy is imported seeing stand-ins for those
+# two modules (only PasteDeploy keeps them; ``sys.modules`` is restored right
+# after): any attribute of a stand-in imports the real module, except
+# ``EntryPoint``, which PasteDeploy uses as ``EntryPoint(value=...).load()``
+# for ``paste.app_factory = module:attr`` lines and gets directly. ``egg:``
+# specs, for which PasteDeploy would call ``distribution()``, are resolved
+# through pluginlib's entry-point index (the one the dispatcher uses),
+# falling back to PasteDeploy's own loader for anything not found there, so
+# errors and corner cases stay exactly PasteDeploy's.
 
 def paste_deploy():
     """``paste.deploy.loadwsgi``, set up for a fast start."""
@@ -382,22 +383,38 @@ def paste_deploy():
 
 
 def _import_paste_deploy():
-    name = "importlib.metadata"
-    if name in sys.modules:
-        from paste.deploy import loadwsgi
-        return loadwsgi
     import importlib
-    stand_in = _MetadataForPasteDeploy(name)
-    sys.modules[name] = stand_in
-    importlib.metadata = stand_in
+    stand_ins = {}
+    if "importlib.metadata" not in sys.modules:
+        stand_ins["importlib.metadata"] = _StandIn("importlib.metadata",
+                                                   EntryPoint=_EntryPointValue)
+    if "inspect" not in sys.modules:
+        stand_ins["inspect"] = _StandIn("inspect")
+    sys.modules.update(stand_ins)
+    if "importlib.metadata" in stand_ins:
+        importlib.metadata = stand_ins["importlib.metadata"]
     try:
         from paste.deploy import loadwsgi
     finally:
-        if sys.modules.get(name) is stand_in:
-            del sys.modules[name]
-        if getattr(importlib, "metadata", None) is stand_in:
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+        if getattr(importlib, "metadata", None) is stand_ins.get("importlib.metadata"):
             del importlib.metadata
     return loadwsgi
+
+
+class _StandIn(type(sys)):
+    """A module whose attributes come from the real one, imported on first use."""
+
+    def __init__(self, name: str, **overrides):
+        super().__init__(name)
+        self.__spec__ = None
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, attr):
+        import importlib
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 _ENTRY_POINT = re.compile(r"^(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?(\[.*\]\s*)?$")
@@ -421,21 +438,6 @@ class _EntryPointValue:
         for part in filter(None, (match.group("attr") or "").split(".")):
             obj = getattr(obj, part)
         return obj
-
-
-class _MetadataForPasteDeploy(type(sys)):
-    """What PasteDeploy sees as importlib.metadata (see above)."""
-
-    EntryPoint = _EntryPointValue
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.__spec__ = None
-
-    def __getattr__(self, attr):
-        import importlib
-        real = importlib.import_module(self.__name__)
-        return getattr(real, attr)
 
 
 class _LazyDistribution:
@@ -547,6 +549,11 @@ def _unknown_runner(name: str) -> str:
             f"(known: {', '.join(names) or 'none'}; or give a full egg: spec)")
 
 
+def _is_option_error(exc: Exception) -> bool:
+    # paste.script.util.options.OptionError, recognised without importing it
+    return all(hasattr(exc, attr) for attr in ("name", "value", "expected", "where"))
+
+
 class _ServerRunner:
     """Calls the loaded server; a bad option value found only then names the option.
 
@@ -557,34 +564,31 @@ class _ServerRunner:
     """
 
     def __init__(self, server, context, spec: str, name: str | None = None):
-        # Imported now: once privileges are dropped the interpreter's own
-        # files may not be readable any more.
-        from paste.script.util.options import OptionError
-        self._option_error = OptionError
         self.server = server
         self.context = context
         self.spec = spec
         self.name = name
 
     def __call__(self, app):
+        # Nothing is imported here: privileges may have been dropped, and the
+        # interpreter's own files may not be readable any more.
         try:
             return self.server(app)
-        except self._option_error as exc:
-            where = self._where()
-            if not exc.where or where not in exc.where:
-                exc.where = where
-            raise BadCommand(str(exc)) from None
+        except ValueError as exc:
+            if _is_option_error(exc):
+                where = self._where()
+                if not exc.where or where not in exc.where:
+                    exc.where = where
+                raise BadCommand(str(exc)) from None
+            self._bad_value(exc)
+            raise
+        except TypeError as exc:
+            self._bad_value(exc)
+            raise
         except ImportError as exc:
             if hasattr(exc, "extra"):  # a runner's missing optional package
                 raise BadCommand(str(exc)) from None
             raise
-        except (ValueError, TypeError) as exc:
-            named = self._option_for(exc)
-            if named is None:
-                raise
-            name, value = named
-            raise BadCommand(f"Bad value for option {name!r} in {self._where()}: "
-                             f"{value!r} ({exc})") from None
         except OSError as exc:
             if hasattr(exc, "address"):  # the runners' ListenError names it
                 raise BadCommand(str(exc), exit_code=1) from None
@@ -595,6 +599,14 @@ class _ServerRunner:
 
     def __getattr__(self, name):
         return getattr(self.server, name)
+
+    def _bad_value(self, exc: Exception) -> None:
+        """A BadCommand naming the option whose value ``exc`` complains about."""
+        named = self._option_for(exc)
+        if named is not None:
+            name, value = named
+            raise BadCommand(f"Bad value for option {name!r} in {self._where()}: "
+                             f"{value!r} ({exc})") from None
 
     def _where(self) -> str:
         loader = getattr(self.context, "loader", None)
