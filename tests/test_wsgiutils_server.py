@@ -1,6 +1,7 @@
 """The wsgiutils runner: HTTP/1.1 details, the bounded pool, shutdown, and `paster serve`."""
 from __future__ import annotations
 
+import http.client
 import json
 import select
 import socket
@@ -344,3 +345,39 @@ def test_ipv6_loopback():
     finally:
         srv.shutdown()
         assert srv.wait_stopped(10)
+
+
+def test_file_wrapper_sends_files(server, tmp_path):
+    import io
+    import os
+    data = os.urandom(3 * 1024 * 1024 + 11)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+
+    def files(environ, start_response):
+        wrapper = environ["wsgi.file_wrapper"]
+        if environ["PATH_INFO"] == "/memory":  # no fileno(): iterated, chunked
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+            return wrapper(io.BytesIO(data), 100_000)
+        f = open(path, "rb")
+        f.seek(int(environ["QUERY_STRING"] or 0))
+        headers = [("Content-Type", "application/octet-stream")]
+        if environ["PATH_INFO"] == "/with-length":
+            headers.append(("Content-Length", str(len(data) - f.tell())))
+        start_response("200 OK", headers)
+        return wrapper(f)
+
+    server.app = files
+    base = f"http://127.0.0.1:{server.port}"
+    for path_info in ("/with-length", "/without-length", "/memory"):
+        status, headers, body = http_get(base + path_info, timeout=30)
+        assert status == 200 and body == data, path_info
+    status, headers, body = http_get(base + "/with-length?1000", timeout=30)
+    assert body == data[1000:] and headers["Content-Length"] == str(len(data) - 1000)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("HEAD", "/without-length")
+    resp = conn.getresponse()
+    assert resp.read() == b"" and resp.getheader("Content-Length") == str(len(data))
+    conn.request("GET", "/with-length?5")  # the connection is still in step
+    assert conn.getresponse().read() == data[5:]
+    conn.close()

@@ -41,7 +41,7 @@ from paste.script.runners_common import (
     bind_socket, format_address, runner_options, stop_signals)
 from paste.script.util.options import OptionError, asfloat, asint, asport
 
-__all__ = ["run_server", "WSGIServer", "make_server", "ClientDisconnected"]
+__all__ = ["run_server", "WSGIServer", "make_server", "ClientDisconnected", "FileWrapper"]
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +336,32 @@ class _Exchange:
         self.headers_sent = True
         return "".join(lines).encode("latin-1")
 
+    def _send_file(self, wrapper: FileWrapper) -> bool:
+        """Send a wrapped file with ``sendfile()``; False to fall back to iterating."""
+        filelike = wrapper.filelike
+        try:
+            fd = filelike.fileno()
+            offset = filelike.tell()
+            size = os.fstat(fd).st_size
+        except (AttributeError, OSError, ValueError):
+            return False
+        if self.status is None or size < offset:
+            return False
+        remaining = size - offset
+        prefix = self._head(remaining)
+        self._send(prefix)
+        if self.no_body:
+            return True
+        count = remaining if self.length is None else min(self.length, remaining)
+        try:
+            sent = self.conn.sock.sendfile(filelike, offset, count) if count else 0
+        except OSError as exc:
+            raise ClientDisconnected(f"could not send the file: {exc}") from None
+        self.sent = sent
+        if self.length is not None and sent != self.length:
+            self.keep_alive = False
+        return True
+
     def write(self, data: bytes) -> None:
         """The WSGI ``write()`` callable; also used for each item of the result."""
         if type(data) is not bytes:
@@ -362,6 +388,8 @@ class _Exchange:
 
     def finish(self, result) -> None:
         """Send what the application returned and end the response."""
+        if type(result) is FileWrapper and not self.headers_sent and self._send_file(result):
+            return
         if type(result) is list and not self.headers_sent and self.status is not None:
             # The common case: the whole body is known, send it in one go.
             body = result[0] if len(result) == 1 else b"".join(result)
@@ -387,6 +415,29 @@ class _Exchange:
             self._send(b"0\r\n\r\n")
         if self.length is not None and self.sent < self.length and not self.no_body:
             self.keep_alive = False  # the client still waits for bytes that never come
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: a file the server may send with ``sendfile()``.
+
+    Iterating gives blocks, for when the response must be chunked or the
+    file is not a real file.
+    """
+
+    def __init__(self, filelike, block_size: int = 64 * 1024):
+        self.filelike = filelike
+        self.block_size = block_size
+        close = getattr(filelike, "close", None)
+        if close is not None:
+            self.close = close
+
+    def __iter__(self):
+        read = self.filelike.read
+        while True:
+            block = read(self.block_size)
+            if not block:
+                return
+            yield block
 
 
 def _as_bytes(data) -> bytes:
@@ -436,6 +487,7 @@ class WSGIServer:
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
             "SERVER_NAME": self.display_host,
             "SERVER_PORT": str(self.port),
             "SERVER_SOFTWARE": "PasteScript-wsgiutils",
