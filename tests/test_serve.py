@@ -608,3 +608,18 @@ def test_serve_in_process_with_dummy_loaders(site, capsys, keep_signals):
     assert pid_text == f"{os.getpid()}\n"
     assert not (site / "in.pid").exists()
     assert capsys.readouterr().out == f"Starting server in PID {os.getpid()}.\n"
+
+
+def test_daemon_removes_its_pid_file_on_sigterm(site, cleanup):
+    cleanup[1].append(site / "app.pid")
+    port = free_port()
+    assert daemon(site, "start", port=port).returncode == 0
+    pid = int((site / "app.pid").read_text())
+    wait_for_port(port)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not pid_alive(pid)
+    assert not (site / "app.pid").exists()  # removed by the server itself
+    assert "Traceback" not in (site / "app.log").read_text()
