@@ -247,3 +247,24 @@ def test_library_modules_are_the_installed_ones_in_import_order(tmp_path, monkey
     assert names == ["zz_lib_first", "zz_lib_second"]
     assert any(os.path.exists(root) for root in library_roots())
     assert "os" in library_modules()     # the standard library counts as installed
+
+
+def test_event_watcher_polls_installed_code(tmp_path):
+    recorder = Recorder()
+    installed = tmp_path / "site-packages"
+    library = installed / "lib.py"
+    library.parent.mkdir()
+    library.write_text("x = 1\n")
+    own = tmp_path / "app.py"
+    own.write_text("y = 1\n")
+    watcher = EventWatcher(recorder, interval=0.02, poll_roots=(str(installed) + os.sep,))
+    watcher.add([str(library), str(own)])
+    watcher.start()
+    try:
+        assert watcher._dirs == {str(tmp_path)}             # one directory watched by events
+        assert watcher._polling is not None and str(library) in watcher._polling.paths
+        time.sleep(0.05)
+        library.write_text("x = 2  # changed\n")
+        assert str(library) in {path for path, _ in recorder.wait()}
+    finally:
+        watcher.stop()

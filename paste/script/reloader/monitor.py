@@ -116,7 +116,8 @@ class Monitor:
         self.selector.register(self._watch_r, selectors.EVENT_READ, "watch")
         previous = self._install_signals()
         self.watcher = self.watcher_factory(self._on_change, self.interval,
-                                            events=self.use_events)
+                                            events=self.use_events,
+                                            poll_roots=worker_side.library_roots())
         if self.verbose > 1:
             self._say(f"Watching files for changes ({self.watcher.method}).")
         try:

@@ -125,9 +125,11 @@ class EventWatcher(FileWatcher):
 
     method = "events"
 
-    def __init__(self, on_change: OnChange, interval: float = 1.0):
+    def __init__(self, on_change: OnChange, interval: float = 1.0,
+                 poll_roots: tuple[str, ...] = ()):
         super().__init__(on_change)
         self.interval = interval
+        self.poll_roots = tuple(poll_roots)
         self._polling: PollingWatcher | None = None
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
@@ -148,6 +150,9 @@ class EventWatcher(FileWatcher):
         for path in paths:
             directory = os.path.dirname(path)
             if directory in self._dirs:
+                continue
+            if self.poll_roots and path.startswith(self.poll_roots):
+                unwatchable.append(path)    # installed code: rarely changes, polled
                 continue
             if not os.path.isdir(directory):
                 unwatchable.append(path)
@@ -197,12 +202,17 @@ class EventWatcher(FileWatcher):
                 self.on_change(path, kind)
 
 
-def make_watcher(on_change: OnChange, interval: float = 1.0,
-                 events: bool = True) -> FileWatcher:
-    """An :class:`EventWatcher` when watchdog works here, else a :class:`PollingWatcher`."""
+def make_watcher(on_change: OnChange, interval: float = 1.0, events: bool = True,
+                 poll_roots: tuple[str, ...] = ()) -> FileWatcher:
+    """An :class:`EventWatcher` when watchdog works here, else a :class:`PollingWatcher`.
+
+    Paths under ``poll_roots`` (installed libraries: many directories, few
+    changes) are polled even when events work, which spares a watch and a
+    thread per directory.
+    """
     if events:
         try:
-            watcher = EventWatcher(on_change, interval)
+            watcher = EventWatcher(on_change, interval, poll_roots)
             watcher.start()
             return watcher
         except (ImportError, OSError):
