@@ -206,3 +206,15 @@ def test_executable_config_as_rc_script(rc_script):
     assert run_script(script, "status").returncode == 3
     assert run_script(script, "stop").returncode == 1
     assert f"Starting server in PID {new_pid}." in (script.parent / "app.log").read_text()
+
+
+def test_default_section_keys_are_not_exe_options(tmp_path):
+    # [DEFAULT] values show up in every configparser section; they are for
+    # the app, never options of the command [exe] runs.
+    from paste.script.exe import exe_command_line
+    config = tmp_path / "app.ini"
+    config.write_text("#!/usr/bin/env paster\n[DEFAULT]\ngreeting = hello\n\n"
+                      "[exe]\ncommand = serve\nlog_file = %(here)s/x.log\n\n[app:main]\nuse = egg:PasteScript#test\n")
+    command, args, plugins, sys_path = exe_command_line(str(config))
+    assert command == "serve"
+    assert args == [f"--log-file={tmp_path}/x.log"]

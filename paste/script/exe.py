@@ -64,16 +64,20 @@ def exe_command_line(filename: str) -> tuple[str, list, list, list]:
     parser = configparser.ConfigParser({"here": here, "__file__": filename})
     try:
         with open(filename, encoding="utf-8") as f:
-            parser.read_file(f)
+            text = f.read()
+        parser.read_string(text, source=filename)
     except OSError as exc:
         raise BadCommand(f"Cannot read {filename}: {exc.strerror}") from None
     except configparser.Error as exc:
         raise BadCommand(f"Cannot parse {filename}: {' '.join(str(exc).split())}") from None
     if not parser.has_section("exe"):
         return "serve", [], [], []
+    # Only the keys written in [exe] itself become options: [DEFAULT]'s keys
+    # (which configparser shows in every section) are for the app's sections.
+    own = configparser.RawConfigParser(default_section="\0no default\0", interpolation=None)
+    own.read_string(text, source=filename)
     try:
-        raw = {name: value for name, value in parser.items("exe")
-               if name not in ("here", "__file__")}
+        raw = {name: parser.get("exe", name) for name in own.options("exe")}
     except configparser.Error as exc:
         raise BadCommand(f"Bad [exe] section in {filename}: "
                          f"{' '.join(str(exc).split())}") from None

@@ -10,7 +10,6 @@ and the value, so the command can print one line and exit.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
 
 __all__ = [
     "OptionError", "asbool", "asint", "asfloat", "asoctal", "aslist",
