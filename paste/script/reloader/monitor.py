@@ -629,11 +629,11 @@ def _drop_bytecode(path: str) -> None:
     size, so an edit that keeps the size within the same second would
     otherwise run the old code.
     """
-    if not path.endswith(".py"):
+    if not path.endswith(".py") or sys.implementation.cache_tag is None:
         return
     try:
         os.unlink(importlib.util.cache_from_source(path))
-    except (OSError, ValueError, NotImplementedError):
+    except (OSError, ValueError):
         pass
 
 
