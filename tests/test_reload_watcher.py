@@ -11,7 +11,8 @@ import pytest
 from paste.script.reloader import ipc, watch_file, watched_files
 from paste.script.reloader.watcher import (REMOVED, WRITING, WRITTEN, EventWatcher,
                                            PollingWatcher, make_watcher)
-from paste.script.reloader.worker import InFlight, error_files, format_error, module_source
+from paste.script.reloader.inflight import InFlight
+from paste.script.reloader.loaded import error_files, format_error, module_source
 
 
 class Recorder:
@@ -235,7 +236,7 @@ def test_library_modules_are_the_installed_ones_in_import_order(tmp_path, monkey
     import sys
     import types
 
-    from paste.script.reloader.worker import library_modules, library_roots
+    from paste.script.reloader.loaded import library_modules, library_roots
 
     installed = tmp_path / "site-packages"
     for name, where in [("zz_lib_first", installed), ("zz_app_module", tmp_path / "project"),

@@ -26,6 +26,8 @@ import threading
 import time
 
 from paste.script.reloader import ipc, worker as worker_side
+from paste.script.reloader.loaded import library_roots
+from paste.script.reloader.sockets import listening_socket
 from paste.script.reloader.watcher import WRITTEN, make_watcher
 
 __all__ = ["Monitor"]
@@ -117,7 +119,7 @@ class Monitor:
         previous = self._install_signals()
         self.watcher = self.watcher_factory(self._on_change, self.interval,
                                             events=self.use_events,
-                                            poll_roots=worker_side.library_roots())
+                                            poll_roots=library_roots())
         if self.verbose > 1:
             self._say(f"Watching files for changes ({self.watcher.method}).")
         try:
@@ -424,7 +426,7 @@ class Monitor:
         sock = self.sockets.get(key)
         if sock is None:
             try:
-                sock = _listening_socket(family, message.get("proto", 0), address,
+                sock = listening_socket(family, message.get("proto", 0), address,
                                          message.get("v6only"))
             except OSError as exc:
                 self._send(worker, {"op": "socket", "error": exc.strerror or str(exc),
@@ -607,19 +609,6 @@ def _pipe() -> tuple[int, int]:
     os.set_blocking(r, False)
     os.set_blocking(w, False)
     return r, w
-
-
-def _listening_socket(family: int, proto: int, address: tuple, v6only) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and v6only is not None:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
-        socket.socket.__base__.bind(sock, address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _drop_bytecode(path: str) -> None:

@@ -1,0 +1,149 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""Handing listening sockets from the monitor to each worker.
+
+The monitor owns every TCP listening socket (:func:`listening_socket`); in a
+worker, :class:`SocketBroker` intercepts ``socket.socket.bind`` and, for a
+TCP address, asks the monitor for its socket and puts it in place
+(``os.dup2``) of the runner's own. Every version of the server thus accepts
+from the same kernel queue, and nothing is refused between two of them.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paste.script.reloader.worker import WorkerChannel
+
+__all__ = ["SocketBroker", "listening_socket", "address_in_use"]
+
+
+class SocketBroker:
+    """Gets TCP listening sockets from the monitor when the server binds them."""
+
+    def __init__(self, channel: "WorkerChannel"):
+        self.channel = channel
+        self.adopted: list[socket.socket] = []
+        self._released: list[socket.socket] = []
+        self.ready_sent = False
+        self._bind = socket.socket.bind
+        self._listen = socket.socket.listen
+        self._shutdown = socket.socket.shutdown
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        broker = self
+
+        def bind(sock, address):
+            if broker.wants(sock):
+                return broker.adopt(sock, address)
+            return broker._bind(sock, address)
+
+        def listen(sock, *args):
+            broker._listen(sock, *args)
+            if any(s is sock for s in broker.adopted):
+                broker.serving()
+
+        def shutdown(sock, how):
+            # A runner stopping (Twisted does this) must not shut the socket
+            # down for the monitor and the next worker too: let go of it first.
+            if any(s is sock for s in broker.adopted):
+                broker.release([sock])
+            return broker._shutdown(sock, how)
+
+        bind.__doc__ = socket.socket.bind.__doc__
+        listen.__doc__ = socket.socket.listen.__doc__
+        shutdown.__doc__ = socket.socket.shutdown.__doc__
+        socket.socket.bind = bind
+        socket.socket.listen = listen
+        socket.socket.shutdown = shutdown
+
+    @staticmethod
+    def wants(sock) -> bool:
+        return sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+
+    def adopt(self, sock: socket.socket, address) -> None:
+        v6only = None
+        if sock.family == socket.AF_INET6:
+            try:
+                v6only = bool(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
+            except OSError:
+                v6only = None
+        with self._lock:
+            self.channel.send({"op": "bind", "family": int(sock.family), "proto": sock.proto,
+                               "address": list(address), "v6only": v6only})
+            reply, fds = self.channel.replies.get()
+        if reply.get("error") or not fds:
+            for fd in fds:
+                os.close(fd)
+            raise OSError(reply.get("errno") or 0, reply.get("error") or "no socket from the monitor")
+        timeout = sock.gettimeout()
+        os.dup2(fds[0], sock.fileno(), inheritable=False)
+        os.close(fds[0])
+        # The shared socket's blocking flag follows this runner's expectation.
+        sock.settimeout(timeout)
+        self.adopted.append(sock)
+
+    def serving(self) -> None:
+        with self._lock:
+            if self.ready_sent:
+                return
+            self.ready_sent = True
+        self.channel.send({"op": "ready"})
+
+    def release(self, sockets=None) -> bool:
+        """Stop accepting on the shared sockets; True if there were any."""
+        for sock in list(self.adopted if sockets is None else sockets):
+            if sock in self._released:
+                continue
+            self._released.append(sock)
+            try:
+                fd = sock.fileno()
+                if fd < 0:
+                    continue
+                private = _private_listener()
+                os.dup2(private.fileno(), fd, inheritable=False)
+                private.close()
+            except OSError:
+                pass
+        return bool(self.adopted)
+
+
+def _private_listener() -> socket.socket:
+    """A listening socket no one knows the address of: it never becomes readable."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    socket.socket.__base__.bind(sock, ("127.0.0.1", 0))
+    socket.socket.__base__.listen(sock, 1)
+    sock.setblocking(False)
+    return sock
+
+
+def listening_socket(family: int, proto: int, address: tuple, v6only) -> socket.socket:
+    """A bound (not yet listening) socket for a worker's bind request."""
+    sock = socket.socket(family, socket.SOCK_STREAM, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and v6only is not None:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+        socket.socket.__base__.bind(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def address_in_use(exc: BaseException | None) -> bool:
+    """Whether an error (or one it came from) says the address is taken."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            return True
+        if "Address already in use" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
