@@ -3,11 +3,13 @@
 """``paster serve --reload``: serve new code as soon as a file is saved.
 
 A *monitor* process (:mod:`.monitor`) watches files (:mod:`.watcher`) and
-owns the listening sockets; each version of the code runs in a *worker*
-process (:mod:`.worker`) forked from it, which loads the application afresh
-and reports back over a pipe (:mod:`.ipc`) which files it read and when it
-is serving. The old worker is only stopped once the new one serves, so a
-broken edit leaves the previous code answering.
+owns the listening sockets (:mod:`.sockets`); each version of the code runs
+in a *worker* process (:mod:`.worker`) forked from it, which loads the
+application afresh and reports back over a socket pair (:mod:`.ipc`) which
+files it read (:mod:`.loaded`) and when it is serving. The old worker is
+only stopped once the new one serves, and then finishes the requests it has
+in flight (:mod:`.inflight`), so a broken edit leaves the previous code
+answering and no request is lost.
 
 This module stays tiny: ``paste.script.serve`` re-exports :func:`watch_file`,
 and applications import it at start-up.
