@@ -269,3 +269,40 @@ def test_event_watcher_polls_installed_code(tmp_path):
         assert str(library) in {path for path, _ in recorder.wait()}
     finally:
         watcher.stop()
+
+
+def test_worker_drops_privileges_after_loading_when_the_command_can(tmp_path):
+    """run_worker in a real fork with a stand-in command: load, drop, report, serve."""
+    from paste.script.reloader import ipc
+    from paste.script.reloader.worker import run_worker
+
+    marker = tmp_path / "dropped"
+
+    class Command:
+        def load_app_and_server(self):
+            return (lambda environ, start_response: []), (lambda app: None)
+
+        def drop_privileges(self):
+            marker.write_text("yes")
+
+    monitor_end, worker_end = ipc.channel_pair()
+    pid = os.fork()
+    if pid == 0:     # never return into pytest from the child
+        try:
+            monitor_end.close()
+            run_worker(Command(), worker_end, verbose=0)
+        finally:
+            os._exit(1)
+    worker_end.close()
+    try:
+        ops = []
+        while "loaded" not in ops:
+            message, _fds = ipc.receive(monitor_end)
+            assert message is not None, ops
+            ops.append(message["op"])
+        assert marker.read_text() == "yes"
+        ipc.send(monitor_end, {"op": "go"})
+        _pid, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0     # server(app) returned
+    finally:
+        monitor_end.close()

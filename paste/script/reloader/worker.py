@@ -195,6 +195,11 @@ def _serve(command, channel: WorkerChannel, changed, verbose) -> None:
     broker.install()
     try:
         app, server = command.load_app_and_server()
+        # --user/--group: the worker runs as that user; the monitor, which
+        # binds the sockets (port 80 needs root), keeps its identity.
+        drop_privileges = getattr(command, "drop_privileges", None)
+        if callable(drop_privileges):
+            drop_privileges()
     except BaseException as exc:
         channel.send_files(module_files() + recorder.files + reloader.watched_files()
                            + error_files(exc))
