@@ -514,3 +514,40 @@ def test_many_changed_files_reach_the_standby(server, tmp_path):
     write_app(s.src, version="v2", factory_extra="pass")
     s.wait_for("v2")
     assert s.proc.poll() is None
+
+
+def _ids_of(pid: int) -> tuple[int, int]:
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1])
+
+
+def test_user_group_and_pid_file_with_reload(server, tmp_path):
+    # The monitor stays root (it binds and holds the pid file); every worker
+    # loads the app, then switches to --user/--group before serving.
+    import grp
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    group = next(name for name in ("nogroup", "nobody") if _has_group(name))
+    pid_path = tmp_path / "reload.pid"
+    s = server(extra_args=["--user", "nobody", "--group", group, "--pid-file", str(pid_path)])
+    first = s.start()
+    assert _ids_of(worker_pid(first)) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
+    assert pid_path.read_text().strip() == str(s.proc.pid)
+    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=tmp_path)
+    assert again.returncode == 1 and "running" in (again.stdout + again.stderr).lower()
+    write_app(s.src, version="v2")
+    second = s.wait_for("v2 one")
+    assert _ids_of(worker_pid(second)) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
+    s.stop()
+    assert s.proc.returncode == 0
+    assert not pid_path.exists()
+
+
+def _has_group(name: str) -> bool:
+    import grp
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False

@@ -111,13 +111,52 @@ class ServeCommand(Command):
         if opts.reload:
             if opts.daemon:
                 raise BadCommand("--reload and --daemon cannot be used together")
+            self._identity = self._resolve_identity()
             self._redirect_to_log_file()
             try:
                 from paste.script.reloader import run_reloader
             except ImportError:
                 raise BadCommand("--reload is not available") from None
-            return run_reloader(self)
+            # The monitor holds the pid file (and stays privileged to bind);
+            # each worker drops privileges after loading (drop_privileges).
+            pid_file = self._acquire_pid_file()
+            if pid_file is False:
+                return 1
+            try:
+                return run_reloader(self)
+            finally:
+                if pid_file is not None:
+                    pid_file.release()
         return self.serve()
+
+    def _resolve_identity(self):
+        from paste.script import privileges
+        try:
+            return privileges.resolve(self.options.set_user, self.options.set_group)
+        except privileges.PrivilegeError as exc:
+            raise BadCommand(str(exc)) from None
+
+    def _acquire_pid_file(self):
+        """The locked pid file of ``--pid-file`` (None without one; False if a server runs)."""
+        from paste.script import daemon
+        if not self.options.pid_file:
+            return None
+        pid_file = daemon.PidFile(self.options.pid_file)
+        try:
+            stale = pid_file.acquire()
+        except daemon.AlreadyRunning as exc:
+            print(exc, file=sys.stderr)
+            return False
+        except daemon.PidFileError as exc:
+            raise BadCommand(str(exc)) from None
+        if stale and self.verbose > 1:
+            print(f"Replaced stale pid file {pid_file.path} (PID {stale})")
+        return pid_file
+
+    def drop_privileges(self) -> None:
+        """Switch to ``--user``/``--group`` (called once the app is loaded)."""
+        from paste.script import privileges
+        privileges.drop_privileges(getattr(self, "_identity", None))
 
     def _parse_arguments(self) -> None:
         """Turn the arguments into the specs that :meth:`load_app_and_server` uses."""
@@ -209,28 +248,19 @@ class ServeCommand(Command):
     def serve(self) -> int:
         """Serve in the foreground, or as a daemon, holding the pid file if any."""
         from paste.script import daemon
-        from paste.script import privileges
         opts = self.options
-        try:
-            identity = privileges.resolve(opts.set_user, opts.set_group)
-        except privileges.PrivilegeError as exc:
-            raise BadCommand(str(exc)) from None
-        self._identity = identity
+        identity = self._identity = self._resolve_identity()
         log_fd = self._open_log_file()
-        pid_file = None
-        if opts.pid_file:
-            pid_file = daemon.PidFile(opts.pid_file)
-            try:
-                stale = pid_file.acquire()
-            except daemon.AlreadyRunning as exc:
-                if log_fd is not None:
-                    os.close(log_fd)
-                print(exc, file=sys.stderr)
-                return 1
-            except daemon.PidFileError as exc:
-                raise BadCommand(str(exc)) from None
-            if stale and self.verbose > 1:
-                print(f"Replaced stale pid file {pid_file.path} (PID {stale})")
+        try:
+            pid_file = self._acquire_pid_file()
+        except BaseException:
+            if log_fd is not None:
+                os.close(log_fd)
+            raise
+        if pid_file is False:
+            if log_fd is not None:
+                os.close(log_fd)
+            return 1
         try:
             if identity is not None and identity.uid is not None:
                 # Let the server, once unprivileged, still use its files.
@@ -263,12 +293,11 @@ class ServeCommand(Command):
                 pid_file.release()
 
     def _serve_once(self, startup, pid_file=None) -> int:
-        from paste.script import privileges
         if pid_file is not None:
             pid_file.forget()  # in a supervised child: the parent owns the file
         try:
             app, server = self.load_app_and_server()
-            privileges.drop_privileges(getattr(self, "_identity", None))
+            self.drop_privileges()
         except BadCommand as exc:
             startup.failed(exc.message, exc.exit_code)
             raise

@@ -10,6 +10,8 @@ and the value, so the command can print one line and exit.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 
 __all__ = [
     "OptionError", "asbool", "asint", "asfloat", "asoctal", "aslist",
@@ -23,7 +25,7 @@ _FALSE = {"false", "no", "off", "n", "f", "0", ""}
 class OptionError(ValueError):
     """A configuration option had a value that cannot be used."""
 
-    def __init__(self, name: str, value: Any, expected: str, where: str = ""):
+    def __init__(self, name: str, value: object, expected: str, where: str = ""):
         self.name = name
         self.value = value
         self.expected = expected
@@ -44,7 +46,7 @@ def _named(expected: str):
 
 
 @_named("expected true or false")
-def asbool(value: Any) -> bool:
+def asbool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -58,26 +60,26 @@ def asbool(value: Any) -> bool:
 
 
 @_named("expected an integer")
-def asint(value: Any) -> int:
+def asint(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(value)
     return int(str(value).strip()) if not isinstance(value, int) else value
 
 
 @_named("expected a number")
-def asfloat(value: Any) -> float:
+def asfloat(value: object) -> float:
     return float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
 
 
 @_named("expected an octal number such as 022")
-def asoctal(value: Any) -> int:
+def asoctal(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return int(str(value).strip(), 8)
 
 
 @_named("expected a port number between 0 and 65535")
-def asport(value: Any) -> int:
+def asport(value: object) -> int:
     port = asint(value)
     if not 0 <= port <= 65535:
         raise ValueError(value)
@@ -85,13 +87,13 @@ def asport(value: Any) -> int:
 
 
 @_named("expected a list of words")
-def aslist(value: Any) -> list:
+def aslist(value: object) -> list:
     if isinstance(value, (list, tuple)):
         return list(value)
     return str(value).split()
 
 
-def convert(options: Mapping[str, Any], table: Mapping[str, Callable[[Any], Any]],
+def convert(options: Mapping[str, object], table: Mapping[str, Callable[[object], object]],
             where: str = "", strict: bool = False) -> dict:
     """Return a copy of ``options`` with every value named in ``table`` converted.
 
