@@ -5,7 +5,7 @@
 Measures (median wall time of N runs each, bytecode caches warm):
 
 * ``python -c pass``                         the baseline
-* ``paster help``                            target: <= 2.0x the baseline
+* ``paster help``, ``paster --version``      target: <= 2.0x the baseline
 * both again with 300 extra distributions    target: paster help grows <= 1.2x
   (dist-info directories with entry points, on PYTHONPATH)
 
@@ -56,6 +56,7 @@ def main():
     try:
         base = median_time([python, "-c", "pass"], env, args.runs)
         help_ = median_time([paster, "help"], env, args.runs)
+        version = median_time([paster, "--version"], env, args.runs)
         filler = Path(workdir) / "filler"
         make_distributions(filler, 300)
         # As if installed a while ago: a directory modified within the last
@@ -70,6 +71,7 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"python -c pass              {base * 1000:7.1f} ms")
     print(f"paster help                 {help_ * 1000:7.1f} ms   {help_ / base:4.2f}x baseline (target <= 2.0x)")
+    print(f"paster --version            {version * 1000:7.1f} ms   {version / base:4.2f}x baseline (target <= 2.0x)")
     print(f"python -c pass  (+300 dists) {base300 * 1000:6.1f} ms")
     print(f"paster help     (+300 dists) {help300 * 1000:6.1f} ms   {help300 / help_:4.2f}x without them "
           f"(target <= 1.2x); {help300 / base300:4.2f}x its baseline")

@@ -252,3 +252,58 @@ def test_cache_can_be_disabled_and_survives_garbage(tmp_path):
     with open(path, "wb") as f:
         f.write(b"not a marshal file")
     assert "only-cmd" in _run_help(env, tmp_path)
+
+
+@pytest.mark.parametrize("breakage", ["directory", "not-utf8"])
+def test_unreadable_paster_plugins_txt_is_one_line(tmp_path, breakage):
+    project = tmp_path / "proj"
+    egg = project / "Proj.egg-info"
+    write(egg / "PKG-INFO", "Metadata-Version: 2.1\nName: Proj\nVersion: 0.1\n")
+    if breakage == "directory":
+        (egg / "paster_plugins.txt").mkdir()
+    else:
+        (egg / "paster_plugins.txt").write_bytes(b"Paste\xffScript\n")
+    proc = subprocess.run([os.sys.executable, "-m", "paste.script", "help"], cwd=project,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"Cannot read plugin list {egg / 'paster_plugins.txt'}: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_project_with_only_egg_info_run(tmp_path):
+    # A real project, never installed: only 'python setup.py egg_info' was
+    # run in it. Inside it (and below) its paster_command shows and runs;
+    # elsewhere it does not.
+    project = tmp_path / "LocalProj"
+    write(project / "setup.py", """
+        from setuptools import setup
+        setup(name="LocalProj", version="0.1", py_modules=["localcmds"],
+              paster_plugins=["PasteScript"],
+              entry_points={"paste.paster_command": ["local-thing = localcmds:Thing"]})
+    """)
+    write(project / "localcmds.py", '''
+        from paste.script.command import Command
+        class Thing(Command):
+            summary = "The local project's command"
+            parser = Command.standard_parser()
+            def command(self):
+                print("local thing ran")
+    ''')
+    egg = subprocess.run([os.sys.executable, "setup.py", "-q", "egg_info"], cwd=project,
+                         capture_output=True, text=True)
+    assert egg.returncode == 0, egg.stderr
+    (project / "pkg").mkdir()
+    for cwd in (project, project / "pkg"):
+        listing = _run_help(None, cwd)
+        assert "local-thing  The local project's command" in listing
+        assert "grep" in listing  # PasteScript is listed in its paster_plugins.txt
+        ran = subprocess.run([os.sys.executable, "-m", "paste.script", "local-thing"], cwd=cwd,
+                             capture_output=True, text=True)
+        assert (ran.returncode, ran.stdout) == (0, "local thing ran\n"), ran.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert "local-thing" not in _run_help(None, elsewhere)
+    missing = subprocess.run([os.sys.executable, "-m", "paste.script", "local-thing"],
+                             cwd=elsewhere, capture_output=True, text=True)
+    assert missing.returncode == 2 and "Command 'local-thing' not known" in missing.stderr

@@ -130,7 +130,7 @@ def main(args: list | None = None) -> int:
         if exc.message:
             print(exc.message, file=sys.stderr)
         return exc.exit_code
-    except pluginlib.PluginNotFound as exc:
+    except pluginlib.PluginError as exc:
         print(exc, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -15,14 +15,18 @@ import re
 import sys
 
 __all__ = [
-    "PluginNotFound", "find_egg_info_dir", "egg_info_dir", "egg_name",
+    "PluginError", "PluginNotFound", "find_egg_info_dir", "egg_info_dir", "egg_name",
     "add_plugin", "remove_plugin", "resolve_plugins", "find_distribution",
     "load_commands_from_plugins", "load_global_commands", "entry_points",
     "project_plugins", "EntryPoint",
 ]
 
 
-class PluginNotFound(LookupError):
+class PluginError(LookupError):
+    """A plugin cannot be used; the message says why (``paster`` prints it, exit 2)."""
+
+
+class PluginNotFound(PluginError):
     """A plugin (distribution) named by the user is not installed."""
 
     def __init__(self, name: str):
@@ -86,8 +90,12 @@ def _read_plugin_lines(egg_info: str) -> list[str]:
     path = os.path.join(egg_info, "paster_plugins.txt")
     if not os.path.exists(path):
         return []
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PluginError(f"Cannot read plugin list {path}: {reason}") from None
 
 
 def _write_plugin_lines(egg_info: str, lines: list[str]) -> None:
