@@ -391,6 +391,7 @@ def apache_error_log(directory: Path) -> str:
 
 def runner_entry_point(name: str):
     """The ``paste.server_runner`` entry point ``name`` of PasteScript, loaded."""
-    from importlib.metadata import entry_points
-    (point,) = [ep for ep in entry_points(group="paste.server_runner") if ep.name == name]
+    from importlib.metadata import distribution  # entry_points(group=) needs 3.10
+    (point,) = [ep for ep in distribution("PasteScript").entry_points
+                if ep.group == "paste.server_runner" and ep.name == name]
     return point.load()

@@ -31,7 +31,7 @@ def test_readme_starts_with_the_two_commands():
     assert "paster serve docs/example_app.ini" in commands[0]
     assert commands[1].endswith(".venv/bin/python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "exec .venv/bin/python -m pytest\n" in ci
+    assert "\n.venv/bin/python -m pytest\n" in ci
 
 
 def test_example_app_ini_serves_the_test_application(tmp_path):

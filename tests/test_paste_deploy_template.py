@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+
 import pytest
 
 from tests.support import (
     free_port, http_get, paster_env, run_paster, stop_process, wait_for_port, write,
 )
 from tests.test_create_distro import make_venv, pip_install, run_in
+
+
+# PasteDeploy's sample application starts with 'import cgi', a module that
+# Python 3.13 removed: there the generated project cannot be imported at all
+# (an upstream bug in PasteDeploy's template, not in create). The tests then
+# check that serve says so in one line instead of serving.
+UPSTREAM_SAMPLE_IMPORTS = sys.version_info < (3, 13)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +74,9 @@ def test_installed_project_loads_its_config(project, installed):
             "print(type(app).__name__, app.config['greeting'], app.config['debug'], alohaapp.__file__)")
     # Run from elsewhere, so that only the installed copy can be imported.
     proc = run_in(installed, "-c", code, cwd=root.parent)
+    if not UPSTREAM_SAMPLE_IMPORTS:
+        assert proc.returncode != 0 and "No module named 'cgi'" in proc.stderr
+        return
     assert proc.returncode == 0, proc.stderr
     name, greeting, debug, location = proc.stdout.split()
     assert (name, greeting, debug) == ("ConfigMiddleware", "Aloha!", "true")
@@ -86,7 +98,8 @@ def served(project, installed, tmp_path):
                             cwd=tmp_path, env=paster_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        wait_for_port(port, proc=proc)
+        if UPSTREAM_SAMPLE_IMPORTS:
+            wait_for_port(port, proc=proc)
         yield port, proc
     finally:
         stop_process(proc)
@@ -94,6 +107,12 @@ def served(project, installed, tmp_path):
 
 def test_installed_project_is_served(served):
     port, proc = served
+    if not UPSTREAM_SAMPLE_IMPORTS:
+        proc.wait(30)
+        output = proc.stdout.read()
+        assert proc.returncode != 0
+        assert "No module named 'cgi'" in output and "Traceback" not in output
+        return
     status, _, _ = http_get(f"http://127.0.0.1:{port}/")
     # The request reaches the generated application. Its ConfigMiddleware
     # imports paste.wsgilib from the retired Paste distribution and its

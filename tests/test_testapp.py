@@ -75,9 +75,9 @@ def test_bad_and_unknown_options():
 
 
 def test_entry_point_is_registered():
-    from importlib.metadata import entry_points
-    (point,) = [ep for ep in entry_points(group="paste.app_factory")
-                if ep.name == "test" and ep.value.startswith("paste.script.testapp")]
+    from importlib.metadata import distribution  # entry_points(group=) needs 3.10
+    (point,) = [ep for ep in distribution("PasteScript").entry_points
+                if ep.group == "paste.app_factory" and ep.name == "test"]
     assert point.load() is make_test_application
 
 

@@ -546,8 +546,10 @@ class _load_errors:
         from importlib.metadata import PackageNotFoundError
         from paste.script.util.options import OptionError
         if isinstance(exc, PackageNotFoundError):
+            # .name is 3.10+; on 3.9 the name is the exception's argument.
+            name = getattr(exc, "name", None) or (exc.args[0] if exc.args else "?")
             raise BadCommand(
-                f"Distribution {exc.name!r} not found (from {self.what} {self.spec}): "
+                f"Distribution {name!r} not found (from {self.what} {self.spec}): "
                 f"is it installed?") from None
         if isinstance(exc, LookupError):
             message = str(exc).strip("'\"")
@@ -571,8 +573,8 @@ class _load_errors:
 
 
 def _unknown_runner(name: str) -> str:
-    from importlib.metadata import entry_points
-    names = sorted({ep.name for ep in entry_points(group="paste.server_runner")
+    from paste.script import pluginlib
+    names = sorted({ep.name for ep in pluginlib.entry_points("paste.server_runner")
                     if ep.value.startswith("paste.script.")})
     return (f"Unknown server runner {name!r} for -s/--server "
             f"(known: {', '.join(names) or 'none'}; or give a full egg: spec)")
