@@ -20,7 +20,7 @@ from paste.script import __version__
 
 __all__ = [
     "Command", "BadCommand", "NoDefault", "run", "main", "invoke",
-    "get_commands", "dispatch", "parser",
+    "get_commands", "dispatch", "parser", "NotFoundCommand",
 ]
 
 
@@ -222,6 +222,26 @@ def dispatch(command_name: str, args: list, plugins=None) -> int:
         return _unknown_command(command_name, commands)
     command = load_command(command_name, commands[command_name])
     return invoke(command, command_name, None, list(args), exit=False)
+
+
+class NotFoundCommand:
+    """Stands in for a command that is not installed: reports it (exit 2)."""
+
+    def __init__(self, name: str):
+        self.command_name = name
+
+    def run(self, args: list) -> int:
+        return _unknown_command(self.command_name, get_commands())
+
+
+def popdefault(dict_: dict, name: str, default=None):
+    """``dict_.pop(name, default)`` (kept for code that imports it)."""
+    return dict_.pop(name, default)
+
+
+python_version = sys.version.split()[0]
+# Plugins active everywhere; the original's module-level list, kept empty.
+system_plugins: list = []
 
 
 def run(args: list | None = None) -> None:

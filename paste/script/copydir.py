@@ -150,10 +150,20 @@ def _test(condition: Any, true: Any, false: Any = "") -> Any:
     return true if condition else false
 
 
+def html_quote(s) -> str:
+    """HTML-escape ``s`` (None gives an empty string); available in templates."""
+    return "" if s is None else html.escape(str(s), quote=True)
+
+
+def url_quote(s) -> str:
+    """URL-quote ``s``; available in templates."""
+    return urllib.parse.quote(str(s))
+
+
 standard_vars: dict[str, Any] = {
     "nothing": None,
-    "html_quote": lambda s: "" if s is None else html.escape(str(s), quote=True),
-    "url_quote": lambda s: urllib.parse.quote(str(s)),
+    "html_quote": html_quote,
+    "url_quote": url_quote,
     "empty": '""',
     "test": _test,
     "repr": repr,

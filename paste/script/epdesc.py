@@ -93,3 +93,34 @@ class AppInstallDescription:
     like paste.script.appinstall.Installer, called with
     (distribution, entry_group, entry_name).
     """
+
+
+class CreateTemplateDescription(PasterCreateTemplateDescription):
+    """The original's name for the ``paste.paster_create_template`` description."""
+
+
+class ConsoleScriptsDescription:
+    description = """
+    A command-line program: installers write a script of the entry point's
+    name that calls the function (console_scripts).
+    """
+
+
+class DistutilsCommandsDescription:
+    description = """
+    A setup.py command (python setup.py NAME): a setuptools Command class.
+    """
+
+
+class SetupKeywordsDescription:
+    description = """
+    A keyword accepted by setup(): the function validates its value as
+    check(dist, attr, value). PasteScript adds paster_plugins.
+    """
+
+
+class EggInfoWriters:
+    description = """
+    A file written into *.egg-info by egg_info: the function is called as
+    writer(cmd, basename, filename). PasteScript writes paster_plugins.txt.
+    """

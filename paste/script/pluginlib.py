@@ -18,7 +18,7 @@ __all__ = [
     "PluginError", "PluginNotFound", "find_egg_info_dir", "egg_info_dir", "egg_name",
     "add_plugin", "remove_plugin", "resolve_plugins", "find_distribution",
     "load_commands_from_plugins", "load_global_commands", "entry_points",
-    "project_plugins", "EntryPoint",
+    "project_plugins", "EntryPoint", "get_distro", "parse_lines",
 ]
 
 
@@ -136,6 +136,17 @@ def find_distribution(name: str):
         return md.distribution(name)
     except md.PackageNotFoundError:
         raise PluginNotFound(name) from None
+
+
+def get_distro(spec: str):
+    """The installed distribution named by ``spec`` (the original's name for it)."""
+    return find_distribution(spec)
+
+
+def parse_lines(data: str) -> list:
+    """The non-empty, non-comment lines of ``data``, stripped."""
+    return [line.strip() for line in data.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 # ---------------------------------------------------------------------------

@@ -657,3 +657,78 @@ class _ServerRunner:
             if isinstance(value, str) and value.strip() and repr(value.strip()) in text:
                 return name, value
         return None
+
+
+# ---------------------------------------------------------------------------
+# Names the original module exported, kept for code that imports them. The
+# daemon machinery itself lives in paste.script.daemon.
+
+class DaemonizeException(Exception):
+    """Daemon start-up refused (kept for code that catches it)."""
+
+
+def read_pidfile(filename: str) -> int | None:
+    """The pid recorded in ``filename``; None when missing, empty or unreadable."""
+    from paste.script.daemon import PidFile, PidFileError
+    try:
+        return PidFile(filename).read()
+    except PidFileError:
+        return None
+
+
+def live_pidfile(pidfile: str) -> int | None:
+    """The pid of ``pidfile`` if that process is alive, else None."""
+    from paste.script.daemon import _alive
+    pid = read_pidfile(pidfile)
+    return pid if pid is not None and _alive(pid) else None
+
+
+class LazyWriter:
+    """A file opened on its first write (so an unused log file is never created)."""
+
+    def __init__(self, filename: str, mode: str = "w"):
+        import threading
+        self.filename = filename
+        self.mode = mode
+        self.fileobj = None
+        self.lock = threading.Lock()
+
+    def open(self):
+        with self.lock:
+            if self.fileobj is None:
+                self.fileobj = open(self.filename, self.mode)
+        return self.fileobj
+
+    def write(self, text: str) -> None:
+        fileobj = self.open()
+        fileobj.write(text)
+        fileobj.flush()
+
+    def writelines(self, lines) -> None:
+        fileobj = self.open()
+        fileobj.writelines(lines)
+        fileobj.flush()
+
+    def flush(self) -> None:
+        self.open().flush()
+
+
+def ensure_port_cleanup(bound_addresses, maxtries: int = 30, sleeptime: float = 2) -> None:
+    """At exit, wait until nothing listens on ``bound_addresses`` any more."""
+    import atexit
+    atexit.register(_wait_for_ports_free, bound_addresses, maxtries, sleeptime)
+
+
+def _wait_for_ports_free(bound_addresses, maxtries: int, sleeptime: float) -> None:
+    import socket
+    import time
+    for host, port in bound_addresses:
+        for _ in range(maxtries):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect((host, port))
+                except OSError:
+                    break  # nothing answers: the port is free
+            time.sleep(sleeptime)
+        else:
+            raise SystemExit(f"Timeout waiting for port {host}:{port} to be free")

@@ -12,7 +12,9 @@ configures logging).
 import configparser
 import logging.config
 
-__all__ = ["fileConfig"]
+from logging.config import listen, stopListening  # noqa: F401  (the original exported them)
+
+__all__ = ["fileConfig", "listen", "stopListening"]
 
 
 def fileConfig(fname, defaults=None, disable_existing_loggers=False, encoding=None):
