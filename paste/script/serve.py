@@ -406,8 +406,13 @@ def paste_deploy():
     loadwsgi = sys.modules.get("paste.deploy.loadwsgi")
     if loadwsgi is None:
         loadwsgi = _import_paste_deploy()
-    if not isinstance(loadwsgi._loaders.get("egg"), _FastEggLoading):
-        loadwsgi._loaders["egg"] = _FastEggLoading(loadwsgi, loadwsgi._loaders["egg"])
+    loaders = getattr(loadwsgi, "_loaders", None)
+    # Only where PasteDeploy's internals are the ones this was written for
+    # (3.x); another version keeps its own egg: loader, just slower.
+    if (isinstance(loaders, dict) and "egg" in loaders
+            and all(hasattr(loadwsgi, name) for name in ("LoaderContext", "EggLoader", "_Loader"))
+            and not isinstance(loaders["egg"], _FastEggLoading)):
+        loaders["egg"] = _FastEggLoading(loadwsgi, loaders["egg"])
     return loadwsgi
 
 
