@@ -83,8 +83,14 @@ def test_namespace_with_plain_checkout_on_sys_path(bare_venv, tmp_path):
 def test_namespace_with_wheel_install(bare_venv, tmp_path):
     root, python = bare_venv
     wheels = tmp_path / "wheels"
+    # Build from a clean copy: a build/ directory left in the checkout would
+    # put stale files into the wheel, and the checkout stays untouched.
+    import shutil
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "*.egg-info", ".eggs", "__pycache__", ".pytest_cache"))
     subprocess.run([str(python), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+                    "-w", str(wheels), str(source)], check=True, capture_output=True)
     wheel = next(wheels.glob("PasteScript-*.whl")) if list(wheels.glob("PasteScript-*.whl")) \
         else next(wheels.glob("pastescript-*.whl"))
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
