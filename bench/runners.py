@@ -27,12 +27,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,51 +43,16 @@ def app(environ, start_response):
     return [body]
 '''
 
-FASTCGI_PARAMS = """
-fastcgi_param QUERY_STRING $query_string;
-fastcgi_param REQUEST_METHOD $request_method;
-fastcgi_param CONTENT_TYPE $content_type;
-fastcgi_param CONTENT_LENGTH $content_length;
-fastcgi_param SCRIPT_NAME "";
-fastcgi_param PATH_INFO $uri;
-fastcgi_param REQUEST_URI $request_uri;
-fastcgi_param SERVER_PROTOCOL $server_protocol;
-fastcgi_param REMOTE_ADDR $remote_addr;
-fastcgi_param SERVER_NAME $server_name;
-fastcgi_param SERVER_PORT $server_port;
-"""
-
-SCGI_PARAMS = """
-scgi_param REQUEST_METHOD $request_method;
-scgi_param REQUEST_URI $request_uri;
-scgi_param QUERY_STRING $query_string;
-scgi_param CONTENT_TYPE $content_type;
-scgi_param SCRIPT_NAME "";
-scgi_param PATH_INFO $uri;
-scgi_param SERVER_PROTOCOL $server_protocol;
-scgi_param REMOTE_ADDR $remote_addr;
-scgi_param SERVER_NAME $server_name;
-scgi_param SERVER_PORT $server_port;
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# One definition of the nginx parameter blocks and the loopback helpers:
+# the ones the front-end tests use.
+sys.path.insert(0, str(ROOT))
+from tests.runner_support import FASTCGI_PARAMS, SCGI_PARAMS  # noqa: E402
+from tests.support import free_port  # noqa: E402
+from tests.support import wait_for_port as _wait_for_port  # noqa: E402
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
+    _wait_for_port(port, timeout=timeout, proc=proc)
 
 
 class Bench:
