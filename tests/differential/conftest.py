@@ -1,0 +1,50 @@
+"""Fixtures for the differential tests: PasteScript 3.7.0 beside this project.
+
+The 3.7.0 venv is built once per test session from exact pins
+(``harness.PINS_37``); building it needs the package registry.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.differential.harness import Pair, Side, make_37_venv, ours_side
+
+
+@pytest.fixture(scope="session")
+def side37(tmp_path_factory) -> Side:
+    root = tmp_path_factory.mktemp("ps37")
+    python = make_37_venv(root / "venv")
+    # 3.7.0 imports pkg_resources, whose deprecation warning would be the
+    # only difference in many outputs.
+    quiet = {"PYTHONWARNINGS": "ignore:pkg_resources is deprecated:UserWarning"}
+    return Side("ps37", python.parent, python, root / "venv", quiet)
+
+
+@pytest.fixture(scope="session")
+def side_ours() -> Side:
+    return ours_side()
+
+
+@pytest.fixture
+def pair(side37, side_ours, tmp_path) -> Pair:
+    """Run ``paster`` command lines on 3.7.0 and on ours; see ``Pair.run``."""
+    return Pair(side37, side_ours, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def overlay_pair(side37, side_ours, tmp_path_factory):
+    """``overlay_pair(name, *requirements)``: a Pair whose two sides also see
+    ``requirements`` (installed with ``--no-deps`` into a venv of their own
+    on each side).  Built once per session for each name."""
+    built = {}
+
+    def make(name: str, *requirements: str, deps: bool = False) -> Pair:
+        if name not in built:
+            root = tmp_path_factory.mktemp(f"overlay-{name}")
+            old = side37.overlay(root / "ps37", *requirements, deps=deps)
+            new = side_ours.overlay(root / "ours", *requirements, deps=deps)
+            built[name] = (old, new, root)
+        old, new, root = built[name]
+        return Pair(old, new, tmp_path_factory.mktemp(f"run-{name}"))
+
+    return make
