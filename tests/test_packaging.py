@@ -52,14 +52,42 @@ def test_paster_help_imports_nothing_heavy(tmp_path):
     assert proc.stdout.strip() == "0 []", proc.stderr
 
 
+def copy_distribution(name: str, purelib: Path) -> None:
+    """Install ``name`` into ``purelib`` by copying the files its RECORD lists
+    from the environment running the tests: no index, no network."""
+    import importlib.metadata
+    import shutil
+    dist = importlib.metadata.distribution(name)
+    for file in dist.files:
+        if file.suffix == ".pyc" or str(file).startswith(".."):
+            continue
+        target = purelib / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file.locate(), target)
+
+
+def our_pip(python: Path, *args: str) -> None:
+    """Run the test environment's pip against the venv of ``python``."""
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *args,
+                    "-q", "--disable-pip-version-check"],
+                   check=True, capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def bare_venv(tmp_path_factory):
-    """A fresh venv (with pip) holding PasteDeploy but not PasteScript."""
+    """A fresh venv holding PasteDeploy and setuptools but not PasteScript.
+
+    Both are copied from the environment running the tests, so the fixture
+    works offline and tests the versions the project is installed with.
+    """
     root = tmp_path_factory.mktemp("nsvenv")
-    venv.EnvBuilder(with_pip=True).create(root / "venv")
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(root / "venv")
     python = root / "venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "PasteDeploy", "setuptools", "wheel"], check=True)
+    purelib = Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    for name in ("PasteDeploy", "setuptools"):
+        copy_distribution(name, purelib)
     return root, python
 
 
@@ -89,12 +117,11 @@ def test_namespace_with_wheel_install(bare_venv, tmp_path):
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv*", "build", "dist", "*.egg-info", ".eggs", "__pycache__", ".pytest_cache"))
-    subprocess.run([str(python), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(source)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-w", str(wheels), str(source)], check=True, capture_output=True)
     wheel = next(wheels.glob("PasteScript-*.whl")) if list(wheels.glob("PasteScript-*.whl")) \
         else next(wheels.glob("pastescript-*.whl"))
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)
+    our_pip(python, "install", "--no-index", "--no-deps", str(wheel))
     try:
         location = _check(python, tmp_path)
         assert "site-packages" in location
@@ -106,14 +133,40 @@ def test_namespace_with_wheel_install(bare_venv, tmp_path):
                                  capture_output=True, text=True, cwd=tmp_path)
         assert version.stdout.startswith("PasteScript 4.")
     finally:
-        subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "PasteScript"], check=True)
+        our_pip(python, "uninstall", "-y", "PasteScript")
 
 
 def test_namespace_with_editable_install(bare_venv, tmp_path):
     _, python = bare_venv
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "-e", str(ROOT)], check=True, capture_output=True)
+    our_pip(python, "install", "--no-index", "--no-deps", "--no-build-isolation", "-e", str(ROOT))
     try:
         assert _check(python, tmp_path) == str(PASTE / "script" / "__init__.py")
     finally:
-        subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "PasteScript"], check=True)
+        our_pip(python, "uninstall", "-y", "PasteScript")
+
+
+def test_works_with_the_newest_setuptools_from_the_registry(tmp_path):
+    """``paster`` starts and ``create`` runs ``egg_info`` with the newest setuptools.
+
+    This is why the project exists: 3.7.0 imports pkg_resources, which
+    setuptools 82 removed.  The test deliberately installs the newest
+    setuptools and PasteDeploy, so it needs the package registry.
+    """
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(tmp_path / "venv")
+    python = tmp_path / "venv" / "bin" / "python"
+    our_pip(python, "install", "--upgrade", "setuptools", "PasteDeploy")
+    our_pip(python, "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(ROOT))
+    probe = subprocess.run(
+        [str(python), "-c", "import importlib.util, setuptools; "
+         "print(setuptools.__version__, importlib.util.find_spec('pkg_resources') is None)"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert int(probe[0].split(".")[0]) >= 82 and probe[1] == "True", probe
+    paster = tmp_path / "venv" / "bin" / "paster"
+    work = tmp_path / "work"
+    work.mkdir()
+    created = subprocess.run([str(paster), "create", "--no-interactive", "Foo"],
+                             cwd=work, capture_output=True, text=True)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert (work / "Foo" / "Foo.egg-info" / "PKG-INFO").is_file()
+    listed = subprocess.run([str(paster), "help"], cwd=work / "Foo", capture_output=True, text=True)
+    assert listed.returncode == 0 and "create" in listed.stdout, listed.stderr
