@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -8,12 +10,25 @@ import pytest
 
 
 def pytest_configure(config):
-    # Keep the entry-point cache of every throw-away environment the tests
-    # make out of the user's ~/.cache (subprocesses inherit this).
-    import os
-    import tempfile
-    if "PASTE_SCRIPT_CACHE_DIR" not in os.environ:
-        os.environ["PASTE_SCRIPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="paste-script-cache-")
+    # A shell that starts pytest in the background ('&') leaves SIGINT
+    # ignored, and an ignored signal stays ignored in every child: the tests
+    # that interrupt a server with SIGINT would wait for nothing.  A handled
+    # signal is reset to its default in an exec'd child, as at a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def entry_point_cache(tmp_path_factory):
+    """Keep the entry-point cache of every throw-away environment the tests
+    make out of the user's ~/.cache (subprocesses inherit the variable)."""
+    if "PASTE_SCRIPT_CACHE_DIR" in os.environ:
+        yield os.environ["PASTE_SCRIPT_CACHE_DIR"]
+        return
+    path = str(tmp_path_factory.mktemp("paste-script-cache"))
+    os.environ["PASTE_SCRIPT_CACHE_DIR"] = path
+    yield path
+    del os.environ["PASTE_SCRIPT_CACHE_DIR"]
 
 
 def _make_egg_info(site: Path, name: str, entry_points: str = "", plugins=(),
