@@ -23,9 +23,56 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listening_inodes(port: int) -> set:
+    """Socket inodes listening on TCP ``port`` (any address), from /proc/net."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def process_tree(pid: int) -> list:
+    """``pid`` and all its descendants that are alive now."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with contextlib.suppress(OSError):
+                    with open(f"/proc/{current}/task/{task}/children") as f:
+                        todo.extend(int(child) for child in f.read().split())
+    return found
+
+
+def port_owner(port: int, pid: int) -> bool:
+    """Whether ``pid`` or one of its descendants holds the socket listening on ``port``."""
+    inodes = {f"socket:[{inode}]" for inode in listening_inodes(port)}
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{member}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{member}/fd/{fd}") in inodes:
+                        return True
+    return False
+
+
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0,
-                  proc: subprocess.Popen | None = None) -> None:
-    """Block until something accepts connections on (host, port)."""
+                  proc: subprocess.Popen | None = None, pid: int | None = None) -> None:
+    """Block until the process started by the test accepts connections on (host, port).
+
+    The listener must belong to ``proc`` (or the process ``pid``, for a
+    daemon that detached) or one of its descendants: another program that
+    happens to hold the port does not count.
+    """
+    if proc is None and pid is None:
+        raise TypeError("wait_for_port needs the process expected to listen: proc= or pid=")
+    owner = proc.pid if proc is not None else pid
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -33,9 +80,10 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0,
             raise AssertionError(f"process exited with {proc.returncode} before listening:\n{out}")
         with contextlib.suppress(OSError):
             with socket.create_connection((host, port), timeout=0.5):
-                return
+                if port_owner(port, owner):
+                    return
         time.sleep(0.02)
-    raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")
+    raise AssertionError(f"process {owner} not listening on {host}:{port} after {timeout}s")
 
 
 def http_get(url: str, timeout: float = 10.0, data: bytes | None = None,

@@ -187,7 +187,7 @@ def test_executable_config_as_rc_script(rc_script):
     started = run_script(script, "start")
     assert started.returncode == 0, started.stdout + started.stderr
     pid = int(pid_path.read_text())
-    wait_for_port(port)
+    wait_for_port(port, pid=pid)
     assert http_get(f"http://127.0.0.1:{port}/")[2] == f"rc script pid={pid}".encode()
 
     status = run_script(script, "status")
@@ -197,7 +197,7 @@ def test_executable_config_as_rc_script(rc_script):
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     new_pid = int(pid_path.read_text())
     assert new_pid != pid and not pid_alive(pid)
-    wait_for_port(port)
+    wait_for_port(port, pid=new_pid)
     assert http_get(f"http://127.0.0.1:{port}/")[2] == f"rc script pid={new_pid}".encode()
 
     stopped = run_script(script, "stop")

@@ -48,7 +48,7 @@ def cluster(tmp_path):
                             str(config), f"http_port={port}", cwd=tmp_path,
                             env=_env(tmp_path))
         assert result.returncode == 0, (result.stdout, result.stderr)
-        wait_for_port(port)
+        wait_for_port(port, pid=read_pid(pid_file))
         instances.append({"name": name, "port": port, "pid_file": pid_file, "log": log_file,
                           "pid": read_pid(pid_file)})
     front_port = free_port()

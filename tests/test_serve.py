@@ -360,7 +360,7 @@ def test_daemon_lifecycle(site, cleanup):
     assert started.returncode == 0, started.stderr
     pid = int((site / "app.pid").read_text())
     assert pid_alive(pid)
-    wait_for_port(port)
+    wait_for_port(port, pid=pid)
     assert body_of(port).startswith(f"hi world pid={pid} ")
 
     status = daemon(site, "status", port=port)
@@ -393,7 +393,7 @@ def test_restart_gives_a_new_process(site, cleanup):
     assert restarted.returncode == 0, restarted.stderr
     second = int((site / "app.pid").read_text())
     assert second != first and not pid_alive(first)
-    wait_for_port(port)
+    wait_for_port(port, pid=second)
     assert body_of(port).startswith(f"hi world pid={second} ")
     assert daemon(site, "stop", port=port).returncode == 0
 
@@ -413,7 +413,7 @@ def test_stale_pid_files_are_replaced_without_touching_anyone(site, cleanup):
             assert started.returncode == 0, started.stderr
             pid = int((site / "app.pid").read_text())
             assert pid != stale_pid
-            wait_for_port(port)
+            wait_for_port(port, pid=pid)
             assert daemon(site, "stop", port=port).returncode == 0
             assert bystander.poll() is None
     finally:
@@ -489,7 +489,7 @@ def test_user_and_group_switch(site, cleanup):
     assert started.returncode == 0, started.stderr
     pid = int((site / "app.pid").read_text())
     assert _ids(pid) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
-    wait_for_port(port)
+    wait_for_port(port, pid=pid)
     assert f"uid={nobody.pw_uid} gid={grp.getgrnam(group).gr_gid}" in body_of(port)
     stopped = daemon(site, "stop", port=port)
     assert stopped.returncode == 0, stopped.stderr
@@ -544,7 +544,7 @@ def test_daemon_with_monitor_restart(site, cleanup):
     started = daemon(site, "start", "--monitor-restart", port=port)
     assert started.returncode == 0, started.stderr
     monitor = int((site / "app.pid").read_text())
-    wait_for_port(port)
+    wait_for_port(port, pid=monitor)
     child = int(re.search(r"pid=(\d+)", body_of(port)).group(1))
     assert child != monitor
     os.kill(child, signal.SIGKILL)
@@ -618,7 +618,7 @@ def test_daemon_removes_its_pid_file_on_sigterm(site, cleanup):
     port = free_port()
     assert daemon(site, "start", port=port).returncode == 0
     pid = int((site / "app.pid").read_text())
-    wait_for_port(port)
+    wait_for_port(port, pid=pid)
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     while pid_alive(pid) and time.monotonic() < deadline:
