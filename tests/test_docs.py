@@ -25,13 +25,33 @@ def test_example_app_ini_is_an_executable_config():
     assert parser.get("exe", "command") == "serve"
 
 
-def test_readme_starts_with_the_two_commands():
+def readme_commands() -> list:
+    """The literal (four-space indented) lines of README.rst, as .ci/run reads them."""
     text = (ROOT / "README.rst").read_text()
-    commands = [line.strip() for line in text.splitlines() if line.startswith("    ") and line.strip()]
-    assert "paster serve docs/example_app.ini" in commands[0]
-    assert commands[1].endswith(".venv/bin/python -m pytest")
+    return [line[4:] for line in text.splitlines() if line.startswith("    ") and line[4] != " "]
+
+
+def test_readme_starts_with_the_two_commands():
+    serve, tests = readme_commands()[:2]
+    assert serve.startswith("python3 -m venv .venv && ")
+    assert serve.endswith(" && .venv/bin/paster serve docs/example_app.ini")
+    assert ".venv/bin/pip install -e '.[all,test]' && .venv/bin/python -m pytest" in tests
+    # The test extra holds what the tests need, so README's command is enough.
+    assert tests.endswith(".venv/bin/python -m pytest")
+
+
+def test_ci_runs_readme_commands_and_installs_nothing_itself():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "\n.venv/bin/python -m pytest\n" in ci
+    code = [line for line in ci.splitlines() if not line.lstrip().startswith("#")]
+    assert "README.rst" in ci
+    for forbidden in ("pip install", "apt-get install", "ensurepip"):
+        assert not [line for line in code if forbidden in line], forbidden
+    # The extraction .ci/run uses gives the same two lines as README's reader.
+    extract = next(line for line in code if "README.rst" in line and "sed" in line)
+    command = extract.split("< <(", 1)[1].rsplit(")", 1)[0]
+    out = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == readme_commands()[:2]
 
 
 def test_example_app_ini_serves_the_test_application(tmp_path):
