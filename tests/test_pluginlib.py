@@ -44,10 +44,21 @@ def test_add_and_remove_plugin_keep_other_lines(tmp_path):
     assert not (egg / "paster_plugins.txt").exists()
 
 
-def test_resolve_plugins_recursively_each_once(fake_site):
+def test_resolve_plugins_recursively_as_3x_did(fake_site):
     fake_site("FakePlugin", plugins=["PasteScript", "OtherPlugin"])
     fake_site("OtherPlugin", plugins=["FakePlugin"])  # a cycle must not loop
-    assert pluginlib.resolve_plugins(["FakePlugin"]) == ["FakePlugin", "PasteScript", "OtherPlugin"]
+    given = ["FakePlugin"]
+    found = pluginlib.resolve_plugins(given)
+    # distributions, in 3.x's order: names are taken from the end of the list
+    assert [dist.project_name for dist in found] == ["FakePlugin", "OtherPlugin", "PasteScript"]
+    assert found[0].location == str(fake_site.site)
+    assert given == []  # 3.x emptied the list it was given
+
+
+def test_resolve_plugins_keeps_a_name_given_twice(fake_site):
+    fake_site("FakePlugin")
+    found = pluginlib.resolve_plugins(["FakePlugin", "FakePlugin"])
+    assert [dist.project_name for dist in found] == ["FakePlugin", "FakePlugin"]
 
 
 def test_resolve_unknown_plugin(fake_site):

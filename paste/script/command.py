@@ -76,8 +76,10 @@ parser.get_version = _version_text  # type: ignore[method-assign]
 # Finding commands
 
 # Plugins named with ``paster --plugin`` in this process, so that commands
-# run later (``help``, ``exe``) see the same command set.
-_global_plugins: list = []
+# run later (``help``, ``exe``) see the same command set. Code that appends
+# to ``system_plugins`` (3.x's name for it) activates plugins too.
+system_plugins: list = []
+_global_plugins = system_plugins
 
 
 def get_commands(plugins=None) -> dict:
@@ -85,15 +87,14 @@ def get_commands(plugins=None) -> dict:
 
     ``plugins`` are extra plugin names (default: those given to ``paster
     --plugin``); the project around the current directory and everything
-    the plugins list are added here.
+    the plugins list are added here. As in 3.x, a global command wins over
+    a plugin command of the same name. The entry points have the
+    ``pkg_resources`` attributes 3.x gave (``module_name``, ``attrs``,
+    ``dist``...).
     """
     if plugins is None:
-        plugins = _global_plugins
-    names = list(plugins) + pluginlib.project_plugins()
-    commands = pluginlib.load_global_commands()
-    if names:
-        commands.update(pluginlib.load_commands_from_plugins(pluginlib.resolve_plugins(names)))
-    return commands
+        plugins = system_plugins
+    return pluginlib.plugin_commands(list(plugins) + pluginlib.project_plugins())
 
 
 def _is_executable_config(path: str) -> bool:
@@ -240,8 +241,6 @@ def popdefault(dict_: dict, name: str, default=None):
 
 
 python_version = sys.version.split()[0]
-# Plugins active everywhere; the original's module-level list, kept empty.
-system_plugins: list = []
 
 
 def run(args: list | None = None) -> None:
