@@ -19,6 +19,7 @@ __all__ = [
     "add_plugin", "remove_plugin", "resolve_plugins", "find_distribution",
     "load_commands_from_plugins", "load_global_commands", "entry_points",
     "project_plugins", "EntryPoint", "get_distro", "parse_lines", "plugin_commands",
+    "distributions",
 ]
 
 
@@ -156,6 +157,12 @@ def get_distro(spec: str):
     if version_spec:
         _check_version(dist, spec, version_spec)
     return dist
+
+
+def distributions() -> list:
+    """Every distribution on ``sys.path`` (the first of each name), as :func:`get_distro` gives them."""
+    from paste.script.distribution import Distribution
+    return [Distribution.from_path(path) for _name, path, _groups in _index().values()]
 
 
 def _check_version(dist, spec: str, version_spec: str) -> None:
