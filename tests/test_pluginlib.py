@@ -44,10 +44,21 @@ def test_add_and_remove_plugin_keep_other_lines(tmp_path):
     assert not (egg / "paster_plugins.txt").exists()
 
 
-def test_resolve_plugins_recursively_each_once(fake_site):
+def test_resolve_plugins_recursively_as_3x_did(fake_site):
     fake_site("FakePlugin", plugins=["PasteScript", "OtherPlugin"])
     fake_site("OtherPlugin", plugins=["FakePlugin"])  # a cycle must not loop
-    assert pluginlib.resolve_plugins(["FakePlugin"]) == ["FakePlugin", "PasteScript", "OtherPlugin"]
+    given = ["FakePlugin"]
+    found = pluginlib.resolve_plugins(given)
+    # distributions, in 3.x's order: names are taken from the end of the list
+    assert [dist.project_name for dist in found] == ["FakePlugin", "OtherPlugin", "PasteScript"]
+    assert found[0].location == str(fake_site.site)
+    assert given == []  # 3.x emptied the list it was given
+
+
+def test_resolve_plugins_keeps_a_name_given_twice(fake_site):
+    fake_site("FakePlugin")
+    found = pluginlib.resolve_plugins(["FakePlugin", "FakePlugin"])
+    assert [dist.project_name for dist in found] == ["FakePlugin", "FakePlugin"]
 
 
 def test_resolve_unknown_plugin(fake_site):
@@ -67,6 +78,55 @@ def test_commands_from_plugins_and_globals(fake_site):
     assert local["fake"].value == "fakeplugin.cmds:FakeCommand"
     globals_ = pluginlib.load_global_commands()
     assert "everywhere" in globals_ and "serve" in globals_ and "fake" not in globals_
+
+
+def test_global_command_wins_over_a_plugin_command(fake_site):
+    # as in 3.x's get_commands(): plugin commands first, then the global ones
+    fake_site("FakePlugin", entry_points="""
+        [paste.paster_command]
+        serve = fakeplugin.cmds:NotServe
+        only-here = fakeplugin.cmds:Mine
+    """)
+    from paste.script.command import get_commands
+    commands = get_commands(["FakePlugin"])
+    assert commands["serve"].value == "paste.script.serve:ServeCommand"
+    assert commands["only-here"].value == "fakeplugin.cmds:Mine"
+    assert commands["only-here"].dist.project_name == "FakePlugin"
+    assert (commands["only-here"].module_name, commands["only-here"].attrs) == \
+        ("fakeplugin.cmds", ("Mine",))
+
+
+def test_get_distro_is_pkg_resources_shaped(fake_site):
+    egg = fake_site("Fake_Plugin", entry_points="""
+        [fake.group]
+        thing = fakeplugin.mod:Thing [extra1]
+    """, modules={"fakeplugin/__init__.py": "", "fakeplugin/mod.py": "class Thing: pass\n"})
+    (egg / "top_level.txt").write_text("fakeplugin\n# comment\n\n")
+    dist = pluginlib.get_distro("fake-plugin")
+    assert (dist.project_name, dist.key, dist.version) == ("Fake-Plugin", "fake-plugin", "1.0")
+    assert dist.location == str(fake_site.site)
+    assert (str(dist), repr(dist)) == ("Fake-Plugin 1.0", f"Fake-Plugin 1.0 ({fake_site.site})")
+    assert dist.has_metadata("top_level.txt") and not dist.has_metadata("nope")
+    assert list(dist.get_metadata_lines("top_level.txt")) == ["fakeplugin"]
+    with pytest.raises(FileNotFoundError):
+        dist.get_metadata("nope")
+    ep = dist.get_entry_info("fake.group", "thing")
+    assert (ep.name, ep.module_name, ep.attrs, ep.extras) == (
+        "thing", "fakeplugin.mod", ("Thing",), ("extra1",))
+    assert str(ep) == "thing = fakeplugin.mod:Thing [extra1]"
+    assert repr(ep) == "EntryPoint.parse('thing = fakeplugin.mod:Thing [extra1]')"
+    assert ep.dist is dist and ep.load().__name__ == "Thing"
+    assert dist.load_entry_point("fake.group", "thing") is ep.load()
+    with pytest.raises(ImportError, match="Entry point \\('fake.group', 'nope'\\) not found"):
+        dist.load_entry_point("fake.group", "nope")
+    assert dist.get_entry_map("no.group") == {} and list(dist.get_entry_map()) == ["fake.group"]
+    # it is an importlib.metadata distribution too
+    import importlib.metadata
+    assert isinstance(dist, importlib.metadata.Distribution)
+    assert dist.metadata["Name"] == "Fake_Plugin"
+    assert pluginlib.get_distro("Fake_Plugin>=1.0") == dist
+    with pytest.raises(pluginlib.PluginError, match="is installed but 'Fake_Plugin>=2' is required"):
+        pluginlib.get_distro("Fake_Plugin>=2")
 
 
 def test_uninstalled_project_contributes_commands(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paste.script.command import main
+from paste.script.command import BadCommand, main
 from paste.script.request import RequestCommand, build_environ, call_app
 from tests.support import ROOT, paster_env, run_paster, write
 
@@ -119,7 +119,7 @@ def test_post_default_content_type(echo, capsysbinary, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a=1")))
     info = request_json_post(capsysbinary, echo, "/")
     assert info["body"] == "a=1"
-    assert info["content_type"] == "application/x-www-form-urlencoded"
+    assert info["content_type"] == "text/plain"  # what 3.x sent, GET or POST
 
 
 def request_json_post(capsysbinary, *args):
@@ -140,9 +140,16 @@ def test_header_and_display_headers(echo, capsysbinary):
     assert info["host"] == "example.org"
 
 
-def test_full_url_sets_host_and_scheme(echo, capsysbinary):
+def test_full_url_gives_its_path_and_query(echo, capsysbinary):
+    # 3.x sent every request to localhost:80, whatever host the URL named
     info = request_json(capsysbinary, echo, "http://example.com:8080/x?y=1")
-    assert (info["host"], info["path"], info["query"]) == ("example.com:8080", "/x", "y=1")
+    assert (info["host"], info["path"], info["query"]) == ("localhost", "/x", "y=1")
+
+
+def test_relative_url_is_under_dot_command(echo, capsysbinary):
+    info = request_json(capsysbinary, echo, "relative/path?q=1")
+    assert (info["path"], info["query"]) == ("/.command/relative/path", "q=1")
+    assert request_json(capsysbinary, echo, "../up")["path"] == "/up"
 
 
 def test_not_found_exits_non_zero(echo, capsysbinary):
@@ -219,7 +226,6 @@ def test_application_that_fails_to_load(echo, capsysbinary):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["echo.ini", "relative/path"], "The URL must start with '/'"),
     (["missing.ini", "/"], "Config file not found: missing.ini"),
     (["-n", "nosuch", "echo.ini", "/"], "nosuch"),
     (["echo.ini", "/", "--header", "novalue"], "should be NAME:VALUE: --header=novalue"),
@@ -235,12 +241,18 @@ def test_bad_input_is_one_line(echo, capsysbinary, args, message):
     assert captured.out == b""
 
 
-def test_split_args_keeps_paster_options_anywhere():
+def test_split_args_as_3x():
     command = RequestCommand("request")
+    # After the config file and URL, only the options with values and
+    # --display-headers are paster's; everything else goes to the application.
     ours, theirs = command.split_args(
-        ["-v", "c.ini", "/u", "a=1", "--header", "X:1", "--zzz", "-nmain", "--display-headers"])
-    assert ours == ["-v", "c.ini", "/u", "--header", "X:1", "-nmain", "--display-headers"]
-    assert theirs == ["a=1", "--zzz"]
+        ["-v", "c.ini", "-q", "/u", "a=1", "--header", "X:1", "--zzz", "-nmain", "-v",
+         "--display-headers", "--app-name=x", "-h"])
+    assert ours == ["-v", "c.ini", "-q", "/u", "a=1", "--header", "X:1", "--display-headers",
+                    "--app-name=x"]
+    assert theirs == ["--zzz", "-nmain", "-v", "-h"]
+    with pytest.raises(BadCommand, match="Option --header takes an argument"):
+        command.split_args(["c.ini", "/", "--header"])
 
 
 def test_build_environ_and_call_app():
@@ -248,6 +260,12 @@ def test_build_environ_and_call_app():
     assert environ["PATH_INFO"] == "/a/b"
     assert environ["QUERY_STRING"] == "x=1&q=w%20w"
     assert environ["CONTENT_LENGTH"] == "4"
+    assert environ["CONTENT_TYPE"] == "text/plain"
+    assert environ["HTTP_ACCEPT"] == "text/plain;q=1.0, */*;q=0.1"
+    assert environ["paste.command_request"] is True
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["HTTP_HOST"]) == \
+        ("localhost", "80", "localhost")
+    assert "CONTENT_LENGTH" not in build_environ("/")
     assert environ["HTTP_X_Y"] == "z"
     assert environ["wsgi.input"].read() == b"data"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from paste.script.command import BadCommand, Command
 
@@ -101,10 +102,26 @@ class AbstractInstallCommand(Command):
             "--no-default-sysconfig", action="store_true", dest="no_default_sysconfig",
             help="Do not load the default sysconfig files")
         parser.add_option(
+            "--easy-install", action="append", dest="easy_install_op", metavar="OP",
+            help="Accepted for compatibility and ignored: easy_install is gone "
+                 "(install packages with pip first)")
+        parser.add_option(
             "--no-install", action="store_true", dest="no_install",
             help="Accepted for compatibility: packages are never installed by paster; "
                  "install them with pip first")
+        parser.add_option(
+            "-f", "--find-links", action="append", dest="easy_install_find_links",
+            metavar="URL",
+            help="Accepted for compatibility and ignored: easy_install is gone "
+                 "(install packages with pip first)")
         return parser
+
+    def parse_args(self, args: list) -> None:
+        super().parse_args(args)
+        if (getattr(self.options, "easy_install_op", None)
+                or getattr(self.options, "easy_install_find_links", None)):
+            print("Note: easy_install is gone, so --easy-install and --find-links are "
+                  "ignored (install packages with pip)", file=sys.stderr)
 
     def load_sysconfigs(self) -> None:
         """Load the sysconfigs, least specific first, and let them add options."""
@@ -187,9 +204,10 @@ class AbstractInstallCommand(Command):
         if not match:
             raise BadCommand(f"Not a distribution name: {requirement!r}")
         name, spec = match.group("name"), match.group("spec")
+        from paste.script.distribution import Distribution
         md = _metadata()
         try:
-            dist = md.distribution(name)
+            dist = Distribution.wrap(md.distribution(name))
         except md.PackageNotFoundError:
             raise BadCommand(
                 f"The distribution {name!r} is not installed; install it first "
@@ -197,10 +215,9 @@ class AbstractInstallCommand(Command):
             ) from None
         if spec:
             _check_version(dist, requirement, spec)
-        if self.verbose > 1:
-            location = _dist_location(dist)
-            print(f"Distribution already installed: {dist.metadata['Name']} {dist.version}"
-                  + (f" from {location}" if location else ""))
+        if self.verbose:
+            print("Distribution already installed:")
+            print(f"  {dist} from {dist.location}")
         return dist
 
     def get_installer(self, dist, ep_group: str, ep_name: str):
@@ -208,7 +225,12 @@ class AbstractInstallCommand(Command):
 
         The distribution's ``paste.app_install`` entry point called
         ``ep_name`` gives the installer class; without one, :class:`Installer`.
+        The installer's ``dist`` has the ``pkg_resources`` interface
+        (``project_name``, ``has_metadata()``...) and the
+        ``importlib.metadata`` one.
         """
+        from paste.script.distribution import Distribution
+        dist = Distribution.wrap(dist)
         installer_class = Installer
         for ep in dist.entry_points:
             if ep.group == "paste.app_install" and ep.name == ep_name:
@@ -216,7 +238,7 @@ class AbstractInstallCommand(Command):
                     installer_class = ep.load()
                 except Exception as exc:
                     raise BadCommand(
-                        f"The installer {ep.value} of {dist.metadata['Name']} cannot be "
+                        f"The installer {ep.value} of {dist.project_name} cannot be "
                         f"loaded: {type(exc).__name__}: {exc}", exit_code=1) from exc
                 break
         return installer_class(dist, ep_group, ep_name)
@@ -240,13 +262,6 @@ def _check_version(dist, requirement: str, spec: str) -> None:
         raise BadCommand(
             f"{dist.metadata['Name']} {dist.version} is installed but {requirement!r} "
             f"was asked for (pip install {_shell_quote(requirement.strip())})")
-
-
-def _dist_location(dist) -> str:
-    try:
-        return str(dist.locate_file(""))
-    except Exception:
-        return ""
 
 
 class Installer:
@@ -275,27 +290,11 @@ class Installer:
 
     @property
     def project_name(self) -> str:
-        return self.dist.metadata["Name"]
+        return self.dist.project_name
 
     def description(self, config) -> str:
         """What ``make-config --info`` prints about the application."""
-        meta = self.dist.metadata
-        lines = [f"{meta['Name']} {self.dist.version}"]
-        if meta.get("Summary"):
-            lines.append(f"  {meta['Summary']}")
-        location = _dist_location(self.dist)
-        if location:
-            lines.append(f"  installed in {location}")
-        apps = [ep for ep in self.dist.entry_points if ep.group == self.ep_group]
-        for ep in apps:
-            mark = "*" if ep.name == self.ep_name else " "
-            lines.append(f"  {mark} {self.ep_group}: {ep.name} = {ep.value}")
-        if not apps:
-            lines.append(f"  no {self.ep_group} entry points")
-        template = self.dist.read_text(_METADATA_TEMPLATE)
-        lines.append(f"  config template: {_METADATA_TEMPLATE}" if template is not None
-                     else "  config template: none (a minimal config is written)")
-        return "\n".join(lines)
+        return "An application"
 
     def write_config(self, command, filename: str, vars: dict) -> None:
         """Write the config; ``command`` handles simulation, diffs and questions."""
@@ -308,13 +307,17 @@ class Installer:
         return None
 
     def config_content(self, command, vars: dict) -> str:
-        """The new config: the package's template rendered, or :meth:`simple_config`."""
-        content = self.dist.read_text(_METADATA_TEMPLATE)
-        if content is None:
-            if command.verbose > 1:
-                print(f"No {_METADATA_TEMPLATE} in {self.project_name}; writing a minimal config")
+        """The new config: the package's template rendered, or :meth:`simple_config`.
+
+        The template is the distribution's metadata file
+        ``paste_deploy_config.ini_tmpl``.
+        """
+        if not self.dist.has_metadata(_METADATA_TEMPLATE):
+            if command.verbose:
+                print(f"No {_METADATA_TEMPLATE} found")
             return self.simple_config(vars)
-        return self.template_renderer(content, vars, filename=_METADATA_TEMPLATE)
+        return self.template_renderer(self.dist.get_metadata(_METADATA_TEMPLATE), vars,
+                                      filename=_METADATA_TEMPLATE)
 
     def template_renderer(self, content: str, vars: dict, filename: str | None = None) -> str:
         """Render the config template (override to use another template engine)."""
@@ -330,18 +333,9 @@ class Installer:
             raise BadCommand(f"{exc}{hint}", exit_code=1) from exc
 
     def simple_config(self, vars: dict) -> str:
-        """A minimal config serving the application with waitress on localhost."""
+        """A minimal config: the application section alone."""
         fragment = "" if self.ep_name == "main" else f"#{self.ep_name}"
-        return (
-            f"# Deployment config for {self.project_name}, written by paster make-config\n"
-            "\n"
-            "[app:main]\n"
-            f"use = egg:{self.project_name}{fragment}\n"
-            "\n"
-            "[server:main]\n"
-            "use = egg:waitress#main\n"
-            "host = 127.0.0.1\n"
-            "port = 8080\n")
+        return f"[app:main]\nuse = egg:{self.dist.project_name}{fragment}\n"
 
     def setup_config(self, command, filename: str, section: str, vars: dict) -> None:
         """Run the package's ``websetup.setup_app`` (or ``setup_config``).
@@ -434,7 +428,11 @@ class MakeConfigCommand(AbstractInstallCommand):
     """
 
     parser = AbstractInstallCommand.standard_parser(
-        simulate=True, quiet=True, no_interactive=True, overwrite=True)
+        simulate=True, quiet=True, no_interactive=True)
+    # Not in 3.x; -f is --find-links here, so it has no short form.
+    parser.add_option(
+        "--overwrite", dest="overwrite", action="store_true",
+        help="Overwrite an existing config file without asking")
     parser.add_option(
         "--info", action="store_true", dest="show_info",
         help="Show information on the package, but do not write a config")
@@ -469,7 +467,7 @@ class MakeConfigCommand(AbstractInstallCommand):
                 raise BadCommand("With --info you can only give one argument")
             print(self.installer.description(None))
             return 0
-        if len(self.args) > 1 and "=" not in self.args[1]:
+        if len(self.args) > 1:
             self.config_file = self.args[1]
             var_args = self.args[2:]
         else:
@@ -481,7 +479,7 @@ class MakeConfigCommand(AbstractInstallCommand):
             self.config_file = defaults[0]
             var_args = self.args[1:]
         self.check_config_file()
-        self.project_name = self.distro.metadata["Name"]
+        self.project_name = self.distro.project_name
         self.vars = self.make_vars(self.parse_vars(var_args))
         if self.verbose > 1:
             print("Variables for installation:")
@@ -501,7 +499,7 @@ class MakeConfigCommand(AbstractInstallCommand):
             return 1
         if filenames is not None and not filenames:
             print("No config files need editing")
-        elif self.verbose > 0:
+        else:
             print("Now you should edit the config files")
             for filename in filenames or ():
                 print(f"  {filename}")
@@ -518,7 +516,7 @@ class MakeConfigCommand(AbstractInstallCommand):
         vars["ep_name"] = self.options.ep_name
         vars["ep_group"] = self.options.ep_group
         vars.setdefault("app_name", self.project_name.lower())
-        vars.setdefault("app_instance_uuid", str(uuid.uuid4()))
+        vars.setdefault("app_instance_uuid", uuid.uuid4())
         vars.setdefault("app_instance_secret", secret_string())
         return vars
 
@@ -591,12 +589,10 @@ class SetupCommand(AbstractInstallCommand):
     such as creating directories or database tables.
     """
 
-    parser = AbstractInstallCommand.standard_parser(quiet=True, interactive=True)
+    parser = AbstractInstallCommand.standard_parser(
+        simulate=True, quiet=True, interactive=True)
     parser.add_option(
-        "--simulate", action="store_true", dest="simulate", default=False,
-        help="Simulate (websetup code that honours command.simulate writes nothing)")
-    parser.add_option(
-        "-n", "--name", action="store", dest="section_name", default=None,
+        "--name", action="store", dest="section_name", default=None,
         help="The name of the section to set up (default: app:main)")
 
     def command(self):

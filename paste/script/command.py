@@ -17,6 +17,7 @@ import textwrap
 
 from paste.script import pluginlib
 from paste.script import __version__
+from paste.script.util.programs import ProgramRunner
 
 __all__ = [
     "Command", "BadCommand", "NoDefault", "run", "main", "invoke",
@@ -76,8 +77,10 @@ parser.get_version = _version_text  # type: ignore[method-assign]
 # Finding commands
 
 # Plugins named with ``paster --plugin`` in this process, so that commands
-# run later (``help``, ``exe``) see the same command set.
-_global_plugins: list = []
+# run later (``help``, ``exe``) see the same command set. Code that appends
+# to ``system_plugins`` (3.x's name for it) activates plugins too.
+system_plugins: list = []
+_global_plugins = system_plugins
 
 
 def get_commands(plugins=None) -> dict:
@@ -85,15 +88,14 @@ def get_commands(plugins=None) -> dict:
 
     ``plugins`` are extra plugin names (default: those given to ``paster
     --plugin``); the project around the current directory and everything
-    the plugins list are added here.
+    the plugins list are added here. As in 3.x, a global command wins over
+    a plugin command of the same name. The entry points have the
+    ``pkg_resources`` attributes 3.x gave (``module_name``, ``attrs``,
+    ``dist``...).
     """
     if plugins is None:
-        plugins = _global_plugins
-    names = list(plugins) + pluginlib.project_plugins()
-    commands = pluginlib.load_global_commands()
-    if names:
-        commands.update(pluginlib.load_commands_from_plugins(pluginlib.resolve_plugins(names)))
-    return commands
+        plugins = system_plugins
+    return pluginlib.plugin_commands(list(plugins) + pluginlib.project_plugins())
 
 
 def _is_executable_config(path: str) -> bool:
@@ -240,8 +242,6 @@ def popdefault(dict_: dict, name: str, default=None):
 
 
 python_version = sys.version.split()[0]
-# Plugins active everywhere; the original's module-level list, kept empty.
-system_plugins: list = []
 
 
 def run(args: list | None = None) -> None:
@@ -260,7 +260,7 @@ def run(args: list | None = None) -> None:
 # ---------------------------------------------------------------------------
 # The Command base class
 
-class Command:
+class Command(ProgramRunner):
     """Base class of every ``paster`` command.
 
     Subclasses set ``parser`` (usually from :meth:`standard_parser`),
@@ -282,7 +282,6 @@ class Command:
     default_verbosity = 0
     default_interactive = 0
     return_code = 0
-    svn_command = "svn"
     parser = None
 
     BadCommand = BadCommand
@@ -448,15 +447,6 @@ class Command:
         """The directory of the module that defines this command class."""
         return os.path.dirname(os.path.abspath(sys.modules[cls.__module__].__file__))
 
-    def shorten(self, fn: str, *paths: str) -> str:
-        """``fn`` joined with ``paths``, relative to the current directory if inside it."""
-        if paths:
-            fn = os.path.join(fn, *paths)
-        cwd = os.getcwd()
-        if fn.startswith(cwd + os.sep):
-            return fn[len(cwd) + 1:]
-        return fn
-
     # -- files --------------------------------------------------------------
 
     def ensure_dir(self, dir: str, svn_add: bool = True) -> None:
@@ -475,10 +465,7 @@ class Command:
         if not self.simulate:
             os.mkdir(dir)
         if svn_add and os.path.exists(os.path.join(os.path.dirname(dir), ".svn")):
-            self.svn_command_run("add", dir)
-
-    def svn_command_run(self, *args: str) -> None:
-        self.run_command(self.svn_command, *args)
+            self.svn_command("add", dir)
 
     def ensure_file(self, filename: str, content, svn_add: bool = True,
                     package: bool = False) -> None:
@@ -495,7 +482,7 @@ class Command:
                 with open(filename, "wb") as f:
                     f.write(content)
             if svn_add and os.path.exists(os.path.join(os.path.dirname(filename), ".svn")):
-                self.svn_command_run("add", filename)
+                self.svn_command("add", filename, warn_returncode=True)
             return
         with open(filename, "rb") as f:
             old = f.read()
@@ -578,34 +565,6 @@ class Command:
             with open(filename, "w", encoding="utf-8") as f:
                 f.writelines(lines)
 
-    def run_command(self, cmd: str, *args: str, cwd=None, capture_stderr: bool = False,
-                    expect_returncode: bool = False, **kw):
-        """Run an external program; return its stdout (and return code if asked)."""
-        import subprocess
-        argv = [cmd, *args]
-        if self.verbose > 2:
-            print("Running " + " ".join(argv))
-        if self.simulate:
-            return ("", 0) if expect_returncode else ""
-        try:
-            proc = subprocess.run(
-                argv, cwd=cwd or kw.get("cwd"), text=True, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE if capture_stderr else subprocess.STDOUT)
-        except FileNotFoundError:
-            raise BadCommand(f"Program not found: {cmd}", exit_code=1) from None
-        stdout = proc.stdout or ""
-        if capture_stderr and proc.stderr:
-            stdout += proc.stderr
-        if proc.returncode and not expect_returncode:
-            if stdout:
-                print(stdout, end="" if stdout.endswith("\n") else "\n")
-            raise OSError(f"Error executing command {' '.join(argv)} (exit {proc.returncode})")
-        if self.verbose > 2 and stdout:
-            print(self.indent_block(stdout))
-        if expect_returncode:
-            return stdout, proc.returncode
-        return stdout
-
     # -- variables and configuration ------------------------------------
 
     def parse_vars(self, args: list) -> dict:
@@ -662,12 +621,6 @@ class Command:
             config_file = os.path.abspath(config_file)
             fileConfig(config_file, {"__file__": config_file,
                                      "here": os.path.dirname(config_file)})
-
-    def quote_first_command_arg(self, arg: str) -> str:
-        """Quote a program path containing spaces on Windows (no-op elsewhere)."""
-        if sys.platform == "win32" and " " in arg and not arg.startswith('"'):
-            return f'"{arg}"'
-        return arg
 
 
 def _unified_diff(old: bytes, new: bytes, filename: str) -> str:

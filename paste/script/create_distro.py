@@ -303,20 +303,20 @@ class CreateDistroCommand(Command):
         repos = f"{base}/{dist_name}"
         if self.verbose:
             print(f"Creating {repos} with trunk, tags and branches")
-        self.run_command(self.svn_command, "mkdir", "--parents", repos, f"{repos}/trunk",
+        self.run_command("svn", "mkdir", "--parents", repos, f"{repos}/trunk",
                          f"{repos}/tags", f"{repos}/branches", "-m",
                          f"New project {dist_name}")
         if self.verbose:
             print(f"Checking out {repos}/trunk into {output_dir}")
-        self.run_command(self.svn_command, "checkout", "-q", f"{repos}/trunk", output_dir)
+        self.run_command("svn", "checkout", "-q", f"{repos}/trunk", output_dir)
 
     def add_svn_files(self, output_dir: str, vars: dict) -> None:
         """Put the new files under version control, ignoring the generated egg-info."""
         ignores = [name for name in os.listdir(output_dir) if name.endswith(".egg-info")]
         if ignores:
-            self.run_command(self.svn_command, "propset", "-q", "svn:ignore",
+            self.run_command("svn", "propset", "-q", "svn:ignore",
                              "\n".join(ignores), ".", cwd=output_dir)
-        self.run_command(self.svn_command, "add", "-q", "--force", ".", cwd=output_dir)
+        self.run_command("svn", "add", "-q", "--force", ".", cwd=output_dir)
         if self.verbose:
             print(f"Added the new files to Subversion (commit from {output_dir})")
 

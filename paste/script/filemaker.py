@@ -21,17 +21,19 @@ import re
 from paste.script import pluginlib
 from paste.script.command import BadCommand
 from paste.script.copydir import CopyError, substitute_content
+from paste.script.util.programs import ProgramRunner
 
 __all__ = ["FileOp"]
 
 
-class FileOp:
+class FileOp(ProgramRunner):
     """Render files from ``source_dir`` into the current project.
 
     ``source_dir`` is a directory path or a ``(package, resource_dir)``
     tuple. ``simulate`` reports without writing; a file that exists with
     different content is replaced when ``overwrite``, asked about when
-    ``interactive``, and otherwise kept with a warning.
+    ``interactive``, and otherwise kept with a warning. ``run_command``,
+    ``svn_command`` and ``shorten`` are those of ``Command``.
     """
 
     def __init__(self, simulate: bool = False, verbose: bool | int = True,

@@ -176,8 +176,8 @@ class GrepCommand(Command):
         if self.verbose > 1:
             print(f"Searched {self.total_files} files")
         if not self.found_any:
+            # Said on stderr; the exit status stays 0, as in 3.x.
             print(f"{self.symbol} not found in {self.basedir}", file=sys.stderr)
-            return 1
         return 0
 
     def find_basedir(self) -> str:

@@ -18,7 +18,8 @@ __all__ = [
     "PluginError", "PluginNotFound", "find_egg_info_dir", "egg_info_dir", "egg_name",
     "add_plugin", "remove_plugin", "resolve_plugins", "find_distribution",
     "load_commands_from_plugins", "load_global_commands", "entry_points",
-    "project_plugins", "EntryPoint", "get_distro", "parse_lines",
+    "project_plugins", "EntryPoint", "get_distro", "parse_lines", "plugin_commands",
+    "distributions",
 ]
 
 
@@ -125,22 +126,65 @@ def remove_plugin(egg_info_dir: str, plugin_name: str) -> None:
         _write_plugin_lines(egg_info_dir, kept)
 
 
-def find_distribution(name: str):
-    """The installed distribution called ``name`` (``Dist#entry`` specs allowed).
-
-    Returns an :class:`importlib.metadata.Distribution`.
-    """
-    name = name.split("#", 1)[0].strip()
-    md = _metadata()
-    try:
-        return md.distribution(name)
-    except md.PackageNotFoundError:
-        raise PluginNotFound(name) from None
+def _requirement_name(spec: str) -> tuple:
+    """(distribution name, version specifier) of ``Name``, ``Name>=1.0`` or ``Name#entry``."""
+    spec = spec.split("#", 1)[0].strip()
+    match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)$", spec)
+    if not match:
+        return spec, ""
+    return match.group(1), match.group(2).strip()
 
 
 def get_distro(spec: str):
-    """The installed distribution named by ``spec`` (the original's name for it)."""
-    return find_distribution(spec)
+    """The installed distribution named by ``spec`` (``Name``, ``Name>=1.0``).
+
+    Returns a :class:`paste.script.distribution.Distribution`, which offers
+    what ``pkg_resources.get_distribution()`` gave plugins
+    (``project_name``, ``location``, ``has_metadata()``...) as well as the
+    ``importlib.metadata`` interface. Raises :class:`PluginNotFound`.
+    """
+    from paste.script.distribution import Distribution
+    name, version_spec = _requirement_name(spec)
+    info = _index().get(_normalize(name))
+    if info is not None:
+        dist = Distribution.from_path(info[1])
+    else:
+        md = _metadata()
+        try:
+            dist = Distribution.wrap(md.distribution(name))
+        except md.PackageNotFoundError:
+            raise PluginNotFound(name) from None
+    if version_spec:
+        _check_version(dist, spec, version_spec)
+    return dist
+
+
+def distributions() -> list:
+    """Every distribution on ``sys.path`` (the first of each name), as :func:`get_distro` gives them."""
+    from paste.script.distribution import Distribution
+    return [Distribution.from_path(path) for _name, path, _groups in _index().values()]
+
+
+def _check_version(dist, spec: str, version_spec: str) -> None:
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    except ImportError:  # packaging is optional; then only the name is checked
+        return
+    try:
+        wanted = SpecifierSet(version_spec.split(";", 1)[0])
+    except InvalidSpecifier:
+        raise PluginError(f"Bad version requirement in {spec!r}") from None
+    if not wanted.contains(dist.version, prereleases=True):
+        raise PluginError(f"{dist} is installed but {spec!r} is required")
+
+
+def find_distribution(name: str):
+    """The installed distribution called ``name`` (``Dist#entry`` specs allowed).
+
+    The same object as :func:`get_distro` gives (an
+    ``importlib.metadata.Distribution`` with the ``pkg_resources`` interface).
+    """
+    return get_distro(name)
 
 
 def parse_lines(data: str) -> list:
@@ -159,34 +203,91 @@ def parse_lines(data: str) -> list:
 
 
 class EntryPoint:
-    """An entry point read from ``entry_points.txt``; loads its object on demand."""
+    """An entry point read from ``entry_points.txt``; loads its object on demand.
 
-    __slots__ = ("name", "value", "group", "dist_name")
+    It has the attributes of both ``importlib.metadata`` entry points
+    (``name``, ``value``, ``group``, ``module``, ``attr``) and of the
+    ``pkg_resources`` ones that PasteScript 3.x handed out (``module_name``,
+    ``attrs``, ``extras``, ``dist``, ``resolve()``).
+    """
 
-    def __init__(self, name: str, value: str, group: str, dist_name: str = ""):
+    __slots__ = ("name", "value", "group", "dist_name", "path", "_dist")
+
+    def __init__(self, name: str, value: str, group: str, dist_name: str = "",
+                 path: str | None = None):
         self.name = name
         self.value = value
         self.group = group
         self.dist_name = dist_name
+        #: The metadata directory of the distribution that declares it.
+        self.path = path
+        self._dist = None
 
     @property
     def module(self) -> str:
-        return self.value.split(":", 1)[0].strip()
+        return self.value.split("[", 1)[0].split(":", 1)[0].strip()
 
     @property
     def attr(self) -> str:
         target = self.value.split("[", 1)[0]
         return target.split(":", 1)[1].strip() if ":" in target else ""
 
-    def load(self):
+    module_name = module
+
+    @property
+    def attrs(self) -> tuple:
+        return tuple(part.strip() for part in self.attr.split(".") if part.strip())
+
+    @property
+    def extras(self) -> tuple:
+        if "[" not in self.value:
+            return ()
+        inside = self.value.split("[", 1)[1].rsplit("]", 1)[0]
+        return tuple(re.sub(r"[^A-Za-z0-9.-]+", "_", extra.strip()).lower()
+                     for extra in inside.split(",") if extra.strip())
+
+    @property
+    def dist(self):
+        """The distribution that declares the entry point (created on first use)."""
+        if self._dist is None:
+            if self.path is not None:
+                from paste.script.distribution import Distribution
+                self._dist = Distribution.from_path(self.path)
+            elif self.dist_name:
+                self._dist = get_distro(self.dist_name)
+        return self._dist
+
+    @dist.setter
+    def dist(self, value) -> None:
+        self._dist = value
+
+    def resolve(self):
+        """Import the module and look up the attribute (``ImportError`` if it is missing)."""
+        import functools
         import importlib
-        obj = importlib.import_module(self.module)
-        for part in filter(None, self.attr.split(".")):
-            obj = getattr(obj, part)
-        return obj
+        module = importlib.import_module(self.module)
+        try:
+            return functools.reduce(getattr, self.attrs, module)
+        except AttributeError as exc:
+            raise ImportError(str(exc)) from exc
+
+    def load(self, require: bool = True, *args, **kwargs):
+        """The object the entry point names (``require`` is accepted and ignored)."""
+        return self.resolve()
+
+    def require(self, env=None, installer=None) -> None:
+        """Accepted for compatibility; extras are not checked."""
+
+    def __str__(self) -> str:
+        text = f"{self.name} = {self.module}"
+        if self.attrs:
+            text += ":" + ".".join(self.attrs)
+        if self.extras:
+            text += f" [{','.join(self.extras)}]"
+        return text
 
     def __repr__(self) -> str:
-        return f"EntryPoint(name={self.name!r}, value={self.value!r}, group={self.group!r})"
+        return f"EntryPoint.parse({str(self)!r})"
 
 
 _scan_cache: dict = {}
@@ -306,6 +407,13 @@ def _directory_entries(base: str) -> list:
     return entries
 
 
+# Project directories that ``project_plugins`` put on sys.path. Modules are
+# imported from them first (they go to the front of sys.path, as in 3.x),
+# but a distribution installed elsewhere keeps precedence over the project's
+# egg-info, as it did in pkg_resources' working set.
+_project_dirs: list = []
+
+
 def _index() -> dict:
     """Normalized distribution name -> (name, metadata directory, cached paste.* entry points)."""
     key = tuple(sys.path)
@@ -314,7 +422,8 @@ def _index() -> dict:
         return found
     found = {}
     dirs = []
-    for entry in sys.path:
+    late = [os.path.abspath(d) for d in _project_dirs]
+    for entry in [e for e in sys.path if os.path.abspath(e or ".") not in late] + late:
         base = os.path.abspath(entry or ".")
         if base in dirs:
             continue
@@ -336,7 +445,7 @@ def _read_metadata_file(path: str, filename: str) -> str:
         return ""
 
 
-def _parse_entry_points(text: str, dist_name: str) -> list:
+def _parse_entry_points(text: str, dist_name: str, path: str | None = None) -> list:
     result = []
     group = None
     for raw in text.splitlines():
@@ -349,7 +458,7 @@ def _parse_entry_points(text: str, dist_name: str) -> list:
         if group is None or "=" not in line:
             continue
         name, value = line.split("=", 1)
-        result.append(EntryPoint(name.strip(), value.strip(), group, dist_name))
+        result.append(EntryPoint(name.strip(), value.strip(), group, dist_name, path))
     return result
 
 
@@ -360,37 +469,56 @@ def _find_dist_dir(name: str):
     return info[:2]
 
 
-def resolve_plugins(plugin_list) -> list:
-    """Distribution names of ``plugin_list`` and the plugins they list, each once."""
-    pending = list(plugin_list)
+def _resolve_plugin_paths(plugin_list: list) -> list:
+    """[(plugin name, metadata directory)] in the order PasteScript 3.x found them.
+
+    Names are taken from the *end* of ``plugin_list`` (which is emptied),
+    and the plugins each one lists in its ``paster_plugins.txt`` are added
+    unless already found; a name given twice is found twice.
+    """
     found: list = []
-    seen: set = set()
-    while pending:
-        plugin = pending.pop(0)
-        key = _normalize(plugin.split("#", 1)[0])
-        if key in seen:
-            continue
-        dist_name, path = _find_dist_dir(plugin)
-        seen.add(key)
-        found.append(_metadata_name(path) or dist_name)
-        pending.extend(_read_plugin_lines(path))
+    while plugin_list:
+        plugin = plugin_list.pop()
+        _name, path = _find_dist_dir(plugin)
+        found.append((plugin, path))
+        names = [name for name, _ in found]
+        for added in _read_plugin_lines(path):
+            if added.startswith("#"):
+                continue
+            if added not in names:
+                plugin_list.append(added)
     return found
+
+
+def resolve_plugins(plugin_list: list) -> list:
+    """The distributions of ``plugin_list`` and of the plugins they list, recursively.
+
+    As in PasteScript 3.x: a list of distributions (with the
+    ``pkg_resources`` interface, see :func:`get_distro`), taken from the
+    end of ``plugin_list``, which is left empty. Raises
+    :class:`PluginNotFound` for a name that is not installed.
+    """
+    from paste.script.distribution import Distribution
+    return [Distribution.from_path(path) for _name, path in _resolve_plugin_paths(plugin_list)]
 
 
 def project_plugins(directory: str | None = None) -> list:
     """Plugin names contributed by the project around ``directory`` (default: cwd).
 
-    The project's directory is put on ``sys.path`` so that its (possibly
-    uninstalled) egg-info is found like an installed distribution.
+    The name is the project's egg-info directory name (``My_Project`` for
+    ``My_Project.egg-info``). The project's directory is put at the front
+    of ``sys.path``, as PasteScript 3.x did, so that its modules import and
+    its (possibly uninstalled) egg-info is found like an installed
+    distribution.
     """
     egg_info = find_egg_info_dir(directory or os.getcwd())
     if not egg_info:
         return []
     base = os.path.dirname(egg_info)
     if base not in sys.path:
-        sys.path.append(base)
-    name = _egg_info_name(egg_info)
-    return [name] if name else []
+        sys.path.insert(0, base)
+        _project_dirs.append(base)
+    return [os.path.splitext(os.path.basename(egg_info))[0]]
 
 
 def _metadata_name(path: str) -> str:
@@ -404,34 +532,41 @@ def _metadata_name(path: str) -> str:
     return ""
 
 
-def _egg_info_name(egg_info: str) -> str:
-    return _metadata_name(egg_info) or os.path.basename(egg_info)[:-len(".egg-info")]
-
-
 def entry_points(group: str, dist=None) -> list:
     """Entry points of ``group``, from one distribution or every installed one.
 
-    ``dist`` may be a distribution name or an importlib.metadata Distribution.
+    ``dist`` may be a distribution name or a distribution object
+    (``importlib.metadata`` or :func:`get_distro`'s).
     """
     if dist is not None:
         if not isinstance(dist, str):
-            return [ep for ep in dist.entry_points if ep.group == group]
+            from paste.script.distribution import Distribution
+            return list(Distribution.wrap(dist).get_entry_map(group).values())
         dist_name, path = _find_dist_dir(dist)
-        return [ep for ep in _parse_entry_points(_read_metadata_file(path, "entry_points.txt"), dist_name)
-                if ep.group == group]
+        return _dist_entry_points(dist_name, path, group)
     result = []
     for dist_name, path, groups in _index().values():
         if groups is not None and group.startswith("paste."):
-            result.extend(EntryPoint(name, value, group, dist_name) for name, value in groups.get(group, ()))
+            result.extend(EntryPoint(name, value, group, dist_name, path)
+                          for name, value in groups.get(group, ()))
             continue
         text = _read_metadata_file(path, "entry_points.txt")
         if group in text:
-            result.extend(ep for ep in _parse_entry_points(text, dist_name) if ep.group == group)
+            result.extend(ep for ep in _parse_entry_points(text, dist_name, path) if ep.group == group)
     return result
 
 
+def _dist_entry_points(dist_name: str, path: str, group: str) -> list:
+    text = _read_metadata_file(path, "entry_points.txt")
+    return [ep for ep in _parse_entry_points(text, dist_name, path) if ep.group == group]
+
+
 def load_commands_from_plugins(plugins) -> dict:
-    """``paste.paster_command`` entry points of the given plugins, by command name."""
+    """``paste.paster_command`` entry points of the given plugins, by command name.
+
+    ``plugins`` holds distribution names or distribution objects (what
+    :func:`resolve_plugins` returns); a later plugin's command wins.
+    """
     commands = {}
     for plugin in plugins:
         for ep in entry_points("paste.paster_command", plugin):
@@ -439,9 +574,34 @@ def load_commands_from_plugins(plugins) -> dict:
     return commands
 
 
+def _commands_of_plugin_paths(found: list) -> dict:
+    commands = {}
+    for name, path in found:
+        for ep in _dist_entry_points(name, path, "paste.paster_command"):
+            commands[ep.name] = ep
+    return commands
+
+
 def load_global_commands() -> dict:
-    """Every installed ``paste.global_paster_command`` entry point, by command name."""
+    """Every installed ``paste.global_paster_command`` entry point, by command name.
+
+    When two distributions declare the same name, the one found later on
+    ``sys.path`` wins, as in PasteScript 3.x.
+    """
     commands = {}
     for ep in entry_points("paste.global_paster_command"):
-        commands.setdefault(ep.name, ep)
+        commands[ep.name] = ep
+    return commands
+
+
+def plugin_commands(plugin_names: list) -> dict:
+    """The commands ``paster`` offers with these plugins active (3.x's ``get_commands``).
+
+    The plugins' ``paste.paster_command`` entry points, then every
+    ``paste.global_paster_command`` one, which wins over a plugin command
+    of the same name. Works from metadata directories only, so that
+    ``paster`` start-up does not import ``importlib.metadata``.
+    """
+    commands = _commands_of_plugin_paths(_resolve_plugin_paths(list(plugin_names)))
+    commands.update(load_global_commands())
     return commands

@@ -41,18 +41,20 @@ class Response:
 def build_environ(url: str, method: str = "GET", body: bytes | None = None,
                   headers: list | tuple = (), query_args: list | tuple = (),
                   errors=None) -> dict:
-    """A WSGI environ for ``url`` (``/path?query`` or ``http://host/path``).
+    """The WSGI environ ``paster request``/``post`` send for ``url``.
 
-    ``headers`` become ``HTTP_*`` variables (``Content-Type`` and
-    ``Content-Length`` become ``CONTENT_TYPE``/``CONTENT_LENGTH``);
-    ``query_args`` (``name=value`` strings) are appended to the query string.
+    As in PasteScript 3.x: a URL not starting with ``/`` is taken relative
+    to ``/.command/``; a full ``http://host/path`` URL gives only its path
+    and query (the request is always for ``localhost:80`` over http);
+    ``CONTENT_TYPE`` is ``text/plain`` and ``HTTP_ACCEPT`` prefers
+    ``text/plain``; ``paste.command_request`` is True. ``headers`` become
+    ``HTTP_*`` variables (``Content-Type`` and ``Content-Length`` become
+    ``CONTENT_TYPE``/``CONTENT_LENGTH``); ``query_args`` (``name=value``
+    strings) are URL-quoted and appended to the URL's query string. A
+    ``body`` (for POST) is ``wsgi.input``, with its length.
     """
-    from urllib.parse import unquote_to_bytes, urlsplit
-    parts = urlsplit(url)
-    scheme = parts.scheme or "http"
-    host = parts.hostname or "localhost"
-    port = str(parts.port or (443 if scheme == "https" else 80))
-    path = parts.path or "/"
+    from urllib.parse import unquote_to_bytes, urljoin, urlsplit
+    parts = urlsplit(urljoin("/.command/", url))
     query = parts.query
     extra = "&".join(_quote_arg(arg) for arg in query_args)
     if extra:
@@ -61,15 +63,17 @@ def build_environ(url: str, method: str = "GET", body: bytes | None = None,
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
         # WSGI wants the unquoted path as bytes decoded from latin-1.
-        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "PATH_INFO": unquote_to_bytes(parts.path).decode("latin-1"),
         "QUERY_STRING": query,
-        "SERVER_NAME": host,
-        "SERVER_PORT": port,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.0",
-        "HTTP_HOST": parts.netloc or host,
+        "HTTP_HOST": "localhost",
         "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "text/plain",
+        "HTTP_ACCEPT": "text/plain;q=1.0, */*;q=0.1",
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scheme,
+        "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(body or b""),
         "wsgi.errors": errors if errors is not None else sys.stderr,
         "wsgi.multithread": False,
@@ -79,7 +83,6 @@ def build_environ(url: str, method: str = "GET", body: bytes | None = None,
     }
     if body is not None:
         environ["CONTENT_LENGTH"] = str(len(body))
-        environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
     for name, value in headers:
         key = name.strip().upper().replace("-", "_")
         if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -127,7 +130,7 @@ class RequestCommand(Command):
     """``paster request CONFIG_FILE URL`` and ``paster post CONFIG_FILE URL``."""
 
     min_args = 2
-    usage = "CONFIG_FILE URL [NAME=VALUE ...]"
+    usage = "CONFIG_FILE URL [OPTIONS/ARGUMENTS]"
     takes_config_file = 1
     summary = "Run a request for the described application"
     description = """\
@@ -136,10 +139,13 @@ class RequestCommand(Command):
     body to stdout.
 
     'paster request config.ini /url' requests /url (GET); 'paster post
-    config.ini /url < data' POSTs the data read from stdin. Arguments after
-    the URL (NAME=VALUE, or any option paster does not know) are added to
-    the query string. The request has environ['paste.command_request'] =
-    True, so the application can tell these calls from normal requests.
+    config.ini /url < data' POSTs the data read from stdin. A URL that
+    does not start with / is relative to /.command/. The request has
+    environ['paste.command_request'] = True, so the application can tell
+    these calls from normal requests.
+
+    Arguments after the config file and URL that are not options listed
+    here (NAME=VALUE, --page=2...) are added to the query string.
 
     Exit status: 0 for a 2xx or 3xx response, 4 or 5 for a 4xx or 5xx one,
     1 when the application cannot be loaded or raises an exception.
@@ -160,10 +166,12 @@ class RequestCommand(Command):
         "--display-headers", dest="display_headers", action="store_true",
         help="Display the headers of the response")
 
-    # Options that take a value, and flags: these belong to paster wherever
-    # they appear; anything else after the URL goes to the application.
+    # As in 3.x: these options are paster's wherever they appear; any other
+    # argument starting with '-' goes to the application's query string.
     ARG_OPTIONS = ["-n", "--app-name", "--config-var", "--header"]
-    OTHER_OPTIONS = ["--display-headers", "-v", "--verbose", "-q", "--quiet", "-h", "--help"]
+    OTHER_OPTIONS = ["--display-headers"]
+    # ... except these, which are paster's when given before the URL.
+    LEADING_OPTIONS = ["-h", "--help", "--verbose", "--quiet"]
 
     def parse_args(self, args: list) -> None:
         ours, self.app_args = self.split_args(args)
@@ -171,26 +179,24 @@ class RequestCommand(Command):
 
     def split_args(self, args: list) -> tuple[list, list]:
         """(paster's arguments, the application's extra query arguments)."""
-        positionals_before_app = 1 if os.environ.get("PASTE_CONFIG_FILE") else 2
+        positionals = 1 if os.environ.get("PASTE_CONFIG_FILE") else 2
         ours, theirs = [], []
         seen = 0
         args = list(args)
         while args:
             arg = args.pop(0)
-            if arg == "--":
-                theirs.extend(args)
-                break
-            if arg in self.ARG_OPTIONS:
+            if not arg.startswith("-"):
                 ours.append(arg)
-                if args:
-                    ours.append(args.pop(0))
-            elif (arg.split("=", 1)[0] in self.ARG_OPTIONS or arg in self.OTHER_OPTIONS
-                  or re.fullmatch(r"-[vq]+", arg) or re.fullmatch(r"-n.+", arg)):
+                seen += 1
+            elif arg in self.ARG_OPTIONS:
+                if not args:
+                    raise BadCommand(f"Option {arg} takes an argument")
+                ours += [arg, args.pop(0)]
+            elif arg.split("=", 1)[0] in self.ARG_OPTIONS or arg in self.OTHER_OPTIONS:
                 ours.append(arg)
-            elif seen < positionals_before_app:
+            elif seen < positionals and (arg in self.LEADING_OPTIONS
+                                         or re.fullmatch(r"-[vq]+", arg)):
                 ours.append(arg)
-                if not arg.startswith("-"):
-                    seen += 1
             else:
                 theirs.append(arg)
         return ours, theirs
@@ -198,7 +204,6 @@ class RequestCommand(Command):
     def command(self):
         config_spec, url = self.args[0], self.args[1]
         query_args = list(self.args[2:]) + self.app_args
-        self.check_url(url)
         global_conf = self.pairs(self.options.config_vars, "--config-var")
         headers = list(self.pairs(self.options.headers, "--header").items())
         method = "POST" if self.command_name.lower() == "post" else "GET"
@@ -215,15 +220,6 @@ class RequestCommand(Command):
                 f"The application raised {type(exc).__name__}: {exc} while handling "
                 f"{method} {url} (run with -v for the traceback)", exit_code=1) from None
         return self.report(response)
-
-    @staticmethod
-    def check_url(url: str) -> None:
-        if url.startswith("/"):
-            return
-        if re.match(r"^https?://", url, re.I):
-            return
-        raise BadCommand(f"The URL must start with '/' (like /index.html), "
-                         f"or be a full http:// URL: {url!r}")
 
     @staticmethod
     def pairs(items, option: str) -> dict:
@@ -264,7 +260,6 @@ class RequestCommand(Command):
             config_path = config_path.split("#", 1)[0]
             if not os.path.isfile(config_path):
                 raise BadCommand(f"Config file not found: {config_path}")
-            self.logging_file_config(config_path)
         if self.options.app_name:
             config_spec = f"{config_spec.split('#', 1)[0]}#{self.options.app_name}"
         try:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential.harness import Pair, Side, make_37_venv, ours_side
+from pathlib import Path
+
+from tests.differential.harness import Pair, Side, build_wheel, make_37_venv, ours_side
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +50,19 @@ def overlay_pair(side37, side_ours, tmp_path_factory):
         return Pair(old, new, tmp_path_factory.mktemp(f"run-{name}"))
 
     return make
+
+
+#: The plugin package the API tests install on both sides (see its setup.py).
+PROBE_PLUGIN = Path(__file__).parent / "probe_plugin"
+
+
+@pytest.fixture(scope="session")
+def probe_wheel(tmp_path_factory) -> Path:
+    """The PasteApiProbe plugin, built once per session."""
+    return build_wheel(PROBE_PLUGIN, tmp_path_factory.mktemp("probe-wheel"))
+
+
+@pytest.fixture
+def probe_pair(overlay_pair, probe_wheel) -> Pair:
+    """A Pair whose two sides have the PasteApiProbe plugin installed."""
+    return overlay_pair("api-probe", str(probe_wheel))

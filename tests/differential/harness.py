@@ -51,6 +51,28 @@ def pip(python: Path, *args: str, cwd=None) -> None:
         raise AssertionError(f"pip install {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
+def build_wheel(src: Path, out: Path) -> Path:
+    """Build the distribution whose ``setup.py`` is in ``src`` into a wheel in ``out``.
+
+    The source is copied first (a build writes ``build/`` and ``*.egg-info``
+    next to ``setup.py``) and built with this environment's setuptools, so
+    no network is needed. Returns the wheel's path.
+    """
+    import shutil
+    work = out / f"src-{src.name}"
+    shutil.copytree(src, work, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+         "--no-build-isolation", "-w", str(out), str(work)],
+        capture_output=True, text=True)
+    if proc.returncode:
+        raise AssertionError(f"building {src} failed:\n{proc.stdout}\n{proc.stderr}")
+    wheels = sorted(out.glob("*.whl"))
+    if len(wheels) != 1:
+        raise AssertionError(f"expected one wheel in {out}, found {wheels}")
+    return wheels[0]
+
+
 def make_37_venv(path: Path) -> Path:
     """A venv at ``path`` with PasteScript 3.7.0 and its pinned dependencies."""
     venv.EnvBuilder(with_pip=False, symlinks=True).create(path)

@@ -1,0 +1,16 @@
+class Alpha:
+    """The first widget."""
+
+    def __init__(self, size, colour="red"):
+        self.size, self.colour = size, colour
+
+
+def make_beta(global_conf, **settings):
+    """Make a beta widget.
+
+    It has settings.
+    """
+
+
+class Gamma:
+    pass
