@@ -369,6 +369,16 @@ def test_simulate_writes_nothing(tmp_path):
     assert "Copying a.txt_tmpl" in log and "Would overwrite" in log
 
 
+def test_simulate_still_asks_when_interactive(conflict, monkeypatch):
+    # As in 3.7; nothing is written and no backup is made, whatever the answer.
+    src, out = conflict
+    remaining = answers(monkeypatch, "b")
+    log = copy(src, out, simulate=True, interactive=True)
+    assert remaining == [] and "Overwrite " in log and "Would overwrite" in log
+    assert (out / "differ.txt").read_text() == "old line\n"
+    assert not (out / "differ.txt.bak").exists()
+
+
 def test_verbosity_levels(tmp_path):
     src = tmp_path / "tmpl"
     write(src / "a.txt", "a\n")

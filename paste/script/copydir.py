@@ -757,11 +757,8 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
             if verbosity >= 1:
                 out_.write(f"{here}{dest} already exists (same content)\n")
             return
-        if simulate:
-            if interactive or overwrite:
-                out_.write(f"{here}Would overwrite {dest} (content differs)\n")
-            return
         if interactive:
+            # Asked even when simulating, as in 3.7 (a backup is then not made).
             if not query_interactive(step.source, dest, step.content, old, simulate, out_):
                 out_.write(f"{here}Keeping {dest}\n")
                 return
@@ -769,12 +766,16 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
             out_.write(f"{here}Warning: {dest} exists with different content; "
                        f"kept (use --overwrite to replace it)\n")
             return
+    if simulate:
+        if exists:
+            out_.write(f"{here}Would overwrite {dest} (content differs)\n")
+        elif verbosity >= 1:
+            out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
+        return
     if verbosity >= 1:
         verb = "Overwriting" if exists else "Copying"
         target = dest if exists else f"{os.path.basename(step.source)} to {dest}"
         out_.write(f"{here}{verb} {target}\n")
-    if simulate:
-        return
     parent = os.path.dirname(dest)
     try:
         if parent and not os.path.isdir(parent):

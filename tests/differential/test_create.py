@@ -493,6 +493,19 @@ def test_existing_project_asks_before_replacing(pair: Pair, site_env, reply):
         assert tree["Proj/extra.txt.bak"] == b"mine\n"
 
 
+def test_simulate_in_an_existing_project(pair: Pair, site_env):
+    def setup(work):
+        (work / "Proj").mkdir()
+        (work / "Proj" / "extra.txt").write_text("mine\n")
+
+    old, new = pair.run("create", "-t", "stacked", "Proj", "-n", input="\n" * 9 + "y\n" * 4,
+                        setup=setup, env=site_env)
+    tree = assert_same_run(old, new)
+    assert tree == {"Proj/extra.txt": b"mine\n"}
+    assert old.stdout.count("Overwrite ./Proj/extra.txt") == new.stdout.count(
+        "Overwrite ./Proj/extra.txt") == 1
+
+
 def test_overwrite_flag(pair: Pair, site_env):
     def setup(work):
         (work / "Proj").mkdir()
