@@ -300,3 +300,13 @@ def assert_same_run(old: Result, new: Result, returncode: int = 0) -> dict:
         f"3.7 exit {old.returncode}:\n{old.output[-3000:]}\n"
         f"ours exit {new.returncode}:\n{new.output[-3000:]}")
     return assert_same_tree(old, new)
+
+
+def assert_no_answer(old: Result, new: Result, question: str) -> None:
+    """End of input at ``question``: 3.7 died with an EOFError traceback
+    (exit 1); ours says so in one line (exit 2). Neither wrote anything."""
+    assert old.returncode == 1 and old.stderr.rstrip().endswith(
+        "EOFError: EOF when reading a line"), old.output
+    assert new.returncode == 2 and "Traceback" not in new.output, new.output
+    assert new.stderr.strip().splitlines()[-1] == f"No answer (end of input) to: {question}"
+    assert old.tree() == new.tree() == {}

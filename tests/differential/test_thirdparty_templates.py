@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from tests.differential.harness import Pair, assert_same_run, build_wheels
+from tests.differential.harness import Pair, assert_no_answer, assert_same_run, build_wheels
 
 #: The template packages: they install on Python 3.11 and work with 3.7.0.
 TEMPLATE_PACKAGES = [
@@ -132,12 +132,7 @@ def test_instance_templates_at_end_of_input(templates: Pair, template):
     # it looped for ever, printing prompts).
     old, new = templates.run("create", "-t", template, "--no-interactive", "Proj",
                              input="", timeout=60)
-    assert old.returncode == 1 and old.stderr.rstrip().endswith(
-        "EOFError: EOF when reading a line")
-    assert new.returncode == 2 and "Traceback" not in new.output
-    assert new.stderr.strip().splitlines()[-1] == (
-        "No answer (end of input) to: Please enter the author name : ['Anybox']:")
-    assert old.tree() == new.tree() == {}
+    assert_no_answer(old, new, "Please enter the author name : ['Anybox']:")
 
 
 def test_template_whose_directory_is_missing(templates: Pair):
