@@ -623,10 +623,15 @@ def _check_inside(path: str, root_real: str, parents: dict | None = None) -> Non
 
 
 class _Subversion:
-    """``svn add`` for what is created inside a Subversion working copy."""
+    """``svn add`` for what is created inside a Subversion working copy of ``dest``.
 
-    def __init__(self, enabled: bool, verbosity: int, out_):
-        self.enabled = enabled and shutil.which("svn") is not None
+    ``svn info`` is asked only when a ``.svn`` directory is found at or
+    above ``dest``: elsewhere nothing can be a working copy.
+    """
+
+    def __init__(self, enabled: bool, verbosity: int, out_, dest: str = "."):
+        self.enabled = (enabled and shutil.which("svn") is not None
+                        and _has_svn_above(os.path.abspath(dest)))
         self.verbosity = verbosity
         self.out_ = out_
         self._working_copies: dict = {}
@@ -651,13 +656,23 @@ class _Subversion:
             self.out_.write(f"Script output:\n{proc.stdout}\n")
 
 
+def _has_svn_above(path: str) -> bool:
+    while True:
+        if os.path.isdir(os.path.join(path, ".svn")):
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
 def svn_makedirs(dir: str, svn_add: bool, verbosity: int, pad: str) -> None:
     """Create ``dir`` and its missing parents, ``svn add``-ing each inside a working copy."""
     parent = os.path.dirname(os.path.abspath(dir))
     if not os.path.exists(parent):
         svn_makedirs(parent, svn_add, verbosity, pad)
     os.mkdir(dir)
-    _Subversion(svn_add, verbosity, sys.stdout).add(dir, pad)
+    _Subversion(svn_add, verbosity, sys.stdout, dir).add(dir, pad)
 
 
 def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
@@ -708,7 +723,7 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
             raise CopyError(f"Both {earlier.source} and {step.source} would create "
                             f"{step.dest}")
         targets[step.dest] = step
-    svn = _Subversion(svn_add and not simulate, verbosity, out_)
+    svn = _Subversion(svn_add and not simulate, verbosity, out_, dest)
     if not os.path.isdir(dest):
         if verbosity >= 1:
             out_.write(f"{pad}Creating {dest}/\n")
