@@ -10,7 +10,7 @@ import sys
 from paste.script import pluginlib
 from paste.script.command import BadCommand, Command
 
-__all__ = ["CreateDistroCommand", "find_template_entry_points"]
+__all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points"]
 
 TEMPLATE_GROUP = "paste.paster_create_template"
 
@@ -290,83 +290,22 @@ class CreateDistroCommand(Command):
 
     def run_egg_info(self, output_dir: str, dist_name: str, egg_plugins: list,
                      package_dir: str | None = None) -> None:
-        """Run ``setup.py egg_info`` in the project; then list ``egg_plugins``.
-
-        As in 3.7, egg_info's exit status is not checked (its output shows
-        with ``-vv``), ``package_dir`` names the subdirectory that holds the
-        ``*.egg-info`` when it is not the project directory, and
-        ``paster_plugins.txt`` is written here only when egg_info did not
-        write it (setup()'s ``paster_plugins`` keyword is the proper way).
-        """
+        """Run ``setup.py egg_info`` in the project; then list ``egg_plugins`` (see
+        :func:`run_egg_info`)."""
         if self.simulate:
             print(f"Would run {sys.executable} setup.py egg_info in {output_dir}")
             return
-        plugins_mtime = self._plugins_mtime(output_dir, dist_name)
-        if self.verbose:
-            print(f"Running {sys.executable} setup.py egg_info")
-        import subprocess
-        proc = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if self.verbose > 1 and proc.stdout:
-            print(self.indent_block(proc.stdout))
-        egg_base = os.path.join(output_dir, package_dir) if package_dir else output_dir
-        try:
-            egg_info = pluginlib.egg_info_dir(egg_base, dist_name)
-        except OSError as err:
-            detail = f"\n{proc.stdout.rstrip()}" if proc.returncode and proc.stdout else ""
-            raise BadCommand(f"{err}; 'python setup.py egg_info' exited with "
-                             f"{proc.returncode}{detail}", exit_code=1) from None
-        plugins_path = os.path.join(egg_info, "paster_plugins.txt")
-        if not egg_plugins or (os.path.exists(plugins_path)
-                               and os.path.getmtime(plugins_path) != plugins_mtime):
-            return
-        if self.verbose:
-            print("Manually creating paster_plugins.txt (deprecated! pass a paster_plugins "
-                  "keyword to setup() instead)", file=sys.stderr)
-        for plugin in egg_plugins:
-            if self.verbose:
-                print(f"Adding {plugin} to paster_plugins.txt")
-            pluginlib.add_plugin(egg_info, plugin)
-
-    @staticmethod
-    def _plugins_mtime(output_dir: str, dist_name: str):
-        """The mtime of an existing ``paster_plugins.txt`` (to see if egg_info wrote it)."""
-        try:
-            egg_info = pluginlib.egg_info_dir(output_dir, dist_name)
-        except OSError:
-            return None
-        path = os.path.join(egg_info, "paster_plugins.txt")
-        return os.path.getmtime(path) if os.path.exists(path) else None
-
-    def setup_svn_repository(self, output_dir: str, dist_name: str) -> None:
-        """Make ``REPOS/PROJECT`` with trunk, tags and branches; check its trunk out."""
-        repos = os.path.join(self.options.svn_repository, dist_name).replace("\\", "/")
-        svn = "svn.exe" if sys.platform == "win32" else "svn"
-        mkdir = [svn, "mkdir", repos, f"{repos}/trunk", f"{repos}/tags", f"{repos}/branches",
-                 "-m", f"New project {dist_name}"]
-        checkout = [svn, "co", f"{repos}/trunk", output_dir]
-        for argv in (mkdir, checkout):
-            if self.verbose:
-                print("Running " + " ".join(argv))
-            if not self.simulate:
-                self._run_svn(argv)
-
-    @staticmethod
-    def _run_svn(argv: list) -> int:
-        # Output goes to the terminal and the status is not checked, as in
-        # 3.7 (which ran these through os.system); a missing svn is one line.
-        import subprocess
-        try:
-            return subprocess.run(argv).returncode
-        except FileNotFoundError:
-            raise BadCommand(f"Cannot run {argv[0]}: the Subversion client is not "
-                             f"installed", exit_code=1) from None
+        run_egg_info(output_dir, dist_name, egg_plugins, package_dir, self.verbose)
 
     #: What ``svn:ignore`` hides in the project's ``*.egg-info`` directory.
     ignore_egg_info_files = [
         "top_level.txt", "entry_points.txt", "requires.txt", "PKG-INFO",
         "namespace_packages.txt", "SOURCES.txt", "dependency_links.txt", "not-zip-safe",
     ]
+
+    def setup_svn_repository(self, output_dir: str, dist_name: str) -> None:
+        """Make ``REPOS/PROJECT`` with trunk, tags and branches; check its trunk out."""
+        self._subversion().create(self.options.svn_repository, dist_name, output_dir)
 
     def add_svn_repository(self, vars: dict, output_dir: str) -> None:
         """Add the ``*.egg-info`` directory (not its generated files) to Subversion.
@@ -376,80 +315,169 @@ class CreateDistroCommand(Command):
         the rest of the egg-info is set in ``svn:ignore``.
         """
         egg_info = pluginlib.egg_info_dir(output_dir, vars["project"])
-        svn = "svn.exe" if sys.platform == "win32" else "svn"
-        self._run_svn_checked([svn, "add", "-N", egg_info])
-        plugins = os.path.join(egg_info, "paster_plugins.txt")
-        if os.path.exists(plugins):
-            self._run_svn_checked([svn, "add", plugins])
-        self._run_svn_checked([svn, "ps", "svn:ignore", "\n".join(self.ignore_egg_info_files),
-                               egg_info])
-        if self.verbose:
-            print("You must next run 'svn commit' to commit the files to repository")
+        self._subversion().add_egg_info(egg_info, self.ignore_egg_info_files)
 
-    def _run_svn_checked(self, argv: list) -> None:
-        import subprocess
-        if self.verbose:
-            print("Running " + " ".join(argv))
-        try:
-            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-        except FileNotFoundError:
-            raise BadCommand(f"Cannot run {argv[0]}: the Subversion client is not "
-                             f"installed", exit_code=1) from None
-        if proc.returncode:
-            raise BadCommand(f"{' '.join(argv)} failed (exit {proc.returncode}): "
-                             f"{proc.stdout.strip()}", exit_code=1)
-        if self.verbose > 2 and proc.stdout:
-            print(self.indent_block(proc.stdout))
+    def _subversion(self) -> "SubversionProject":
+        return SubversionProject(self.verbose, self.simulate)
 
     # -- inspecting an existing output ----------------------------------
 
     def inspect_files(self, output_dir: str, templates: list, vars: dict) -> int:
         """Show which template each file under ``output_dir`` came from."""
-        from paste.script import copydir
         sources: dict = {}
         for full_name, template in templates:
-            self._collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
+            _collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
         if not os.path.isdir(output_dir):
             raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
-        existing = []
-        for dirpath, dirnames, filenames in os.walk(output_dir):
-            dirnames[:] = sorted(d for d in dirnames if not copydir.should_skip_file(d)
-                                 and not d.endswith(".egg-info"))
-            for name in sorted(filenames):
-                if not copydir.should_skip_file(name):
-                    existing.append(os.path.normpath(os.path.join(dirpath, name)))
-        width = max([len(path) for path in existing] + [0])
-        for path in existing:
-            origin = sources.get(path)
-            if origin:
-                shown = ", ".join(f"{name} ({src})" for name, src in origin)
-                print(f"{path.ljust(width)}  from {shown}")
-            else:
-                print(f"{path.ljust(width)}  (not from any template)")
-        missing = sorted(path for path in sources if not os.path.exists(path))
-        if missing:
-            print("Files the templates would create that are missing:")
-            for path in missing:
-                origin = ", ".join(name for name, _ in sources[path])
-                print(f"  {path}  ({origin})")
+        _show_sources(output_dir, sources)
         return 0
 
-    def _collect_sources(self, source, dest: str, vars: dict, full_name: str,
-                         sources: dict, relative: str = "") -> None:
-        from paste.script import copydir
-        directory = copydir.open_template_dir(source) if not relative else source
-        if not directory.is_dir():
-            return
-        for entry in sorted(directory.iterdir(), key=lambda e: e.name):
-            if copydir.should_skip_file(entry.name):
-                continue
-            name = copydir.substitute_filename(entry.name, copydir.with_name_defaults(vars))
-            if name.endswith("_tmpl"):
-                name = name[:-len("_tmpl")]
-            shown = f"{relative}{entry.name}"
-            target = os.path.normpath(os.path.join(dest, name))
-            if entry.is_dir():
-                self._collect_sources(entry, target, vars, full_name, sources, shown + "/")
-            else:
-                sources.setdefault(target, []).append((full_name, shown))
+
+class SubversionProject:
+    """The Subversion commands of ``create --svn-repository``, as 3.7 ran them."""
+
+    svn = "svn.exe" if sys.platform == "win32" else "svn"
+
+    def __init__(self, verbose: int = 1, simulate: bool = False):
+        self.verbose = verbose
+        self.simulate = simulate
+
+    def create(self, repository: str, dist_name: str, output_dir: str) -> None:
+        """``svn mkdir`` the project with trunk, tags and branches; check trunk out.
+
+        Their output goes to the terminal and their status is not checked,
+        as in 3.7 (which ran them through ``os.system``).
+        """
+        repos = os.path.join(repository, dist_name).replace("\\", "/")
+        mkdir = [self.svn, "mkdir", repos, f"{repos}/trunk", f"{repos}/tags",
+                 f"{repos}/branches", "-m", f"New project {dist_name}"]
+        for argv in (mkdir, [self.svn, "co", f"{repos}/trunk", output_dir]):
+            if self.verbose:
+                print("Running " + " ".join(argv))
+            if not self.simulate:
+                self._run(argv)
+
+    def add_egg_info(self, egg_info: str, ignored: list) -> None:
+        """``svn add`` the egg-info directory and its ``paster_plugins.txt``; ignore the rest."""
+        self._run_checked([self.svn, "add", "-N", egg_info])
+        plugins = os.path.join(egg_info, "paster_plugins.txt")
+        if os.path.exists(plugins):
+            self._run_checked([self.svn, "add", plugins])
+        self._run_checked([self.svn, "ps", "svn:ignore", "\n".join(ignored), egg_info])
+        if self.verbose:
+            print("You must next run 'svn commit' to commit the files to repository")
+
+    def _run(self, argv: list, **kw):
+        import subprocess
+        try:
+            return subprocess.run(argv, **kw)
+        except FileNotFoundError:
+            raise BadCommand(f"Cannot run {argv[0]}: the Subversion client is not "
+                             f"installed", exit_code=1) from None
+
+    def _run_checked(self, argv: list) -> None:
+        import subprocess
+        if self.verbose:
+            print("Running " + " ".join(argv))
+        proc = self._run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode:
+            raise BadCommand(f"{' '.join(argv)} failed (exit {proc.returncode}): "
+                             f"{proc.stdout.strip()}", exit_code=1)
+        if self.verbose > 2 and proc.stdout:
+            print(proc.stdout.rstrip())
+
+
+def run_egg_info(output_dir: str, dist_name: str, egg_plugins: list,
+                 package_dir: str | None = None, verbose: int = 1) -> None:
+    """Run ``setup.py egg_info`` in ``output_dir``; then list ``egg_plugins``.
+
+    As in 3.7, egg_info's exit status is not checked (its output shows
+    with ``-vv``), ``package_dir`` names the subdirectory that holds the
+    ``*.egg-info`` when it is not the project directory, and
+    ``paster_plugins.txt`` is written here only when egg_info did not
+    write it (setup()'s ``paster_plugins`` keyword is the proper way).
+    """
+    import subprocess
+    plugins_mtime = _plugins_mtime(output_dir, dist_name)
+    if verbose:
+        print(f"Running {sys.executable} setup.py egg_info")
+    proc = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if verbose > 1 and proc.stdout:
+        print("\n".join("  " + line for line in proc.stdout.splitlines()))
+    egg_base = os.path.join(output_dir, package_dir) if package_dir else output_dir
+    try:
+        egg_info = pluginlib.egg_info_dir(egg_base, dist_name)
+    except OSError as err:
+        detail = f"\n{proc.stdout.rstrip()}" if proc.returncode and proc.stdout else ""
+        raise BadCommand(f"{err}; 'python setup.py egg_info' exited with "
+                         f"{proc.returncode}{detail}", exit_code=1) from None
+    plugins_path = os.path.join(egg_info, "paster_plugins.txt")
+    if not egg_plugins or (os.path.exists(plugins_path)
+                           and os.path.getmtime(plugins_path) != plugins_mtime):
+        return
+    if verbose:
+        print("Manually creating paster_plugins.txt (deprecated! pass a paster_plugins "
+              "keyword to setup() instead)", file=sys.stderr)
+    for plugin in egg_plugins:
+        if verbose:
+            print(f"Adding {plugin} to paster_plugins.txt")
+        pluginlib.add_plugin(egg_info, plugin)
+
+
+def _plugins_mtime(output_dir: str, dist_name: str):
+    """The mtime of an existing ``paster_plugins.txt`` (to see if egg_info wrote it)."""
+    try:
+        egg_info = pluginlib.egg_info_dir(output_dir, dist_name)
+    except OSError:
+        return None
+    path = os.path.join(egg_info, "paster_plugins.txt")
+    return os.path.getmtime(path) if os.path.exists(path) else None
+
+
+def _collect_sources(source, dest: str, vars: dict, full_name: str, sources: dict,
+                     relative: str = "") -> None:
+    """Map each file a template would create under ``dest`` to its template file."""
+    from paste.script import copydir
+    directory = copydir.open_template_dir(source) if not relative else source
+    if not directory.is_dir():
+        return
+    names = copydir.with_name_defaults(vars)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if copydir.should_skip_file(entry.name):
+            continue
+        name = copydir.substitute_filename(entry.name, names)
+        if name.endswith("_tmpl"):
+            name = name[:-len("_tmpl")]
+        shown = f"{relative}{entry.name}"
+        target = os.path.normpath(os.path.join(dest, name))
+        if entry.is_dir():
+            _collect_sources(entry, target, vars, full_name, sources, shown + "/")
+        else:
+            sources.setdefault(target, []).append((full_name, shown))
+
+
+def _show_sources(output_dir: str, sources: dict) -> None:
+    """Print each file under ``output_dir`` with its origin, then the missing ones."""
+    from paste.script import copydir
+    existing = []
+    for dirpath, dirnames, filenames in os.walk(output_dir):
+        dirnames[:] = sorted(d for d in dirnames if not copydir.should_skip_file(d)
+                             and not d.endswith(".egg-info"))
+        for name in sorted(filenames):
+            if not copydir.should_skip_file(name):
+                existing.append(os.path.normpath(os.path.join(dirpath, name)))
+    width = max([len(path) for path in existing] + [0])
+    for path in existing:
+        origin = sources.get(path)
+        if origin:
+            shown = ", ".join(f"{name} ({src})" for name, src in origin)
+            print(f"{path.ljust(width)}  from {shown}")
+        else:
+            print(f"{path.ljust(width)}  (not from any template)")
+    missing = sorted(path for path in sources if not os.path.exists(path))
+    if missing:
+        print("Files the templates would create that are missing:")
+        for path in missing:
+            origin = ", ".join(name for name, _ in sources[path])
+            print(f"  {path}  ({origin})")

@@ -84,36 +84,38 @@ class FileOp:
         directory written. (3.7 declared this method but raised
         NotImplementedError.)
         """
-        from paste.script.copydir import (should_skip_file, substitute_filename,
-                                          with_name_defaults)
         base_package, directory = self.find_dir(dest, package)
         self.template_vars["base_package"] = base_package
-        source = self._source(template_dir.rstrip("/"))
+        template_dir = template_dir.rstrip("/")
+        source = self._source(template_dir)
         if not source.is_dir():
             raise BadCommand(f"Template directory {template_dir} not found in "
                              f"{self._shown(template_dir)}", exit_code=1)
-        name = destname or template_dir.rstrip("/").split("/")[-1]
+        name = destname or template_dir.split("/")[-1]
         target = os.path.join(directory, *self._relative_parts(name))
-
-        def copy(entry, into: str, relative: str) -> None:
-            self.ensure_dir(into, package=package)
-            for child in sorted(entry.iterdir(), key=lambda e: e.name):
-                if should_skip_file(child.name):
-                    continue
-                child_name = substitute_filename(child.name,
-                                                 with_name_defaults(self.template_vars))
-                path = f"{relative}/{child.name}"
-                if child.is_dir():
-                    copy(child, os.path.join(into, *self._relative_parts(child_name)), path)
-                    continue
-                if child_name.endswith("_tmpl"):
-                    child_name = child_name[:-len("_tmpl")]
-                content = self.load_content(base_package, into, child_name, path)
-                self.ensure_file(os.path.join(into, *self._relative_parts(child_name)),
-                                 content, package=package)
-
-        copy(source, target, template_dir.rstrip("/"))
+        self._copy_tree(source, target, template_dir, base_package, package)
         return target
+
+    def _copy_tree(self, source, target: str, relative: str, base_package: str,
+                   package: bool) -> None:
+        from paste.script.copydir import (should_skip_file, substitute_filename,
+                                          with_name_defaults)
+        self.ensure_dir(target, package=package)
+        names = with_name_defaults(self.template_vars)
+        for child in sorted(source.iterdir(), key=lambda e: e.name):
+            if should_skip_file(child.name):
+                continue
+            name = substitute_filename(child.name, names)
+            path = f"{relative}/{child.name}"
+            if child.is_dir():
+                into = os.path.join(target, *self._relative_parts(name))
+                self._copy_tree(child, into, path, base_package, package)
+                continue
+            if name.endswith("_tmpl"):
+                name = name[:-len("_tmpl")]
+            content = self.load_content(base_package, target, name, path)
+            self.ensure_file(os.path.join(target, *self._relative_parts(name)), content,
+                             package=package)
 
     def _source(self, template: str):
         if self.use_resources:
@@ -323,38 +325,12 @@ class FileOp:
                     capture_stderr: bool = False, expect_returncode: bool = False):
         """Run ``cmd ARGS`` (in ``cwd``); return its standard output as bytes.
 
-        As 3.7's FileOp did: ``capture_stderr`` mixes standard error into
-        the output, a non-zero exit raises OSError unless
-        ``expect_returncode``, a missing program raises OSError, and when
-        simulating nothing runs and None is returned.
+        See :func:`run_program`; when simulating nothing runs and None is
+        returned.
         """
-        import subprocess
-        if self.verbose:
-            print(f"Running {cmd} {' '.join(args)}")
-        if self.simulate:
-            return None
-        try:
-            proc = subprocess.Popen(
-                [cmd, *args], cwd=cwd or os.getcwd(), stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT if capture_stderr else subprocess.PIPE)
-        except FileNotFoundError as err:
-            raise OSError(f"The expected executable {cmd} was not found ({err})") from None
-        stdout, stderr = proc.communicate()
-        if proc.returncode and not expect_returncode:
-            if not self.verbose:
-                print(f"Running {cmd} {' '.join(args)}")
-            print(f"Error (exit code: {proc.returncode})")
-            if stderr:
-                print(stderr.decode("utf-8", "replace"))
-            raise OSError(f"Error executing command {cmd}")
-        if self.verbose and self.verbose > 2:
-            if stderr:
-                print("Command error output:")
-                print(stderr.decode("utf-8", "replace"))
-            if stdout:
-                print("Command output:")
-                print(stdout.decode("utf-8", "replace"))
-        return stdout
+        return run_program(cmd, *args, cwd=cwd, capture_stderr=capture_stderr,
+                           expect_returncode=expect_returncode, verbose=self.verbose,
+                           simulate=self.simulate)
 
     def _ask(self, prompt: str) -> bool:
         while True:
@@ -369,3 +345,39 @@ class FileOp:
             if answer[0] == "y":
                 return True
             print("Y or N please")
+
+
+def run_program(cmd: str, *args: str, cwd: str | None = None, capture_stderr: bool = False,
+                expect_returncode: bool = False, verbose=True, simulate: bool = False):
+    """Run ``cmd ARGS``, as 3.7's ``FileOp.run_command`` did; its output as bytes.
+
+    ``capture_stderr`` mixes standard error into the output; a non-zero
+    exit raises OSError (after printing the error output) unless
+    ``expect_returncode``; a missing program raises OSError; ``simulate``
+    runs nothing and returns None.
+    """
+    import subprocess
+    if verbose:
+        print(f"Running {cmd} {' '.join(args)}")
+    if simulate:
+        return None
+    try:
+        proc = subprocess.Popen(
+            [cmd, *args], cwd=cwd or os.getcwd(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if capture_stderr else subprocess.PIPE)
+    except FileNotFoundError as err:
+        raise OSError(f"The expected executable {cmd} was not found ({err})") from None
+    stdout, stderr = proc.communicate()
+    if proc.returncode and not expect_returncode:
+        if not verbose:
+            print(f"Running {cmd} {' '.join(args)}")
+        print(f"Error (exit code: {proc.returncode})")
+        if stderr:
+            print(stderr.decode("utf-8", "replace"))
+        raise OSError(f"Error executing command {cmd}")
+    if verbose and verbose > 2:
+        for title, output in (("Command error output:", stderr), ("Command output:", stdout)):
+            if output:
+                print(title)
+                print(output.decode("utf-8", "replace"))
+    return stdout
