@@ -1,3 +1,4 @@
+import io
 import os
 import signal
 import subprocess
@@ -7,7 +8,7 @@ import time
 import pytest
 
 from paste.script import command as command_mod
-from paste.script.command import BadCommand, Command, NoDefault, main
+from paste.script.command import BadCommand, Command, NoAnswer, NoDefault, main
 from tests.support import ROOT, run_paster, write
 
 EXPECTED_HELP = """\
@@ -298,10 +299,15 @@ def test_ask(cmd, monkeypatch, capsys):
     prompts = answers(monkeypatch, "y", "yes")
     assert cmd.ask("Really", default="careful") is True
     assert prompts == ["Really [yes/no]?", "Really [yes/no]?"]
+    answers(monkeypatch, "", "no")
+    assert cmd.ask("Really", default="none") is False
+    assert "Please enter yes or no" in capsys.readouterr().out
+    # End of input: an exception that is an EOFError (as 3.7 raised) and a BadCommand.
     answers(monkeypatch)
-    assert cmd.ask("Really", safe=False, default="careful") is False  # EOF: the safe answer
-    answers(monkeypatch)
-    assert cmd.ask("Overwrite", safe=False, default=True) is False  # even when default is yes
+    with pytest.raises(EOFError) as info:
+        cmd.ask("Overwrite", safe=False, default=True)
+    assert isinstance(info.value, BadCommand) and info.value.exit_code == 2
+    assert str(info.value) == "No answer (end of input) to: Overwrite [Y/n]?"
     cmd.interactive = 2
     answers(monkeypatch, "")
     assert cmd.ask("Overwrite", safe=False, default=True) is False  # -ii: safe default
@@ -313,11 +319,22 @@ def test_challenge(cmd, monkeypatch):
     assert prompts == ["Name: ", "Name: "]
     answers(monkeypatch, "")
     assert cmd.challenge("Port", default="8080") == "8080"
-    answers(monkeypatch)
-    with pytest.raises(BadCommand, match="No value given for: Name"):
-        cmd.challenge("Name", default=NoDefault)
+    for default in (NoDefault, "8080"):
+        answers(monkeypatch)
+        with pytest.raises(NoAnswer, match=r"No answer \(end of input\) to: Name"):
+            cmd.challenge("Name", default=default)
+    assert issubclass(NoAnswer, EOFError) and issubclass(NoAnswer, BadCommand)
     monkeypatch.setattr("getpass.getpass", lambda prompt: "hidden")
     assert cmd.challenge("Password", should_echo=False) == "hidden"
+
+
+def test_end_of_input_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["create", "Foo"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("No answer (end of input) to: Enter version")
+    assert "Traceback" not in err
 
 
 def test_ensure_dir_and_file(cmd, tmp_path, monkeypatch, capsys):
@@ -360,12 +377,33 @@ def test_insert_into_file(cmd, tmp_path, capsys):
     """)
     cmd.insert_into_file(str(path), "Extra requirements", "'Foo',\n", indent=True)
     cmd.insert_into_file(str(path), "Extra requirements", "'Foo',\n", indent=True)  # once only
+    assert "Warning: line already found in" in capsys.readouterr().out
     cmd.insert_into_file(str(path), "Extra requirements", "'Bar',\n", indent=True, before=True)
     assert path.read_text() == (
         "setup(\n    install_requires=[\n        'Bar',\n"
         "        # -*- Extra requirements: -*-\n        'Foo',\n    ],\n)\n")
     cmd.insert_into_file(str(path), "No such marker", "x\n")
-    assert "marker '-*- No such marker -*-' not found" in capsys.readouterr().out
+    assert "Marker '-*- No such marker -*-' not found" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="must end with a newline"):
+        cmd.insert_into_file(str(path), "Extra requirements", "'Baz',")
+
+
+def test_insert_into_file_skips_only_text_right_after_the_marker(cmd, tmp_path):
+    # As in 3.7: 'pytest' elsewhere in the file does not stop the insertion.
+    path = write(tmp_path / "setup.py", """
+        extras_require={'test': ['pytest',]},
+        install_requires=[
+            # -*- Extra requirements: -*-
+        ],
+    """)
+    cmd.insert_into_file(str(path), "Extra requirements", "'pytest',\n", indent=True)
+    assert path.read_text() == (
+        "extras_require={'test': ['pytest',]},\ninstall_requires=[\n"
+        "    # -*- Extra requirements: -*-\n    'pytest',\n],\n")
+    # The marker needs a blank on each side.
+    write(tmp_path / "tight.txt", "#-*-Extra requirements-*-\n")
+    cmd.insert_into_file(str(tmp_path / "tight.txt"), "Extra requirements", "x\n")
+    assert (tmp_path / "tight.txt").read_text() == "#-*-Extra requirements-*-\n"
 
 
 def test_run_command_returns_stdout_bytes(cmd):
@@ -381,9 +419,23 @@ def test_vars_round_trip(cmd, tmp_path):
         cmd.parse_vars(["novalue"])
     config = write(tmp_path / "vars.ini", "[other]\nkeep = me\n")
     assert cmd.read_vars(str(config)) == {}
-    cmd.write_vars(str(config), {"Package": "foo", "version": "1.0"})
-    assert cmd.read_vars(str(config)) == {"Package": "foo", "version": "1.0"}
+    cmd.write_vars(str(config), {"Package": "foo", "version": "1.0", "zip_safe": False,
+                                 "plugins": ["A"]})
+    # configparser lower-cases names (as in 3.7); non-strings are written as __eval__.
+    assert cmd.read_vars(str(config)) == {"package": "foo", "version": "1.0",
+                                          "zip_safe": False, "plugins": ["A"]}
+    assert "zip_safe__eval__ = False" in config.read_text()
     assert cmd.read_vars(str(config), "other") == {"keep": "me"}
+    # Only missing variables are added; existing ones (or their __eval__) stay.
+    cmd.write_vars(str(config), {"version": "2.0", "zip_safe": True, "new": "x"})
+    assert cmd.read_vars(str(config)) == {"package": "foo", "version": "1.0",
+                                          "zip_safe": False, "plugins": ["A"], "new": "x"}
+    before = config.stat().st_mtime_ns
+    cmd.write_vars(str(config), {"version": "3.0"})
+    assert config.stat().st_mtime_ns == before  # nothing added: not rewritten
+    write(tmp_path / "bad.ini", "[pastescript]\nx__eval__ = 1 +\n")
+    with pytest.raises(BadCommand, match="x__eval__ = 1 \\+: SyntaxError"):
+        cmd.read_vars(str(tmp_path / "bad.ini"))
 
 
 def test_small_helpers(cmd, tmp_path):

@@ -32,28 +32,40 @@ def fresh_answers():
 # -- names ---------------------------------------------------------------
 
 def test_substitute_filename_vars_and_builtins():
-    vars = {"package": "foo", "egg": "Foo_Bar"}
+    vars = copydir.with_name_defaults({"package": "foo", "egg": "Foo_Bar"})
     assert substitute_filename("+package+", vars) == "foo"
     assert substitute_filename("+egg+.egg-info", vars) == "Foo_Bar.egg-info"
     assert substitute_filename("+dot+gitignore", vars) == ".gitignore"
     assert substitute_filename("c+plus+plus", vars) == "c+plus"
     assert substitute_filename("+plus++package+", vars) == "+foo"
     assert substitute_filename("+unknown+.txt", vars) == "+unknown+.txt"
-    assert substitute_filename("+dot+", {"dot": "DOT"}) == "DOT"
+    assert substitute_filename("+dot+", copydir.with_name_defaults({"dot": "DOT"})) == "DOT"
+    # Only the given variables: copy_dir is what adds dot and plus (as in 3.7).
+    assert substitute_filename("+dot+x", {}) == "+dot+x"
+
+
+def test_copy_dir_adds_dot_and_plus_to_the_callers_vars(tmp_path):
+    write(tmp_path / "tmpl" / "+dot+x", "x\n")
+    vars = {"project": "P"}
+    copy(tmp_path / "tmpl", tmp_path / "out", vars)
+    assert vars == {"project": "P", "dot": ".", "plus": "+"}
+    assert (tmp_path / "out" / ".x").exists()
 
 
 @pytest.mark.parametrize("name, reason", [
-    (".svn", "version control"), ("CVS", "version control"), ("_darcs", "version control"),
-    (".git", "version control"), (".hg", "version control"), ("__pycache__", "bytecode"),
-    ("mod.pyc", ".pyc"), ("mod.pyo", ".pyo"), ("file.txt~", "backup"), (".#file.txt", "backup"),
-    ("#file.txt#", "backup"), (".DS_Store", "Finder"),
+    (".svn", "hidden"), (".git", "hidden"), (".hg", "hidden"), (".gitignore", "hidden"),
+    (".#file.txt", "hidden"), (".DS_Store", "hidden"), ("._setup.py_tmpl", "hidden"),
+    ("CVS", "version control"), ("_darcs", "version control"), ("__pycache__", "bytecode"),
+    ("mod.pyc", ".pyc"), ("mod.pyo", ".pyo"), ("Mod$py.class", "$py.class"),
+    ("file.txt~", "backup"), ("old.bak", "backup"),
 ])
 def test_skip_rules(name, reason):
     message = should_skip_file(name)
     assert message and reason in message and "%(filename)s" in message
 
 
-@pytest.mark.parametrize("name", [".gitignore", "setup.py", "#", "a#b", "CVS.txt", "x.py", "foo_tmpl"])
+@pytest.mark.parametrize("name", ["+dot+gitignore", "setup.py", "#", "a#b", "#auto#", "CVS.txt",
+                                  "x.py", "foo_tmpl", "old.bak1", "a~b"])
 def test_not_skipped(name):
     assert should_skip_file(name) is None
 
@@ -62,12 +74,13 @@ def test_skipped_entries_are_not_copied(tmp_path):
     src = tmp_path / "tmpl"
     for name in ["keep.txt", ".gitignore", "mod.pyc", "a.txt~", ".#lock", "#auto#", ".DS_Store",
                  "__pycache__/mod.cpython-311.pyc", ".git/HEAD", ".svn/entries", "CVS/Root",
-                 "_darcs/x", ".hg/x", "mod.pyo"]:
+                 "_darcs/x", ".hg/x", "mod.pyo", "old.bak", "+dot+made"]:
         write(src / name, "x")
+    (src / "._keep.txt_tmpl").write_bytes(b"\x00\x05\x16\x07\xff\xfe")  # not UTF-8
     out = copy(src, tmp_path / "out", verbosity=2)
     copied = sorted(os.listdir(tmp_path / "out"))
-    assert copied == [".gitignore", "keep.txt"]
-    assert "Skipping bytecode cache directory" in out
+    assert copied == ["#auto#", ".made", "keep.txt"]
+    assert "Skipping bytecode cache directory" in out and "Skipping hidden file" in out
 
 
 # -- content ---------------------------------------------------------------
@@ -148,12 +161,12 @@ def test_skip_template_in_each_renderer(tmp_path):
     copy(src, tmp_path / "out", {"flag": True})
     assert sorted(os.listdir(tmp_path / "out")) == ["keep.txt"]
     copy(cheetah, tmp_path / "out2", {"flag": True}, use_cheetah=True)
-    assert not (tmp_path / "out2").exists()
+    assert os.listdir(tmp_path / "out2") == []
     copy(cheetah, tmp_path / "out4", {"flag": False}, use_cheetah=True)
     assert (tmp_path / "out4" / "b.txt").read_text() == "b\n"
     copy(src, tmp_path / "out3", {"flag": False})
     assert (tmp_path / "out3" / "a.txt").read_text() == "content\n"
-    assert skip_template(False) == ""
+    assert skip_template(False) is None
     with pytest.raises(SkipTemplate):
         skip_template(True)
 
@@ -165,16 +178,12 @@ def test_binary_and_plain_files_copied_byte_for_byte(tmp_path):
     (src / "logo.png").write_bytes(blob)
     (src / "crlf.txt").write_bytes(b"$project\r\nline\r\n")
     (src / "rendered.txt_tmpl").write_bytes(b"$project\r\n")
-    script = src / "run.sh"
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o755)
     copy(src, tmp_path / "out", {"project": "P"})
     out = tmp_path / "out"
     assert (out / "logo.png").read_bytes() == blob
     assert (out / "crlf.txt").read_bytes() == b"$project\r\nline\r\n"
     assert (out / "rendered.txt").read_bytes() == b"P\r\n"
     assert (out / "crlf.txt").stat().st_size == 16
-    assert os.access(out / "run.sh", os.X_OK)
 
 
 def test_names_substituted_in_directories_and_files(tmp_path):
@@ -188,12 +197,14 @@ def test_names_substituted_in_directories_and_files(tmp_path):
 
 def test_resource_tuple_source(tmp_path):
     # The basic_package template, read through importlib.resources.
+    from paste.script.templates import paste_script_template_renderer
     copy(("paste.script", "paster-templates/basic_package"), tmp_path / "out",
          {"project": "P", "package": "p", "version": "1", "description": "", "long_description": "",
           "keywords": "", "author": "", "author_email": "", "url": "", "license_name": "MIT",
-          "zip_safe": False})
+          "zip_safe": False}, template_renderer=paste_script_template_renderer)
     assert (tmp_path / "out" / "p" / "__init__.py").read_text() == "#\n"
-    assert "MIT" in (tmp_path / "out" / "docs" / "license.txt").read_text()
+    setup_py = (tmp_path / "out" / "setup.py").read_text()
+    assert "version = '1'\n" in setup_py and "license='MIT'," in setup_py
 
 
 def test_render_error_writes_nothing(tmp_path):
@@ -251,12 +262,35 @@ def test_overwrite_replaces(conflict):
     assert (out / "differ.txt").read_text() == "new line\n"
 
 
-def test_interactive_no_keeps_and_shows_diff(conflict, monkeypatch):
+def test_interactive_no_keeps(conflict, monkeypatch):
     src, out = conflict
     answers(monkeypatch, "n")
     log = copy(src, out, overwrite=False, interactive=True)
     assert (out / "differ.txt").read_text() == "old line\n"
-    assert "-old line" in log and "+new line" in log
+    assert "Replace 9 bytes with 9 bytes (1/1 lines changed)" in log
+    assert "Overwrite " in log and "[y/n/d/B/?]" in log
+
+
+def test_interactive_question_comes_before_overwrite(conflict, monkeypatch):
+    # As in 3.7: when interactive, the question is asked even with overwrite.
+    src, out = conflict
+    answers(monkeypatch, "n")
+    copy(src, out, overwrite=True, interactive=True)
+    assert (out / "differ.txt").read_text() == "old line\n"
+
+
+def test_subdirectory_files_are_replaced_without_overwrite(tmp_path):
+    # 3.7 applied overwrite to the top directory only: its recursion
+    # dropped the flag, so files below were always replaced.
+    src = tmp_path / "tmpl"
+    write(src / "top.txt", "new\n")
+    write(src / "sub" / "deep.txt", "new\n")
+    out = tmp_path / "out"
+    write(out / "top.txt", "old\n")
+    write(out / "sub" / "deep.txt", "old\n")
+    copy(src, out, overwrite=False, interactive=False)
+    assert (out / "top.txt").read_text() == "old\n"
+    assert (out / "sub" / "deep.txt").read_text() == "new\n"
 
 
 def test_interactive_yes_overwrites(conflict, monkeypatch):
@@ -269,10 +303,10 @@ def test_interactive_yes_overwrites(conflict, monkeypatch):
 
 def test_interactive_diff_then_backup(conflict, monkeypatch):
     src, out = conflict
-    remaining = answers(monkeypatch, "d", "b")
+    remaining = answers(monkeypatch, "d", "dc", "?", "b")
     log = copy(src, out, overwrite=False, interactive=True)
     assert remaining == []
-    assert log.count("+new line") == 2
+    assert log.count("+new line") == 1 and "! new line" in log and "Responses:" in log
     assert (out / "differ.txt").read_text() == "new line\n"
     assert (out / "differ.txt.bak").read_text() == "old line\n"
 
@@ -283,16 +317,42 @@ def test_interactive_all_answers_following_files(tmp_path, monkeypatch):
     for name in ("a.txt", "b.txt", "c.txt"):
         write(src / name, "new\n")
         write(out / name, "old\n")
-    remaining = answers(monkeypatch, "a", "n", "n")
+    remaining = answers(monkeypatch, "all y", "n", "n")
     copy(src, out, overwrite=False, interactive=True)
     assert remaining == ["n", "n"]
     assert all((out / n).read_text() == "new\n" for n in ("a.txt", "b.txt", "c.txt"))
+    assert copydir.all_answer == "y"
 
 
-def test_interactive_end_of_input_keeps(conflict, monkeypatch):
+@pytest.mark.parametrize("reply, content, backups", [
+    ("all n", "old\n", 0), ("all b", "new\n", 3), ("a", "new\n", 0), ("", "old\n", 1),
+])
+def test_interactive_answers_for_all(tmp_path, monkeypatch, reply, content, backups):
+    src = tmp_path / "tmpl"
+    out = tmp_path / "out"
+    for name in ("a.txt", "b.txt", "c.txt"):
+        write(src / name, "new\n")
+        write(out / name, "old\n")
+    answers(monkeypatch, reply, "n", "n")
+    copy(src, out, overwrite=False, interactive=True)
+    assert (out / "c.txt").read_text() == content
+    assert len([n for n in os.listdir(out) if ".bak" in n]) == backups
+
+
+def test_all_answer_set_beforehand(conflict, monkeypatch):
+    # paster create sets it for a new project directory: no question.
     src, out = conflict
     answers(monkeypatch)
+    copydir.all_answer = "y"
     copy(src, out, overwrite=False, interactive=True)
+    assert (out / "differ.txt").read_text() == "new line\n"
+
+
+def test_interactive_end_of_input_is_an_eoferror(conflict, monkeypatch):
+    src, out = conflict
+    answers(monkeypatch)
+    with pytest.raises(EOFError, match="No answer"):
+        copy(src, out, overwrite=False, interactive=True)
     assert (out / "differ.txt").read_text() == "old line\n"
 
 
@@ -307,6 +367,16 @@ def test_simulate_writes_nothing(tmp_path):
     assert sorted(os.listdir(out)) == ["b.txt"]
     assert (out / "b.txt").read_text() == "old\n"
     assert "Copying a.txt_tmpl" in log and "Would overwrite" in log
+
+
+def test_simulate_still_asks_when_interactive(conflict, monkeypatch):
+    # As in 3.7; nothing is written and no backup is made, whatever the answer.
+    src, out = conflict
+    remaining = answers(monkeypatch, "b")
+    log = copy(src, out, simulate=True, interactive=True)
+    assert remaining == [] and "Overwrite " in log and "Would overwrite" in log
+    assert (out / "differ.txt").read_text() == "old line\n"
+    assert not (out / "differ.txt.bak").exists()
 
 
 def test_verbosity_levels(tmp_path):

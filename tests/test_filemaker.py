@@ -45,10 +45,55 @@ def test_copy_file_not_a_package(project):
 
 def test_resource_source_dir(project):
     root, _ = project
-    op = FileOp(source_dir=("paste.script", "paster-templates/basic_package"),
-                template_vars={"project": "Foo", "license_name": "MIT"}, verbose=False)
-    op.copy_file("docs/license.txt_tmpl", "docs", add_py=False, package=False)
-    assert "MIT" in (root / "foo" / "docs" / "license.txt").read_text()
+    op = FileOp(source_dir=("paste.script", "paster-templates/basic_package"), verbose=False)
+    op.copy_file("setup.cfg", "conf", add_py=False, package=False)
+    assert (root / "foo" / "conf" / "setup.cfg").read_text().startswith("[egg_info]\n")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("comments", ("comments", "")), ("admin/comments", ("comments", "admin")),
+    ("admin.comments", ("comments", "admin")), ("h/ab/fred.py", ("fred", "h/ab")),
+    ("fred.py", ("fred", "")),
+])
+def test_parse_path_name_args(name, expected):
+    assert FileOp().parse_path_name_args(name) == expected
+
+
+def test_copy_dir(project):
+    root, templates = project
+    write(templates / "views" / "+name+" / "page.html_tmpl", "<h1>${name}</h1>\n")
+    write(templates / "views" / "static.txt", "$as is\n")
+    write(templates / "views" / "+dot+keep", "")
+    write(templates / "views" / ".hidden", "")
+    op = FileOp(source_dir=str(templates), template_vars={"name": "blog"}, verbose=False)
+    target = op.copy_dir("views", "web", destname="pages")
+    assert target == str(root / "foo" / "web" / "pages")
+    made = sorted(str(p.relative_to(root / "foo" / "web")) for p in
+                  (root / "foo" / "web").rglob("*") if p.is_file())
+    assert made == ["__init__.py", "pages/.keep", "pages/__init__.py", "pages/blog/__init__.py",
+                    "pages/blog/page.html", "pages/static.txt"]
+    assert (root / "foo" / "web" / "pages" / "blog" / "page.html").read_text() == "<h1>blog</h1>\n"
+    assert (root / "foo" / "web" / "pages" / "static.txt").read_text() == "$as is\n"
+    with pytest.raises(BadCommand, match="not found"):
+        op.copy_dir("no-such-dir", "web")
+
+
+def test_shorten_and_run_command(project, capsys):
+    root, _ = project
+    op = FileOp(verbose=False)
+    assert op.shorten(str(root / "foo" / "x.py")) == "x.py"
+    assert op.shorten(str(root), "y") == str(root / "y")
+    assert op.run_command("echo", "hi") == b"hi\n"
+    assert op.run_command("sh", "-c", "echo err >&2; exit 3", capture_stderr=True,
+                          expect_returncode=True) == b"err\n"
+    with pytest.raises(OSError, match="Error executing command sh"):
+        op.run_command("sh", "-c", "exit 3")
+    with pytest.raises(OSError, match="was not found"):
+        op.run_command("/no/such/program")
+    assert op.svn_command("--no-such-option") is None
+    assert op.svn_command("--no-such-option") is None
+    assert capsys.readouterr().out.count("Unable to run svn command") == 1
+    assert FileOp(simulate=True, verbose=False).run_command("false") is None
 
 
 def test_simulate_writes_nothing(project, capsys):

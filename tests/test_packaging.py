@@ -39,7 +39,7 @@ def test_every_declared_entry_point_resolves():
 
 
 HEAVY = ["pkg_resources", "paste.deploy", "Cheetah", "waitress", "flup", "cheroot",
-         "twisted", "watchdog", "setuptools", "email.parser", "subprocess"]
+         "twisted", "watchdog", "setuptools", "email.parser", "subprocess", "tempita"]
 
 
 def test_paster_help_imports_nothing_heavy(tmp_path):

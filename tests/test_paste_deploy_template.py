@@ -39,7 +39,7 @@ def test_files_and_setup_py(project):
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*")
                    if p.is_file() and ".egg-info" not in str(p))
     assert files == ["alohaapp/__init__.py", "alohaapp/sampleapp.py", "alohaapp/wsgiapp.py",
-                     "docs/devel_config.ini", "docs/license.txt", "setup.cfg", "setup.py"]
+                     "docs/devel_config.ini", "setup.cfg", "setup.py"]
     setup_py = (root / "setup.py").read_text()
     # The post hook put its lines right after the basic_package markers.
     assert re.search(r"# -\*- Extra requirements: -\*-\n\s+'PasteDeploy',\n", setup_py)

@@ -30,6 +30,15 @@ def test_egg_name_and_egg_info_dir(tmp_path):
         pluginlib.egg_info_dir(str(tmp_path), "Other")
 
 
+def test_egg_info_dir_in_a_subdirectory(tmp_path):
+    # A src/ layout: egg_info writes it there; found as 3.7 found it.
+    (tmp_path / "src" / "Other.egg-info").mkdir(parents=True)
+    (tmp_path / "setup.py").write_text("")
+    assert pluginlib.egg_info_dir(str(tmp_path), "Other") == str(tmp_path / "src" / "Other.egg-info")
+    (tmp_path / "Other.egg-info").mkdir()
+    assert pluginlib.egg_info_dir(str(tmp_path), "Other") == str(tmp_path / "Other.egg-info")
+
+
 def test_add_and_remove_plugin_keep_other_lines(tmp_path):
     egg = tmp_path / "X.egg-info"
     egg.mkdir()

@@ -12,7 +12,7 @@ import pytest
 from paste.script.command import BadCommand, Command
 from paste.script.templates import (
     BasicPackage, MissingVariables, NoDefault, Template, find_args_in_dir,
-    find_args_in_template, var,
+    find_args_in_template, paste_script_template_renderer, var,
 )
 from tests.support import write
 
@@ -111,11 +111,38 @@ def test_basic_package_template():
     assert names == ["version", "description", "long_description", "keywords", "author",
                      "author_email", "url", "license_name", "zip_safe"]
     assert t.summary == "A basic setuptools-enabled package"
+    # Values pass through as given, as in 3.7 (no conversion of zip_safe).
     vars = {"zip_safe": "False"}
+    assert t.check_vars(vars, FakeCommand())["zip_safe"] == "False"
+
+
+def test_basic_package_renders_with_tempita():
+    assert BasicPackage.template_renderer is paste_script_template_renderer
+    assert paste_script_template_renderer(
+        "{{for x in xs}}{{x}}{{endfor}} {{repr(name)}}{{if flag}}!{{endif}}",
+        {"xs": [1, 2], "name": "n", "flag": True}, filename="f_tmpl") == "12 'n'!"
+
+
+@pytest.mark.parametrize("given, literal", [
+    ({}, b'description="",\n      long_description="""\\\n""",'),
+    ({"description": "Plain words", "long_description": "Two\nlines"},
+     b'description="Plain words",\n      long_description="""\\\nTwo\nlines""",'),
+    # 3.7 wrote these into literals that are not Python; repr() keeps them valid.
+    ({"description": 'say "hi"', "long_description": 'ends with "'},
+     b"description='say \"hi\"',\n      long_description='ends with \"',"),
+    ({"description": "back\\slash", "long_description": 'has """ inside'},
+     b"description='back\\\\slash',\n      long_description='has \"\"\" inside',"),
+])
+def test_basic_package_setup_py_literals(tmp_path, given, literal):
+    t = BasicPackage("basic_package")
+    vars = {"project": "P", "package": "p", "egg": "P"}
+    vars.update(given)
     t.check_vars(vars, FakeCommand())
-    assert vars["zip_safe"] is False
-    with pytest.raises(BadCommand):
-        t.check_vars({"zip_safe": "maybe"}, FakeCommand())
+    t.write_files(FakeCommand(), str(tmp_path / "P"), vars)
+    setup_py = (tmp_path / "P" / "setup.py").read_bytes()
+    assert literal in setup_py
+    compile(setup_py, "setup.py", "exec")
+    assert sorted(os.listdir(tmp_path / "P")) == ["p", "setup.cfg", "setup.py"]
 
 
 def test_run_calls_hooks_in_order(tmp_path):

@@ -21,7 +21,7 @@ from paste.script.util.programs import ProgramRunner
 
 __all__ = [
     "Command", "BadCommand", "NoDefault", "run", "main", "invoke",
-    "get_commands", "dispatch", "parser", "NotFoundCommand",
+    "get_commands", "dispatch", "parser", "NotFoundCommand", "NoAnswer",
 ]
 
 
@@ -39,6 +39,18 @@ class BadCommand(Exception):
 
 class NoDefault:
     """Marks a variable or prompt that has no default value."""
+
+
+class NoAnswer(BadCommand, EOFError):
+    """End of input while a question waits for an answer.
+
+    It is an ``EOFError``, as in Paste Script 3.7 (code that catches that
+    keeps working, and a template that asks again in a loop stops), and a
+    :class:`BadCommand`, so ``paster`` reports it in one line (exit 2).
+    """
+
+    def __init__(self, prompt: str):
+        super().__init__(f"No answer (end of input) to: {prompt.strip()}", exit_code=2)
 
 
 # ---------------------------------------------------------------------------
@@ -134,6 +146,11 @@ def main(args: list | None = None) -> int:
         return exc.exit_code
     except pluginlib.PluginError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except EOFError as exc:
+        # input() at end of input outside ask()/challenge() (a template's
+        # own prompt, an overwrite question): one line, as for NoAnswer.
+        print(str(exc) or "No answer (end of input)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -379,7 +396,11 @@ class Command(ProgramRunner):
     # -- talking to the user ---------------------------------------------
 
     def ask(self, prompt: str, safe: bool = False, default=True) -> bool:
-        """Ask a yes/no question. ``default`` may be True, False, 'careful' or 'none'."""
+        """Ask a yes/no question. ``default`` may be True, False, 'careful' or 'none'.
+
+        With ``-ii`` the ``safe`` answer is the default. At end of input
+        raises :class:`NoAnswer` (an ``EOFError``), as 3.7 raised EOFError.
+        """
         if self.interactive >= 2:
             default = safe
         if default == "careful":
@@ -391,18 +412,12 @@ class Command(ProgramRunner):
         else:
             prompt += " [y/N]? "
         while True:
-            try:
-                response = input(prompt).strip().lower()
-            except EOFError:
-                # No one is there to answer (stdin closed or /dev/null):
-                # never take an answer that could lose a user's file.
-                print()
-                return safe
+            response = self._read_answer(input, prompt).strip().lower()
             if not response:
                 if default in ("careful", "none"):
-                    print('Please enter "yes" or "no"')
+                    print('Please enter yes or no')
                     continue
-                return bool(default)
+                return default
             if default == "careful":
                 if response in ("yes", "no"):
                     return response == "yes"
@@ -413,27 +428,33 @@ class Command(ProgramRunner):
             print("Y or N please")
 
     def challenge(self, prompt: str, default=NoDefault, should_echo: bool = True):
-        """Prompt for a value; an empty answer takes ``default``."""
+        """Prompt for a value; an empty answer takes ``default`` (or asks again).
+
+        At end of input raises :class:`NoAnswer` (an ``EOFError``).
+        """
         if default is not NoDefault:
             prompt += f" [{default!r}]"
         prompt += ": "
+        if should_echo:
+            read = input
+        else:
+            import getpass
+            read = getpass.getpass
         while True:
-            try:
-                if should_echo:
-                    response = input(prompt).strip()
-                else:
-                    import getpass
-                    response = getpass.getpass(prompt).strip()
-            except EOFError:
-                print()
-                if default is not NoDefault:
-                    return default
-                raise BadCommand(f"No value given for: {prompt.rstrip(': ')}") from None
+            response = self._read_answer(read, prompt).strip()
             if not response:
                 if default is not NoDefault:
                     return default
                 continue
             return response
+
+    @staticmethod
+    def _read_answer(read, prompt: str) -> str:
+        try:
+            return read(prompt)
+        except EOFError:
+            print()
+            raise NoAnswer(prompt) from None
 
     def pad(self, s: str, length: int, dir: str = "left") -> str:
         if len(s) >= length:
@@ -538,27 +559,39 @@ class Command(ProgramRunner):
 
     def insert_into_file(self, filename: str, marker_name: str, text: str,
                          indent: bool = False, before: bool = False) -> None:
-        """Insert ``text`` after (or before) the line holding ``-*- marker_name -*-``."""
+        """Insert ``text`` on the line right after the ``-*- marker_name -*-`` line.
+
+        The marker matches ``-*- marker_name -*-`` or ``-*- marker_name: -*-``
+        (case-insensitively). ``text`` must end with a newline (ValueError
+        otherwise). With ``indent`` its first line takes the marker line's
+        indentation. If the lines after the marker already start with the
+        text, nothing is inserted and a warning says so; a missing marker is
+        a warning too. ``before=True`` inserts on the line before the marker
+        instead (an addition of this release).
+        """
+        if not text.endswith("\n"):
+            raise ValueError(f"The text must end with a newline: {text!r}")
+        if not os.path.exists(filename) and self.simulate:
+            if self.verbose:
+                print(f"Would (if not simulating) insert text into {self.shorten(filename)}")
+            return
         with open(filename, encoding="utf-8") as f:
             lines = f.readlines()
-        marker = re.compile(r"-\*-\s*" + re.escape(marker_name) + r":?\s*-\*-", re.I)
+        marker = re.compile(r"-\*-\s+" + re.escape(marker_name) + r":?\s+-\*-", re.I)
         for index, line in enumerate(lines):
-            if marker.search(line):
-                break
+            if not marker.search(line):
+                continue
+            following = "".join(lines[index + 1:])
+            if len(lines) - index > 1 and following.strip().startswith(text.strip()):
+                print(f"Warning: line already found in {filename} (not inserting")
+                print(f"  {line}")
+                return
+            if indent:
+                text = re.match(r"[ \t]*", line).group(0) + text.lstrip()
+            lines.insert(index if before else index + 1, text)
+            break
         else:
-            print(f"Warning: marker '-*- {marker_name} -*-' not found in {self.shorten(filename)}")
-            return
-        if indent:
-            prefix = re.match(r"[ \t]*", lines[index]).group(0)
-            text = "".join(prefix + part.lstrip() for part in text.splitlines(True))
-        if not text.endswith("\n"):
-            text += "\n"
-        existing = "".join(lines)
-        if text.strip() and text.strip() in existing:
-            if self.verbose > 1:
-                print(f"Text already present in {self.shorten(filename)}")
-            return
-        lines.insert(index if before else index + 1, text)
+            print(f"Warning: Marker '-*- {marker_name} -*-' not found in {filename}")
         if self.verbose:
             print(f"Updating {self.shorten(filename)}")
         if not self.simulate:
@@ -578,30 +611,61 @@ class Command(ProgramRunner):
         return result
 
     def read_vars(self, config: str, section: str = "pastescript") -> dict:
-        """The options of ``section`` in the INI file ``config`` (empty if absent)."""
+        """The options of ``section`` in the INI file ``config`` (empty if absent).
+
+        Names are lower-cased (configparser's way, as in 3.7); a name ending
+        in ``__eval__`` gives the variable without that suffix, its value
+        the Python expression evaluated (``zip_safe__eval__ = True``).
+        """
         import configparser
         parser = configparser.RawConfigParser()
-        parser.optionxform = str
         try:
             parser.read([config], encoding="utf-8")
         except configparser.Error as exc:
             raise BadCommand(f"Cannot read {config}: {exc}") from None
         if not parser.has_section(section):
             return {}
-        return dict(parser.items(section))
+        result = {}
+        for key, value in parser.items(section):
+            if key.endswith("__eval__"):
+                name = key[:-len("__eval__")]
+                try:
+                    result[name] = eval(value)
+                except Exception as exc:
+                    raise BadCommand(f"{config}: [{section}] {key} = {value}: "
+                                     f"{type(exc).__name__}: {exc}") from None
+            else:
+                result[key] = value
+        return result
 
     def write_vars(self, config: str, vars: dict, section: str = "pastescript") -> None:
-        """Store ``vars`` in ``section`` of ``config``, keeping the rest of the file."""
+        """Add to ``section`` of ``config`` each variable it does not have yet.
+
+        A variable the file already has (as ``name`` or ``name__eval__``) is
+        left as it is; a string is written as ``name = value``, anything else
+        as ``name__eval__ = repr(value)``. The file (or the section) is
+        created if missing, and rewritten only if something was added.
+        """
         import configparser
         parser = configparser.RawConfigParser()
-        parser.optionxform = str
+        modified = not os.path.exists(config)
         parser.read([config], encoding="utf-8")
         if not parser.has_section(section):
             parser.add_section(section)
+            modified = True
+        existing = parser.options(section)
         for key, value in vars.items():
-            parser.set(section, key, str(value))
-        with open(config, "w", encoding="utf-8") as f:
-            parser.write(f)
+            # Compared as given while the file's names are lower-cased, as in 3.7.
+            if key in existing or f"{key}__eval__" in existing:
+                continue
+            if isinstance(value, str):
+                parser.set(section, key, value)
+            else:
+                parser.set(section, f"{key}__eval__", repr(value))
+            modified = True
+        if modified:
+            with open(config, "w", encoding="utf-8") as f:
+                parser.write(f)
 
     def indent_block(self, text: str, indent: int = 2, initial=None) -> str:
         if initial is None:

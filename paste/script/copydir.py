@@ -9,8 +9,8 @@
   ``name`` (``+dot+`` gives ``.``, ``+plus+`` gives ``+``);
 * files ending in ``_tmpl`` are rendered and lose the suffix; every other
   file is copied byte for byte;
-* version-control directories, bytecode and editor droppings are skipped
-  (:func:`should_skip_file`).
+* hidden names, backups, bytecode and the ``CVS``/``_darcs`` directories
+  are skipped, as Paste Script 3.7 skipped them (:func:`should_skip_file`).
 
 The whole tree is planned (names substituted, templates rendered, paths
 checked) before anything is written, so a rendering error or a path that
@@ -24,7 +24,7 @@ import html
 import os
 import re
 import shutil
-import stat
+import string
 import sys
 import urllib.parse
 from dataclasses import dataclass
@@ -33,7 +33,10 @@ from typing import Any, Callable, Mapping
 __all__ = [
     "copy_dir", "SkipTemplate", "skip_template", "substitute_filename",
     "substitute_content", "should_skip_file", "CopyError", "TemplateError",
-    "UnsafePath", "query_interactive", "reset_answers", "standard_vars", "open_template_dir",
+    "UnsafePath", "query_interactive", "query_usage", "all_answer", "reset_answers",
+    "standard_vars", "open_template_dir", "with_name_defaults", "svn_makedirs",
+    "LaxTemplate", "TypeMapper", "careful_sub", "sub_catcher", "eval_with_catch",
+    "html_quote", "url_quote", "test",
 ]
 
 
@@ -41,15 +44,15 @@ class SkipTemplate(Exception):
     """Raised while rendering a ``_tmpl`` file: do not create that file."""
 
 
-def skip_template(condition: Any = True, *args: Any) -> str:
+def skip_template(condition: Any = True, *args: Any) -> None:
     """Skip the file being rendered when ``condition`` is true.
 
     Meant to be called from inside a template, e.g.
-    ``${skip_template(not with_tests)}`` or ``$skip_template($flag)``.
+    ``${skip_template(not with_tests)}`` or ``$skip_template($flag)``
+    (None renders as nothing); ``args`` become the exception's arguments.
     """
     if condition:
         raise SkipTemplate(*args)
-    return ""
 
 
 class CopyError(Exception):
@@ -76,56 +79,54 @@ class TemplateError(CopyError):
 
 # -- skipping ----------------------------------------------------------------
 
-_SKIP_NAMES = {
-    ".svn": "version control directory",
-    "CVS": "version control directory",
-    "_darcs": "version control directory",
-    ".git": "version control directory",
-    ".hg": "version control directory",
-    "__pycache__": "bytecode cache directory",
-    ".DS_Store": "Finder metadata file",
-}
-
-
 def should_skip_file(name: str) -> str | None:
     """Why a template entry called ``name`` is not copied, or None to copy it.
 
-    The reason is a message with a ``%(filename)s`` placeholder, as in the
-    original Paste Script.
+    The names Paste Script 3.7 skipped: every hidden name (a leading dot;
+    a template ships ``+dot+name`` to create one), backups (``*~``,
+    ``*.bak``), bytecode (``*.pyc``, ``*.pyo``, ``$py.class``) and the
+    ``CVS`` and ``_darcs`` directories; also ``__pycache__``, which 3.7
+    copied out of installed templates. The reason is a message with a
+    ``%(filename)s`` placeholder.
     """
-    reason = _SKIP_NAMES.get(name)
-    if reason:
-        return f"Skipping {reason} %(filename)s"
+    if name.startswith("."):
+        return "Skipping hidden file %(filename)s"
+    if name.endswith(("~", ".bak")):
+        return "Skipping backup file %(filename)s"
     if name.endswith((".pyc", ".pyo")):
         return f"Skipping {os.path.splitext(name)[1]} file %(filename)s"
     if name.endswith("$py.class"):
         return "Skipping $py.class file %(filename)s"
-    if name.endswith("~") or name.startswith(".#") or (
-            len(name) > 1 and name.startswith("#") and name.endswith("#")):
-        return "Skipping editor backup file %(filename)s"
+    if name in ("CVS", "_darcs"):
+        return "Skipping version control directory %(filename)s"
+    if name == "__pycache__":
+        return "Skipping bytecode cache directory %(filename)s"
     return None
 
 
 # -- names -------------------------------------------------------------------
 
-_NAME_VAR = re.compile(r"\+([A-Za-z_][A-Za-z0-9_]*)\+")
 _BUILTIN_NAMES = {"dot": ".", "plus": "+"}
 
 
 def substitute_filename(fn: str, vars: Mapping[str, Any]) -> str:
-    """Replace every ``+name+`` in ``fn`` by ``vars[name]``.
+    """Replace ``+name+`` in ``fn`` by ``str(vars[name])``, for every variable in turn.
 
-    ``+dot+`` and ``+plus+`` give ``.`` and ``+`` unless ``vars`` defines
-    them; an unknown ``+name+`` is left as it is.
+    :func:`copy_dir` adds ``dot`` (``.``) and ``plus`` (``+``) to the
+    variables, so ``+dot+gitignore`` becomes ``.gitignore``; an unknown
+    ``+name+`` is left as it is.
     """
-    def replace(match: re.Match) -> str:
-        name = match.group(1)
-        if name in vars:
-            return str(vars[name])
-        if name in _BUILTIN_NAMES:
-            return _BUILTIN_NAMES[name]
-        return match.group(0)
-    return _NAME_VAR.sub(replace, fn)
+    for name, value in vars.items():
+        fn = fn.replace(f"+{name}+", str(value))
+    return fn
+
+
+def with_name_defaults(vars: Mapping[str, Any]) -> dict:
+    """``vars`` plus ``dot`` and ``plus`` where it lacks them (for file names)."""
+    values = dict(vars)
+    for name, value in _BUILTIN_NAMES.items():
+        values.setdefault(name, value)
+    return values
 
 
 def _check_relative_name(name: str, original: str) -> list[str]:
@@ -146,8 +147,9 @@ def _check_relative_name(name: str, original: str) -> list[str]:
 
 # -- rendering ---------------------------------------------------------------
 
-def _test(condition: Any, true: Any, false: Any = "") -> Any:
-    return true if condition else false
+def test(conf: Any, true_cond: Any, false_cond: Any = None) -> Any:
+    """``true_cond`` if ``conf`` else ``false_cond``; available in templates."""
+    return true_cond if conf else false_cond
 
 
 def html_quote(s) -> str:
@@ -156,8 +158,8 @@ def html_quote(s) -> str:
 
 
 def url_quote(s) -> str:
-    """URL-quote ``s``; available in templates."""
-    return urllib.parse.quote(str(s))
+    """URL-quote ``s`` (None gives an empty string); available in templates."""
+    return "" if s is None else urllib.parse.quote(str(s))
 
 
 standard_vars: dict[str, Any] = {
@@ -165,7 +167,7 @@ standard_vars: dict[str, Any] = {
     "html_quote": html_quote,
     "url_quote": url_quote,
     "empty": '""',
-    "test": _test,
+    "test": test,
     "repr": repr,
     "str": str,
     "bool": bool,
@@ -173,14 +175,99 @@ standard_vars: dict[str, Any] = {
     "skip_template": skip_template,
 }
 
-# ``$name``, ``${any python expression|fallback expression}`` or ``$$``.
-_PLACEHOLDER = re.compile(r"""
+
+class LaxTemplate(string.Template):
+    """``string.Template`` that takes any Python expression in braces.
+
+    ``$name`` still needs an identifier; ``${expression}`` may hold
+    anything up to the first ``}`` on the line. Substitute it with a
+    :class:`TypeMapper` to evaluate the expressions.
+    """
+
+    pattern = r"""
     \$(?:
-      (?P<escaped>\$)
-    | (?P<named>[_a-zA-Z][_a-zA-Z0-9]*)
-    | \{(?P<braced>.*?)\}
-    | (?P<invalid>)
-    )""", re.VERBOSE | re.DOTALL)
+      (?P<escaped>\$)             |   # $$: a dollar sign
+      (?P<named>[_a-z][_a-z0-9]*) |   # $identifier
+      {(?P<braced>.*?)}           |   # ${expression}
+      (?P<invalid>)                   # a lone $
+    )
+    """
+
+
+class TypeMapper(dict):
+    """A mapping whose items are Python expressions evaluated in its own values.
+
+    ``mapper['a|b']`` is ``a``, or ``b`` when ``a`` raises NameError or
+    KeyError; the result is a string (None gives an empty one).
+    """
+
+    def __getitem__(self, item: str) -> str:
+        return _evaluate(item, dict(self.items()))
+
+
+def eval_with_catch(expr: str, vars: dict) -> Any:
+    """``eval(expr, vars)``; a failure's message gains ``in expression 'expr'``."""
+    try:
+        return eval(expr, vars)
+    except Exception as err:
+        _add_except(err, f"in expression {expr!r}")
+        raise
+
+
+def _add_except(exc: BaseException, info: str) -> None:
+    """Append ``info`` to the first argument of ``exc`` (or make it the argument)."""
+    if getattr(exc, "args", None) is None:
+        return
+    args = list(exc.args)
+    if args and isinstance(args[0], str):
+        args[0] = f"{args[0]} {info}"
+    elif not args:
+        args = [info]
+    exc.args = tuple(args)
+
+
+def careful_sub(cheetah_template, vars: Mapping[str, Any], filename: str) -> str:
+    """Fill a compiled Cheetah template whose searchList already holds ``vars``.
+
+    A template that defines ``#def body(...)`` is filled by calling ``body``
+    with the arguments that ``vars`` has; any other is filled whole.
+    Errors go through :func:`sub_catcher`.
+    """
+    body = getattr(cheetah_template, "body", None)
+    if body is None:
+        return sub_catcher(filename, vars, str, cheetah_template)
+    return sub_catcher(filename, vars, body, **_body_arguments(body, vars))
+
+
+def _body_arguments(body, vars: Mapping[str, Any]) -> dict:
+    import inspect
+    return {name: vars[name] for name in inspect.signature(body).parameters if name in vars}
+
+
+def sub_catcher(filename: str, vars: Mapping[str, Any], func: Callable, *args, **kw):
+    """``func(*args, **kw)``, saying which file failed before the error goes on.
+
+    A :class:`SkipTemplate` is announced as skipping the file; a NameError
+    also lists the variables that were defined.
+    """
+    try:
+        return func(*args, **kw)
+    except SkipTemplate as err:
+        print(f"Skipping file {filename}")
+        if str(err):
+            print(str(err))
+        raise
+    except Exception as err:
+        print(f"Error in file {filename}:")
+        if isinstance(err, NameError):
+            for name, value in sorted(vars.items()):
+                print(f"{name} = {value!r}")
+        raise
+
+
+# ``$name``, ``${any python expression|fallback expression}`` or ``$$``: the
+# syntax of :class:`LaxTemplate`, scanned here to say where an error is.
+_PLACEHOLDER = LaxTemplate.pattern  # compiled by string.Template
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -189,11 +276,12 @@ def _line_of(text: str, pos: int) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def _compile(expression: str):
-    return compile(expression.strip(), "<template expression>", "eval")
+    # eval() of a string ignores leading blanks; compile() does not.
+    return compile(expression.lstrip(" \t"), "<template expression>", "eval")
 
 
 def _evaluate(expression: str, namespace: dict) -> str:
-    """Value of ``a|b|c``: the first alternative that does not raise NameError."""
+    """Value of ``a|b|c``: the first alternative that does not raise NameError or KeyError."""
     alternatives = expression.split("|")
     for alternative in alternatives[:-1]:
         try:
@@ -207,6 +295,11 @@ def _evaluate(expression: str, namespace: dict) -> str:
 
 
 def _render_string_template(content: str, namespace: dict, filename: str) -> str:
+    """What ``LaxTemplate(content).substitute(TypeMapper(namespace))`` gives.
+
+    Scanned here rather than through ``string.Template`` so that an error
+    names the line and the placeholder.
+    """
     pieces = []
     last = 0
     for match in _PLACEHOLDER.finditer(content):
@@ -223,13 +316,7 @@ def _render_string_template(content: str, namespace: dict, filename: str) -> str
         expression = named if named is not None else match.group("braced")
         shown = f"${named}" if named is not None else f"${{{expression}}}"
         try:
-            if named is not None:
-                if named not in namespace:
-                    raise NameError(f"name {named!r} is not defined")
-                value = namespace[named]
-                pieces.append("" if value is None else str(value))
-            else:
-                pieces.append(_evaluate(expression.strip(), namespace))
+            pieces.append(_evaluate(expression, namespace))
         except SkipTemplate:
             raise
         except Exception as err:
@@ -254,9 +341,13 @@ def compile_cheetah(content: str, filename: str, namespace: dict | None = None):
 
 
 def _render_cheetah(content: str, namespace: dict, filename: str) -> str:
+    """What :func:`careful_sub` gives, with errors naming the template line."""
     template = compile_cheetah(content, filename, namespace)
     try:
-        return str(template)
+        body = getattr(template, "body", None)
+        if body is None:
+            return str(template)
+        return body(**_body_arguments(body, namespace))
     except SkipTemplate:
         raise
     except Exception as err:
@@ -310,72 +401,91 @@ def substitute_content(content: str, vars: Mapping[str, Any], filename: str = "<
 
 # -- answering conflicts -----------------------------------------------------
 
-_answers = {"all": False}
+#: The answer given to every later overwrite question (``all y`` etc.), or None
+#: to ask. ``paster create`` sets ``'y'`` when the project directory is new.
+all_answer: str | None = None
+
+query_usage = """\
+Responses:
+  Y(es):    Overwrite the file with the new content.
+  N(o):     Do not overwrite the file.
+  D(iff):   Show a unified diff of the proposed changes (dc=context diff)
+  B(ackup): Save the current file contents to a .bak file
+            (and overwrite)
+  Type "all Y/N/B" to use Y/N/B for answer to all future questions
+"""
 
 
 def reset_answers() -> None:
-    """Forget an earlier 'all' answer (one run of ``paster create`` = one scope)."""
-    _answers["all"] = False
+    """Forget an earlier ``all`` answer (one run of ``paster create`` = one scope)."""
+    global all_answer
+    all_answer = None
 
 
-def _diff(old: bytes, new: bytes, dest_fn: str) -> list[str]:
-    old_lines = old.decode("utf-8", "replace").splitlines(keepends=True)
-    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
-    return list(difflib.unified_diff(old_lines, new_lines, dest_fn + " (existing)",
-                                     dest_fn + " (new)"))
+def _text(content) -> str:
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else content
 
 
-def _print_diff(lines: list[str], out_) -> None:
-    for line in lines:
-        out_.write(line if line.endswith("\n") else line + "\n")
+def query_interactive(src_fn: str, dest_fn: str, src_content, dest_content,
+                      simulate: bool, out_=None) -> bool:
+    """Ask whether ``dest_fn`` (which differs) is replaced by the new content.
 
-
-def query_interactive(src_fn: str, dest_fn: str, src_content: bytes, dest_content: bytes,
-                      simulate: bool, out_=sys.stdout) -> bool:
-    """Ask whether ``dest_fn`` (which differs) is overwritten by the new content.
-
-    Answers: ``y`` overwrite, ``n`` keep, ``d`` show the diff again,
-    ``b`` back the old file up to ``.bak`` and overwrite, ``a`` overwrite
-    this and every following file. Returns True to overwrite.
+    Answers, as in Paste Script 3.7: ``y`` replace, ``n`` keep, ``d`` (or
+    ``dc``) show a unified (context) diff, ``b`` or an empty answer back the
+    old file up to ``.bak`` and replace it, ``all y``/``all n``/``all b``
+    that answer for this and every later question (``a`` = ``all y``).
+    Returns True to replace. End of input raises EOFError: nobody is there
+    to answer, and 3.7 stopped there too.
     """
-    if _answers["all"]:
-        return True
-    diff = _diff(dest_content, src_content, dest_fn)
-    added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
-    removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
-    out_.write(f"{dest_fn} exists and differs from {src_fn} "
-               f"({removed} lines removed, {added} lines added):\n")
-    _print_diff(diff, out_)
-    prompt = f"Overwrite {dest_fn} [y/n/d/b/a/?] (default b) "
+    global all_answer
+    out_ = out_ or sys.stdout
+    old_lines = _text(dest_content).splitlines()
+    new_lines = _text(src_content).splitlines()
+    unified = list(difflib.unified_diff(old_lines, new_lines, dest_fn, src_fn, lineterm=""))
+    added = sum(1 for line in unified if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in unified if line.startswith("-") and not line.startswith("---"))
+    change = ""
+    if added != removed:
+        change = f"; {abs(added - removed)} lines {'added' if added > removed else 'removed'}"
+    out_.write(f"Replace {len(dest_content)} bytes with {len(src_content)} bytes "
+               f"({removed}/{len(old_lines)} lines changed{change})\n")
+    prompt = f"Overwrite {dest_fn} [y/n/d/B/?] "
     while True:
-        out_.write(prompt)
-        out_.flush()
-        try:
-            response = input().strip().lower()
-        except EOFError:
-            response = "n"
-            out_.write("\n(no answer; keeping the existing file)\n")
-        if not response:
-            response = "b"
+        if all_answer is None:
+            out_.write(prompt)
+            out_.flush()
+            try:
+                response = input().strip().lower()
+            except EOFError:
+                out_.write("\n")
+                raise EOFError(f"No answer (end of input) to: Overwrite {dest_fn}?") from None
+        else:
+            response = all_answer
+        if response == "a":
+            response = "all y"
+        if response.startswith("all "):
+            rest = response[4:].strip()
+            if not rest or rest[0] not in ("y", "n", "b"):
+                out_.write(query_usage)
+                continue
+            response = all_answer = rest[0]
+        if not response or response[0] == "b":
+            backup = _backup_name(dest_fn)
+            out_.write(f"Backing up {dest_fn} to {backup}\n")
+            if not simulate:
+                shutil.copyfile(dest_fn, backup)
+            return True
         if response[0] == "y":
             return True
         if response[0] == "n":
             return False
-        if response[0] == "a":
-            _answers["all"] = True
-            return True
-        if response[0] == "d":
-            _print_diff(diff, out_)
-            continue
-        if response[0] == "b":
-            backup = _backup_name(dest_fn)
-            out_.write(f"Backing up {dest_fn} to {backup}\n")
-            if not simulate:
-                shutil.copy2(dest_fn, backup)
-            return True
-        out_.write("  y: overwrite\n  n: keep the existing file\n  d: show the diff\n"
-                   "  b: back up the existing file to .bak, then overwrite\n"
-                   "  a: overwrite this and all following files\n")
+        if response == "dc":
+            out_.write("\n".join(difflib.context_diff(old_lines, new_lines, dest_fn, src_fn,
+                                                      lineterm="")) + "\n")
+        elif response[0] == "d":
+            out_.write("\n".join(unified) + "\n")
+        else:
+            out_.write(query_usage)
 
 
 def _backup_name(filename: str) -> str:
@@ -396,7 +506,6 @@ class _Step:
     dest: str
     depth: int
     content: bytes | None = None
-    executable: bool = False
 
 
 def open_template_dir(source):
@@ -450,10 +559,13 @@ def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_var
         if outside:
             raise UnsafePath(f"Template entry {entry} is a symlink to {outside}, "
                              f"outside the template directory")
-        is_template = sub_vars and entry.is_file() and name.endswith("_tmpl")
-        dest_name = name[:-len("_tmpl")] if is_template else name
-        if sub_vars:
-            dest_name = substitute_filename(dest_name, vars)
+        # As in 3.7: names are substituted first, then a _tmpl suffix (of a
+        # file or a directory) is dropped; only files are rendered.
+        dest_name = substitute_filename(name, vars) if sub_vars else name
+        is_template = False
+        if sub_vars and dest_name.endswith("_tmpl"):
+            dest_name = dest_name[:-len("_tmpl")]
+            is_template = True
         dest_full = os.path.join(dest, *_check_relative_name(dest_name, name))
         if entry.is_dir():
             if isinstance(entry, os.PathLike) and os.path.islink(entry):
@@ -485,14 +597,10 @@ def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_var
                     out_.write(f"{pad}{'  ' * depth}Skipping file {dest_full} "
                                f"(the template asked for it)\n")
                 continue
+            if text is None:
+                continue
             content = text.encode("utf-8")
-        executable = False
-        if isinstance(entry, os.PathLike):
-            try:
-                executable = bool(os.stat(entry).st_mode & stat.S_IXUSR)
-            except OSError:
-                pass
-        steps.append(_Step("file", str(entry), dest_full, depth, content, executable))
+        steps.append(_Step("file", str(entry), dest_full, depth, content))
 
 
 def _check_inside(path: str, root_real: str, parents: dict | None = None) -> None:
@@ -514,6 +622,59 @@ def _check_inside(path: str, root_real: str, parents: dict | None = None) -> Non
                          f"directory {root_real}")
 
 
+class _Subversion:
+    """``svn add`` for what is created inside a Subversion working copy of ``dest``.
+
+    ``svn info`` is asked only when a ``.svn`` directory is found at or
+    above ``dest``: elsewhere nothing can be a working copy.
+    """
+
+    def __init__(self, enabled: bool, verbosity: int, out_, dest: str = "."):
+        self.enabled = (enabled and shutil.which("svn") is not None
+                        and _has_svn_above(os.path.abspath(dest)))
+        self.verbosity = verbosity
+        self.out_ = out_
+        self._working_copies: dict = {}
+
+    def add(self, path: str, pad: str) -> None:
+        if not self.enabled:
+            return
+        import subprocess
+        parent = os.path.dirname(os.path.abspath(path))
+        if parent not in self._working_copies:
+            info = subprocess.run(["svn", "info", parent], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            self._working_copies[parent] = info.returncode == 0
+        if not self._working_copies[parent]:
+            if self.verbosity > 1:
+                self.out_.write(f"{pad}Not part of a svn working copy; cannot add {path}\n")
+            return
+        if self.verbosity > 1:
+            self.out_.write(f"{pad}Running: svn add {path}\n")
+        proc = subprocess.run(["svn", "add", path], stdout=subprocess.PIPE, text=True)
+        if self.verbosity > 1 and proc.stdout:
+            self.out_.write(f"Script output:\n{proc.stdout}\n")
+
+
+def _has_svn_above(path: str) -> bool:
+    while True:
+        if os.path.isdir(os.path.join(path, ".svn")):
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
+def svn_makedirs(dir: str, svn_add: bool, verbosity: int, pad: str) -> None:
+    """Create ``dir`` and its missing parents, ``svn add``-ing each inside a working copy."""
+    parent = os.path.dirname(os.path.abspath(dir))
+    if not os.path.exists(parent):
+        svn_makedirs(parent, svn_add, verbosity, pad)
+    os.mkdir(dir)
+    _Subversion(svn_add, verbosity, sys.stdout, dir).add(dir, pad)
+
+
 def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
              simulate: bool = False, indent: int = 0, use_cheetah: bool = False,
              sub_vars: bool = True, interactive: bool = False, svn_add: bool = True,
@@ -521,18 +682,27 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
              out_=None) -> None:
     """Copy the template directory ``source`` into ``dest``, rendering with ``vars``.
 
-    The positional order of the parameters is the original Paste Script's.
-    ``svn_add`` is accepted for compatibility only: ``paster create
-    --svn-repository`` adds the generated files to Subversion itself.
+    The parameters, their order and their meaning are Paste Script 3.7's.
+    ``source`` is a path or a ``(package, resource_dir)`` tuple. ``vars``
+    gains ``dot`` and ``plus`` if it lacks them.
 
-    ``source`` is a path or a ``(package, resource_dir)`` tuple. An existing
-    file with the same content is left alone; a differing one is replaced
-    when ``overwrite``, asked about when ``interactive`` (``overwrite``
-    wins), and otherwise kept with a warning. ``simulate`` reports what
-    would happen and writes nothing. Raises :class:`CopyError` (and its
-    subclasses) with a one-line message.
+    An existing file with the same content is left alone. One that
+    differs is asked about when ``interactive`` (see
+    :func:`query_interactive` and :data:`all_answer`), else kept unless
+    ``overwrite``; as in 3.7, ``overwrite`` governs the files directly in
+    ``source`` only, and files in its subdirectories are replaced.
+    ``svn_add`` adds what is created inside a Subversion working copy.
+    ``simulate`` reports what would happen and writes nothing. Everything
+    is rendered and checked before the first write; raises
+    :class:`CopyError` (and its subclasses) with a one-line message.
     """
     out_ = out_ or sys.stdout
+    if isinstance(vars, dict):
+        # As in 3.7, the caller's dict gains them too (and --config saves them).
+        for name, value in _BUILTIN_NAMES.items():
+            vars.setdefault(name, value)
+    else:
+        vars = with_name_defaults(vars)
     pad = "  " * indent
     root = open_template_dir(source)
     if not root.is_dir():
@@ -553,13 +723,31 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
             raise CopyError(f"Both {earlier.source} and {step.source} would create "
                             f"{step.dest}")
         targets[step.dest] = step
+    svn = _Subversion(svn_add and not simulate, verbosity, out_, dest)
+    if not os.path.isdir(dest):
+        if verbosity >= 1:
+            out_.write(f"{pad}Creating {dest}/\n")
+        if not simulate:
+            _make_dir(dest, svn, pad)
     for step in steps:
         _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
-               interactive=interactive, overwrite=overwrite, out_=out_)
+               interactive=interactive, overwrite=overwrite if step.depth == 0 else True,
+               out_=out_, svn=svn)
+
+
+def _make_dir(path: str, svn: _Subversion, pad: str) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        _make_dir(parent, svn, pad)
+    try:
+        os.mkdir(path)
+    except OSError as err:
+        raise CopyError(f"Cannot create directory {path}: {err.strerror}") from err
+    svn.add(path, pad)
 
 
 def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: str,
-           interactive: bool, overwrite: bool, out_) -> None:
+           interactive: bool, overwrite: bool, out_, svn: _Subversion) -> None:
     here = pad + "  " * step.depth
     dest = step.dest
     if step.kind == "dir":
@@ -572,38 +760,37 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
         if verbosity >= 1:
             out_.write(f"{here}  Creating {dest}/\n")
         if not simulate:
-            try:
-                os.makedirs(dest)
-            except OSError as err:
-                raise CopyError(f"Cannot create directory {dest}: {err.strerror}") from err
+            _make_dir(dest, svn, here)
         return
     if os.path.isdir(dest):
         raise CopyError(f"Cannot write file {dest}: a directory is in the way")
-    if os.path.exists(dest):
+    exists = os.path.exists(dest)
+    if exists:
         with open(dest, "rb") as f:
             old = f.read()
         if old == step.content:
-            if verbosity >= 2:
+            if verbosity >= 1:
                 out_.write(f"{here}{dest} already exists (same content)\n")
             return
-        if simulate:
-            out_.write(f"{here}Would overwrite {dest} (content differs)\n")
-            return
-        if overwrite:
-            if verbosity >= 1:
-                out_.write(f"{here}Overwriting {dest}\n")
-        elif interactive:
+        if interactive:
+            # Asked even when simulating, as in 3.7 (a backup is then not made).
             if not query_interactive(step.source, dest, step.content, old, simulate, out_):
                 out_.write(f"{here}Keeping {dest}\n")
                 return
-        else:
+        elif not overwrite:
             out_.write(f"{here}Warning: {dest} exists with different content; "
                        f"kept (use --overwrite to replace it)\n")
             return
-    elif verbosity >= 1:
-        out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
     if simulate:
+        if exists:
+            out_.write(f"{here}Would overwrite {dest} (content differs)\n")
+        elif verbosity >= 1:
+            out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
         return
+    if verbosity >= 1:
+        verb = "Overwriting" if exists else "Copying"
+        target = dest if exists else f"{os.path.basename(step.source)} to {dest}"
+        out_.write(f"{here}{verb} {target}\n")
     parent = os.path.dirname(dest)
     try:
         if parent and not os.path.isdir(parent):
@@ -611,8 +798,7 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
             _check_inside(dest, dest_real)
         with open(dest, "wb") as f:
             f.write(step.content)
-        if step.executable:
-            mode = os.stat(dest).st_mode
-            os.chmod(dest, mode | ((mode & 0o444) >> 2))
     except OSError as err:
         raise CopyError(f"Cannot write {dest}: {err.strerror}") from err
+    if not exists:
+        svn.add(dest, here)

@@ -10,7 +10,7 @@ import sys
 from paste.script import pluginlib
 from paste.script.command import BadCommand, Command
 
-__all__ = ["CreateDistroCommand", "find_template_entry_points"]
+__all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points"]
 
 TEMPLATE_GROUP = "paste.paster_create_template"
 
@@ -85,6 +85,8 @@ class CreateDistroCommand(Command):
             self.extend_templates(templates, name)
         if self.options.list_variables:
             return self.list_variables(templates)
+        if self.verbose:
+            self._show_templates(templates)
 
         dist_name = self._project_name()
         output_dir = os.path.join(self.options.output_dir, dist_name)
@@ -93,30 +95,42 @@ class CreateDistroCommand(Command):
         if self.options.config and os.path.exists(self.options.config):
             for key, value in self.read_vars(self.options.config).items():
                 vars.setdefault(key, value)
+        if self.verbose:
+            self.display_vars(vars)
 
         if self.options.inspect_files:
             return self.inspect_files(output_dir, templates, vars)
 
-        if self.verbose:
-            self._show_templates(templates)
-            self._show_vars("Variables", vars)
-        self.gather_vars(templates, vars)
-        if self.verbose > 1:
-            self._show_vars("Creating with variables", vars)
-
         copydir.reset_answers()
+        if not os.path.exists(output_dir):
+            # A new project: a file that a later template writes again
+            # replaces the earlier one without a question (as in 3.7).
+            copydir.all_answer = "y"
         if self.options.svn_repository:
             self.setup_svn_repository(output_dir, dist_name)
+
+        vars = self.gather_vars(templates, vars)
+        # The sorted union of every template's egg_plugins, for the templates.
+        egg_plugins = sorted({plugin for _, template in templates
+                              for plugin in template.egg_plugins})
+        vars["egg_plugins"] = egg_plugins
+        if self.verbose > 1:
+            self._show_vars("Creating with variables", vars)
         for _, template in templates:
             self.create_template(template, output_dir, vars)
 
         if os.path.exists(os.path.join(output_dir, "setup.py")) or (
                 self.simulate and self._any_template_has_setup(templates)):
-            self.run_egg_info(output_dir, dist_name, self._egg_plugins(templates))
+            self.run_egg_info(output_dir, dist_name, egg_plugins,
+                              package_dir=vars.get("package_dir"))
+        elif self.verbose > 1:
+            print("No setup.py (cannot run egg_info)")
         if self.options.svn_repository and not self.simulate:
-            self.add_svn_files(output_dir, vars)
+            self.add_svn_repository(vars, output_dir)
         if self.options.config and not self.simulate:
-            saved = {k: v for k, v in vars.items() if k not in ("project", "package", "egg")}
+            saved = dict(vars)
+            saved.pop("project", None)
+            saved.pop("package", None)
             self.write_vars(self.options.config, saved)
         return 0
 
@@ -124,7 +138,9 @@ class CreateDistroCommand(Command):
 
     def _project_name(self) -> str:
         if self.args:
-            dist_name = self.args[0]
+            # As in 3.7: a leading "/" is dropped, so the project is always
+            # created under the output directory; "sub/Foo" makes ./sub/Foo.
+            dist_name = self.args[0].lstrip(os.sep)
         elif self.interactive:
             dist_name = self.challenge("Enter project name")
         else:
@@ -135,32 +151,35 @@ class CreateDistroCommand(Command):
     def _check_project_name(self, dist_name: str) -> None:
         if not dist_name.strip():
             raise BadCommand("The project name is empty")
-        if "\0" in dist_name or "/" in dist_name or os.sep in dist_name or dist_name in (".", ".."):
-            raise BadCommand(f"Bad project name {dist_name!r}: give a plain name and use "
-                             f"-o/--output-dir to choose where it is created")
-        if not self._bad_chars_re.sub("", dist_name):
-            raise BadCommand(f"Bad project name {dist_name!r}: it has no letters or digits")
+        if "\0" in dist_name:
+            raise BadCommand(f"Bad project name {dist_name!r}: it contains a NUL byte")
 
     def initial_vars(self, dist_name: str) -> dict:
         """``project`` as typed, ``package`` (a valid module name) and ``egg``."""
         return {
             "project": dist_name,
             "package": self._bad_chars_re.sub("", dist_name.lower()),
-            "egg": pluginlib.egg_name(dist_name).replace("-", "_"),
+            "egg": pluginlib.egg_name(dist_name),
         }
 
-    def gather_vars(self, templates: list, vars: dict) -> None:
-        """Give every template's variables a value, most specialised template first."""
+    def gather_vars(self, templates: list, vars: dict) -> dict:
+        """Give every template's variables a value, most specialised template first.
+
+        Each template's ``check_vars(vars, cmd)`` returns the variables the
+        next one gets, and the last result is what the templates are
+        applied with (as in 3.7). Every missing variable is listed at once.
+        """
         from paste.script.templates import MissingVariables
         missing: list = []
         for _, template in reversed(templates):
             try:
-                template.check_vars(vars, self)
+                vars = template.check_vars(vars, self)
             except MissingVariables as err:
                 names = {v.name for v in missing}
                 missing.extend(v for v in err.missing if v.name not in names)
         if missing:
             raise MissingVariables(missing)
+        return vars
 
     def _show_templates(self, templates: list) -> None:
         print("Selected and implied templates:")
@@ -169,11 +188,15 @@ class CreateDistroCommand(Command):
             print(f"  {full_name.ljust(width)}  {template.summary}")
         print()
 
+    def display_vars(self, vars: dict) -> None:
+        """Print ``Variables:`` and each variable's value, sorted and aligned."""
+        self._show_vars("Variables", vars)
+
     def _show_vars(self, title: str, vars: dict) -> None:
         print(f"{title}:")
         width = max(len(name) for name in vars)
         for name, value in sorted(vars.items()):
-            print(f"  {name.ljust(width)}: {value}")
+            print(f"  {name}:{' ' * (width - len(name))}  {value}")
 
     # -- templates ------------------------------------------------------
 
@@ -226,14 +249,6 @@ class CreateDistroCommand(Command):
         return f"{_dist_name_of(entry_point)}#{name}", template
 
     @staticmethod
-    def _egg_plugins(templates: list) -> list:
-        """Every template's ``egg_plugins``, in order, each once."""
-        plugins: list = []
-        for _, template in templates:
-            plugins.extend(p for p in template.egg_plugins if p not in plugins)
-        return plugins
-
-    @staticmethod
     def _any_template_has_setup(templates: list) -> bool:
         from paste.script import copydir
         for _, template in templates:
@@ -273,102 +288,196 @@ class CreateDistroCommand(Command):
 
     # -- after the templates --------------------------------------------
 
-    def run_egg_info(self, output_dir: str, dist_name: str, egg_plugins: list) -> None:
+    def run_egg_info(self, output_dir: str, dist_name: str, egg_plugins: list,
+                     package_dir: str | None = None) -> None:
+        """Run ``setup.py egg_info`` in the project; then list ``egg_plugins`` (see
+        :func:`run_egg_info`)."""
         if self.simulate:
             print(f"Would run {sys.executable} setup.py egg_info in {output_dir}")
             return
-        if self.verbose:
-            print("Running setup.py egg_info")
-        import subprocess
-        proc = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if self.verbose > 1 and proc.stdout:
-            print(self.indent_block(proc.stdout))
-        if proc.returncode:
-            raise BadCommand(f"Running 'python setup.py egg_info' in {output_dir} failed "
-                             f"(exit {proc.returncode}):\n{proc.stdout.rstrip()}", exit_code=1)
-        if not egg_plugins:
-            return
-        try:
-            egg_info = pluginlib.egg_info_dir(output_dir, dist_name)
-        except OSError as err:
-            raise BadCommand(str(err), exit_code=1) from None
-        for plugin in egg_plugins:
-            if self.verbose > 1:
-                print(f"Adding {plugin} to paster_plugins.txt")
-            pluginlib.add_plugin(egg_info, plugin)
+        run_egg_info(output_dir, dist_name, egg_plugins, package_dir, self.verbose)
+
+    #: What ``svn:ignore`` hides in the project's ``*.egg-info`` directory.
+    ignore_egg_info_files = [
+        "top_level.txt", "entry_points.txt", "requires.txt", "PKG-INFO",
+        "namespace_packages.txt", "SOURCES.txt", "dependency_links.txt", "not-zip-safe",
+    ]
 
     def setup_svn_repository(self, output_dir: str, dist_name: str) -> None:
-        base = self.options.svn_repository.rstrip("/")
-        repos = f"{base}/{dist_name}"
-        if self.verbose:
-            print(f"Creating {repos} with trunk, tags and branches")
-        self.run_command("svn", "mkdir", "--parents", repos, f"{repos}/trunk",
-                         f"{repos}/tags", f"{repos}/branches", "-m",
-                         f"New project {dist_name}")
-        if self.verbose:
-            print(f"Checking out {repos}/trunk into {output_dir}")
-        self.run_command("svn", "checkout", "-q", f"{repos}/trunk", output_dir)
+        """Make ``REPOS/PROJECT`` with trunk, tags and branches; check its trunk out."""
+        self._subversion().create(self.options.svn_repository, dist_name, output_dir)
 
-    def add_svn_files(self, output_dir: str, vars: dict) -> None:
-        """Put the new files under version control, ignoring the generated egg-info."""
-        ignores = [name for name in os.listdir(output_dir) if name.endswith(".egg-info")]
-        if ignores:
-            self.run_command("svn", "propset", "-q", "svn:ignore",
-                             "\n".join(ignores), ".", cwd=output_dir)
-        self.run_command("svn", "add", "-q", "--force", ".", cwd=output_dir)
-        if self.verbose:
-            print(f"Added the new files to Subversion (commit from {output_dir})")
+    def add_svn_repository(self, vars: dict, output_dir: str) -> None:
+        """Add the ``*.egg-info`` directory (not its generated files) to Subversion.
+
+        The template files were added as they were written (they are
+        inside the checked-out trunk); ``paster_plugins.txt`` is added and
+        the rest of the egg-info is set in ``svn:ignore``.
+        """
+        egg_info = pluginlib.egg_info_dir(output_dir, vars["project"])
+        self._subversion().add_egg_info(egg_info, self.ignore_egg_info_files)
+
+    def _subversion(self) -> "SubversionProject":
+        return SubversionProject(self.verbose, self.simulate)
 
     # -- inspecting an existing output ----------------------------------
 
     def inspect_files(self, output_dir: str, templates: list, vars: dict) -> int:
         """Show which template each file under ``output_dir`` came from."""
-        from paste.script import copydir
         sources: dict = {}
         for full_name, template in templates:
-            self._collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
+            _collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
         if not os.path.isdir(output_dir):
             raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
-        existing = []
-        for dirpath, dirnames, filenames in os.walk(output_dir):
-            dirnames[:] = sorted(d for d in dirnames if not copydir.should_skip_file(d)
-                                 and not d.endswith(".egg-info"))
-            for name in sorted(filenames):
-                if not copydir.should_skip_file(name):
-                    existing.append(os.path.normpath(os.path.join(dirpath, name)))
-        width = max([len(path) for path in existing] + [0])
-        for path in existing:
-            origin = sources.get(path)
-            if origin:
-                shown = ", ".join(f"{name} ({src})" for name, src in origin)
-                print(f"{path.ljust(width)}  from {shown}")
-            else:
-                print(f"{path.ljust(width)}  (not from any template)")
-        missing = sorted(path for path in sources if not os.path.exists(path))
-        if missing:
-            print("Files the templates would create that are missing:")
-            for path in missing:
-                origin = ", ".join(name for name, _ in sources[path])
-                print(f"  {path}  ({origin})")
+        _show_sources(output_dir, sources)
         return 0
 
-    def _collect_sources(self, source, dest: str, vars: dict, full_name: str,
-                         sources: dict, relative: str = "") -> None:
-        from paste.script import copydir
-        directory = copydir.open_template_dir(source) if not relative else source
-        if not directory.is_dir():
-            return
-        for entry in sorted(directory.iterdir(), key=lambda e: e.name):
-            if copydir.should_skip_file(entry.name):
-                continue
-            name = entry.name
-            if entry.is_file() and name.endswith("_tmpl"):
-                name = name[:-len("_tmpl")]
-            name = copydir.substitute_filename(name, vars)
-            shown = f"{relative}{entry.name}"
-            target = os.path.normpath(os.path.join(dest, name))
-            if entry.is_dir():
-                self._collect_sources(entry, target, vars, full_name, sources, shown + "/")
-            else:
-                sources.setdefault(target, []).append((full_name, shown))
+
+class SubversionProject:
+    """The Subversion commands of ``create --svn-repository``, as 3.7 ran them."""
+
+    svn = "svn.exe" if sys.platform == "win32" else "svn"
+
+    def __init__(self, verbose: int = 1, simulate: bool = False):
+        self.verbose = verbose
+        self.simulate = simulate
+
+    def create(self, repository: str, dist_name: str, output_dir: str) -> None:
+        """``svn mkdir`` the project with trunk, tags and branches; check trunk out.
+
+        Their output goes to the terminal and their status is not checked,
+        as in 3.7 (which ran them through ``os.system``).
+        """
+        repos = os.path.join(repository, dist_name).replace("\\", "/")
+        mkdir = [self.svn, "mkdir", repos, f"{repos}/trunk", f"{repos}/tags",
+                 f"{repos}/branches", "-m", f"New project {dist_name}"]
+        for argv in (mkdir, [self.svn, "co", f"{repos}/trunk", output_dir]):
+            if self.verbose:
+                print("Running " + " ".join(argv))
+            if not self.simulate:
+                self._run(argv)
+
+    def add_egg_info(self, egg_info: str, ignored: list) -> None:
+        """``svn add`` the egg-info directory and its ``paster_plugins.txt``; ignore the rest."""
+        self._run_checked([self.svn, "add", "-N", egg_info])
+        plugins = os.path.join(egg_info, "paster_plugins.txt")
+        if os.path.exists(plugins):
+            self._run_checked([self.svn, "add", plugins])
+        self._run_checked([self.svn, "ps", "svn:ignore", "\n".join(ignored), egg_info])
+        if self.verbose:
+            print("You must next run 'svn commit' to commit the files to repository")
+
+    def _run(self, argv: list, **kw):
+        import subprocess
+        try:
+            return subprocess.run(argv, **kw)
+        except FileNotFoundError:
+            raise BadCommand(f"Cannot run {argv[0]}: the Subversion client is not "
+                             f"installed", exit_code=1) from None
+
+    def _run_checked(self, argv: list) -> None:
+        import subprocess
+        if self.verbose:
+            print("Running " + " ".join(argv))
+        proc = self._run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode:
+            raise BadCommand(f"{' '.join(argv)} failed (exit {proc.returncode}): "
+                             f"{proc.stdout.strip()}", exit_code=1)
+        if self.verbose > 2 and proc.stdout:
+            print(proc.stdout.rstrip())
+
+
+def run_egg_info(output_dir: str, dist_name: str, egg_plugins: list,
+                 package_dir: str | None = None, verbose: int = 1) -> None:
+    """Run ``setup.py egg_info`` in ``output_dir``; then list ``egg_plugins``.
+
+    As in 3.7, egg_info's exit status is not checked (its output shows
+    with ``-vv``), ``package_dir`` names the subdirectory that holds the
+    ``*.egg-info`` when it is not the project directory, and
+    ``paster_plugins.txt`` is written here only when egg_info did not
+    write it (setup()'s ``paster_plugins`` keyword is the proper way).
+    """
+    import subprocess
+    plugins_mtime = _plugins_mtime(output_dir, dist_name)
+    if verbose:
+        print(f"Running {sys.executable} setup.py egg_info")
+    proc = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if verbose > 1 and proc.stdout:
+        print("\n".join("  " + line for line in proc.stdout.splitlines()))
+    egg_base = os.path.join(output_dir, package_dir) if package_dir else output_dir
+    try:
+        egg_info = pluginlib.egg_info_dir(egg_base, dist_name)
+    except OSError as err:
+        detail = f"\n{proc.stdout.rstrip()}" if proc.returncode and proc.stdout else ""
+        raise BadCommand(f"{err}; 'python setup.py egg_info' exited with "
+                         f"{proc.returncode}{detail}", exit_code=1) from None
+    plugins_path = os.path.join(egg_info, "paster_plugins.txt")
+    if not egg_plugins or (os.path.exists(plugins_path)
+                           and os.path.getmtime(plugins_path) != plugins_mtime):
+        return
+    if verbose:
+        print("Manually creating paster_plugins.txt (deprecated! pass a paster_plugins "
+              "keyword to setup() instead)", file=sys.stderr)
+    for plugin in egg_plugins:
+        if verbose:
+            print(f"Adding {plugin} to paster_plugins.txt")
+        pluginlib.add_plugin(egg_info, plugin)
+
+
+def _plugins_mtime(output_dir: str, dist_name: str):
+    """The mtime of an existing ``paster_plugins.txt`` (to see if egg_info wrote it)."""
+    try:
+        egg_info = pluginlib.egg_info_dir(output_dir, dist_name)
+    except OSError:
+        return None
+    path = os.path.join(egg_info, "paster_plugins.txt")
+    return os.path.getmtime(path) if os.path.exists(path) else None
+
+
+def _collect_sources(source, dest: str, vars: dict, full_name: str, sources: dict,
+                     relative: str = "") -> None:
+    """Map each file a template would create under ``dest`` to its template file."""
+    from paste.script import copydir
+    directory = copydir.open_template_dir(source) if not relative else source
+    if not directory.is_dir():
+        return
+    names = copydir.with_name_defaults(vars)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if copydir.should_skip_file(entry.name):
+            continue
+        name = copydir.substitute_filename(entry.name, names)
+        if name.endswith("_tmpl"):
+            name = name[:-len("_tmpl")]
+        shown = f"{relative}{entry.name}"
+        target = os.path.normpath(os.path.join(dest, name))
+        if entry.is_dir():
+            _collect_sources(entry, target, vars, full_name, sources, shown + "/")
+        else:
+            sources.setdefault(target, []).append((full_name, shown))
+
+
+def _show_sources(output_dir: str, sources: dict) -> None:
+    """Print each file under ``output_dir`` with its origin, then the missing ones."""
+    from paste.script import copydir
+    existing = []
+    for dirpath, dirnames, filenames in os.walk(output_dir):
+        dirnames[:] = sorted(d for d in dirnames if not copydir.should_skip_file(d)
+                             and not d.endswith(".egg-info"))
+        for name in sorted(filenames):
+            if not copydir.should_skip_file(name):
+                existing.append(os.path.normpath(os.path.join(dirpath, name)))
+    width = max([len(path) for path in existing] + [0])
+    for path in existing:
+        origin = sources.get(path)
+        if origin:
+            shown = ", ".join(f"{name} ({src})" for name, src in origin)
+            print(f"{path.ljust(width)}  from {shown}")
+        else:
+            print(f"{path.ljust(width)}  (not from any template)")
+    missing = sorted(path for path in sources if not os.path.exists(path))
+    if missing:
+        print("Files the templates would create that are missing:")
+        for path in missing:
+            origin = ", ".join(name for name, _ in sources[path])
+            print(f"  {path}  ({origin})")

@@ -19,7 +19,7 @@ import os
 import re
 
 from paste.script import pluginlib
-from paste.script.command import BadCommand
+from paste.script.command import BadCommand, NoAnswer
 from paste.script.copydir import CopyError, substitute_content
 from paste.script.util.programs import ProgramRunner
 
@@ -73,20 +73,73 @@ class FileOp(ProgramRunner):
         self.ensure_file(target, content, package)
         return target
 
+    def copy_dir(self, template_dir: str, dest: str, destname: str | None = None,
+                 package: bool = True) -> str:
+        """Copy the directory ``template_dir`` (under ``source_dir``) into the project.
+
+        It becomes ``dest/destname`` inside the project's package
+        (``destname`` defaults to the template directory's own name); files
+        ending in ``_tmpl`` are rendered and lose the suffix, ``+var+`` in
+        names is replaced, skipped names are those of :mod:`copydir`, and
+        with ``package`` every directory made gets an ``__init__.py``.
+        Existing files are handled as by :meth:`ensure_file`. Returns the
+        directory written. (3.7 declared this method but raised
+        NotImplementedError.)
+        """
+        base_package, directory = self.find_dir(dest, package)
+        self.template_vars["base_package"] = base_package
+        template_dir = template_dir.rstrip("/")
+        source = self._source(template_dir)
+        if not source.is_dir():
+            raise BadCommand(f"Template directory {template_dir} not found in "
+                             f"{self._shown(template_dir)}", exit_code=1)
+        name = destname or template_dir.split("/")[-1]
+        target = os.path.join(directory, *self._relative_parts(name))
+        self._copy_tree(source, target, template_dir, base_package, package)
+        return target
+
+    def _copy_tree(self, source, target: str, relative: str, base_package: str,
+                   package: bool) -> None:
+        from paste.script.copydir import (should_skip_file, substitute_filename,
+                                          with_name_defaults)
+        self.ensure_dir(target, package=package)
+        names = with_name_defaults(self.template_vars)
+        for child in sorted(source.iterdir(), key=lambda e: e.name):
+            if should_skip_file(child.name):
+                continue
+            name = substitute_filename(child.name, names)
+            path = f"{relative}/{child.name}"
+            if child.is_dir():
+                into = os.path.join(target, *self._relative_parts(name))
+                self._copy_tree(child, into, path, base_package, package)
+                continue
+            if name.endswith("_tmpl"):
+                name = name[:-len("_tmpl")]
+            content = self.load_content(base_package, target, name, path)
+            self.ensure_file(os.path.join(target, *self._relative_parts(name)), content,
+                             package=package)
+
+    def _source(self, template: str):
+        if self.use_resources:
+            from importlib import resources
+            package, resource_dir = self.source_dir
+            return resources.files(package).joinpath(resource_dir).joinpath(template)
+        from pathlib import Path
+        return Path(self.source_dir, template)
+
+    def _shown(self, template: str) -> str:
+        if self.use_resources:
+            package, resource_dir = self.source_dir
+            return f"{package}:{resource_dir}/{template}"
+        return os.path.join(self.source_dir, template)
+
     def load_content(self, base_package: str, base: str, name: str, template: str,
                      template_renderer=None) -> str:
         """The rendered text of ``template`` (rendered when it ends in ``_tmpl``)."""
         if self.source_dir is None:
             raise BadCommand("FileOp needs a source_dir to read templates from", exit_code=1)
-        if self.use_resources:
-            from importlib import resources
-            package, resource_dir = self.source_dir
-            source = resources.files(package).joinpath(resource_dir).joinpath(template)
-            shown = f"{package}:{resource_dir}/{template}"
-        else:
-            from pathlib import Path
-            source = Path(self.source_dir, template)
-            shown = str(source)
+        source = self._source(template)
+        shown = self._shown(template)
         try:
             content = source.read_text(encoding="utf-8")
         except OSError as err:
@@ -156,6 +209,23 @@ class FileOp(ProgramRunner):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise BadCommand(f"Bad module name {name!r} in {dest!r}")
         return "/".join(parts[:-1]), name
+
+    def parse_path_name_args(self, name: str) -> tuple[str, str]:
+        """Split a name given to a code generator into ``(name, directory)``.
+
+        As in 3.7 (Pylons' ``paster controller`` calls it): a ``.py``
+        suffix is dropped and dots separate directories, so
+        ``comments`` gives ``('comments', '')``, ``admin/comments`` and
+        ``admin.comments`` give ``('comments', 'admin')`` and
+        ``h/ab/fred`` gives ``('fred', 'h/ab')`` (joined with ``os.sep``).
+        """
+        if name.endswith(".py"):
+            name = name[:-3]
+        name = name.replace(".", os.sep)
+        if os.sep != "/":
+            name = name.replace("/", os.sep)
+        *directories, name = name.split(os.sep)
+        return name, os.path.join(*directories) if directories else ""
 
     @staticmethod
     def _relative_parts(path: str) -> list[str]:
@@ -232,15 +302,84 @@ class FileOp(ProgramRunner):
             with open(filename, "w", encoding="utf-8") as f:
                 f.write(content)
 
+    def shorten(self, fn: str, *paths: str) -> str:
+        """``fn`` (joined with ``paths``) relative to the current directory, for messages."""
+        if paths:
+            fn = os.path.join(fn, *paths)
+        cwd = os.getcwd()
+        if fn.startswith(cwd):
+            return fn[len(cwd):].lstrip(os.sep)
+        return fn
+
+    _svn_failed = False
+
+    def svn_command(self, *args: str, **kw):
+        """``svn ARGS`` through :meth:`run_command`; a failure is reported once, not raised."""
+        try:
+            return self.run_command("svn", *args, **kw)
+        except OSError as err:
+            if not self._svn_failed:
+                print(f"Unable to run svn command ({err}); proceeding anyway")
+                self._svn_failed = True
+            return None
+
+    def run_command(self, cmd: str, *args: str, cwd: str | None = None,
+                    capture_stderr: bool = False, expect_returncode: bool = False):
+        """Run ``cmd ARGS`` (in ``cwd``); return its standard output as bytes.
+
+        See :func:`run_program`; when simulating nothing runs and None is
+        returned.
+        """
+        return run_program(cmd, *args, cwd=cwd, capture_stderr=capture_stderr,
+                           expect_returncode=expect_returncode, verbose=self.verbose,
+                           simulate=self.simulate)
+
     def _ask(self, prompt: str) -> bool:
         while True:
+            question = f"{prompt} [y/N] "
             try:
-                answer = input(f"{prompt} [y/N] ").strip().lower()
+                answer = input(question).strip().lower()
             except EOFError:
                 print()
-                return False
+                raise NoAnswer(question) from None
             if not answer or answer[0] == "n":
                 return False
             if answer[0] == "y":
                 return True
             print("Y or N please")
+
+
+def run_program(cmd: str, *args: str, cwd: str | None = None, capture_stderr: bool = False,
+                expect_returncode: bool = False, verbose=True, simulate: bool = False):
+    """Run ``cmd ARGS``, as 3.7's ``FileOp.run_command`` did; its output as bytes.
+
+    ``capture_stderr`` mixes standard error into the output; a non-zero
+    exit raises OSError (after printing the error output) unless
+    ``expect_returncode``; a missing program raises OSError; ``simulate``
+    runs nothing and returns None.
+    """
+    import subprocess
+    if verbose:
+        print(f"Running {cmd} {' '.join(args)}")
+    if simulate:
+        return None
+    try:
+        proc = subprocess.Popen(
+            [cmd, *args], cwd=cwd or os.getcwd(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if capture_stderr else subprocess.PIPE)
+    except FileNotFoundError as err:
+        raise OSError(f"The expected executable {cmd} was not found ({err})") from None
+    stdout, stderr = proc.communicate()
+    if proc.returncode and not expect_returncode:
+        if not verbose:
+            print(f"Running {cmd} {' '.join(args)}")
+        print(f"Error (exit code: {proc.returncode})")
+        if stderr:
+            print(stderr.decode("utf-8", "replace"))
+        raise OSError(f"Error executing command {cmd}")
+    if verbose and verbose > 2:
+        for title, output in (("Command error output:", stderr), ("Command output:", stdout)):
+            if output:
+                print(title)
+                print(output.decode("utf-8", "replace"))
+    return stdout

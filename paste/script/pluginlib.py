@@ -72,19 +72,39 @@ def find_egg_info_dir(dir: str) -> str | None:
 
 
 def egg_info_dir(base_dir: str, dist_name: str) -> str:
-    """The egg-info directory of ``dist_name`` directly under ``base_dir``."""
+    """The egg-info directory of ``dist_name`` in ``base_dir`` or one of its subdirectories.
+
+    Subdirectories count (as in 3.7) for projects whose packages live in
+    ``src/``, where ``setup.py egg_info`` writes the egg-info.
+    """
     wanted = _normalize(egg_name(dist_name))
-    candidates = []
-    try:
-        candidates = os.listdir(base_dir)
-    except OSError:
-        pass
-    for name in candidates:
-        if name.endswith(".egg-info") and _normalize(name[:-len(".egg-info")]) == wanted:
-            return os.path.join(base_dir, name)
-    raise OSError(
-        f"No egg-info directory for {dist_name!r} found in {base_dir} "
-        f"(run 'python setup.py egg_info' there)")
+
+    def find(directory: str) -> str | None:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            return None
+        for name in names:
+            if name.endswith(".egg-info") and _normalize(name[:-len(".egg-info")]) == wanted:
+                return os.path.join(directory, name)
+        return None
+
+    found = find(base_dir)
+    if found is None:
+        try:
+            subdirs = sorted(name for name in os.listdir(base_dir)
+                             if os.path.isdir(os.path.join(base_dir, name)))
+        except OSError:
+            subdirs = []
+        for name in subdirs:
+            found = find(os.path.join(base_dir, name))
+            if found is not None:
+                break
+    if found is None:
+        raise OSError(
+            f"No egg-info directory for {dist_name!r} found in {base_dir} "
+            f"(run 'python setup.py egg_info' there)")
+    return found
 
 
 def _read_plugin_lines(egg_info: str) -> list[str]:

@@ -25,7 +25,7 @@ from paste.script.command import BadCommand, NoDefault
 
 __all__ = [
     "Template", "var", "BasicPackage", "find_args_in_template", "find_args_in_dir",
-    "NoDefault", "MissingVariables",
+    "NoDefault", "MissingVariables", "paste_script_template_renderer",
 ]
 
 
@@ -209,6 +209,18 @@ class Template:
         var.print_vars(self.read_vars(), indent)
 
 
+def paste_script_template_renderer(content: str, vars: dict, filename: str | None = None) -> str:
+    """Render ``content`` with Tempita (``{{expression}}``, ``{{if}}``, ``{{for}}``...).
+
+    The ``template_renderer`` that :class:`BasicPackage` uses, and that
+    templates written for Paste Script 3.7 name (it was Paste's
+    ``paste.util.template.paste_script_template_renderer``). Rendering is
+    done by the ``tempita`` package.
+    """
+    import tempita
+    return tempita.Template(content, name=filename).substitute(vars)
+
+
 class BasicPackage(Template):
     _template_dir = "paster-templates/basic_package"
     summary = "A basic setuptools-enabled package"
@@ -224,19 +236,8 @@ class BasicPackage(Template):
         var("zip_safe", "True/False: if the package can be distributed as a .zip file",
             default=False),
     ]
-
-    def check_vars(self, vars: dict, cmd) -> dict:
-        converted = super().check_vars(vars, cmd)
-        # An answer typed at the prompt is a string: "False" must stay false.
-        from paste.script.util.options import asbool
-        for mapping in (vars, converted):
-            if "zip_safe" in mapping:
-                try:
-                    mapping["zip_safe"] = asbool(mapping["zip_safe"])
-                except ValueError:
-                    raise BadCommand(f"zip_safe must be true or false, not "
-                                     f"{mapping['zip_safe']!r}") from None
-        return converted
+    # Subclasses that ship their own {{...}} files inherit it, as in 3.7.
+    template_renderer = staticmethod(paste_script_template_renderer)
 
 
 # -- Cheetah introspection ----------------------------------------------------

@@ -37,14 +37,15 @@ def pair(side37, side_ours, tmp_path) -> Pair:
 def overlay_pair(side37, side_ours, tmp_path_factory):
     """``overlay_pair(name, *requirements)``: a Pair whose two sides also see
     ``requirements`` (installed with ``--no-deps`` into a venv of their own
-    on each side).  Built once per session for each name."""
+    on each side) and ``stubs``, ``(name, version)`` metadata-only
+    distributions.  Built once per session for each name."""
     built = {}
 
-    def make(name: str, *requirements: str, deps: bool = False) -> Pair:
+    def make(name: str, *requirements: str, deps: bool = False, stubs: tuple = ()) -> Pair:
         if name not in built:
             root = tmp_path_factory.mktemp(f"overlay-{name}")
-            old = side37.overlay(root / "ps37", *requirements, deps=deps)
-            new = side_ours.overlay(root / "ours", *requirements, deps=deps)
+            old = side37.overlay(root / "ps37", *requirements, deps=deps, stubs=stubs)
+            new = side_ours.overlay(root / "ours", *requirements, deps=deps, stubs=stubs)
             built[name] = (old, new, root)
         old, new, root = built[name]
         return Pair(old, new, tmp_path_factory.mktemp(f"run-{name}"))

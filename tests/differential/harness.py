@@ -25,11 +25,14 @@ from typing import Callable, Optional
 #: What the 3.7.0 side runs on: the last release, and the newest setuptools
 #: that still ships pkg_resources (which 3.7.0 imports).  Exact pins, so a
 #: new upload to the registry cannot change what the tests compare against.
+#: Cheetah3 imports the cgi module that Python 3.13 removed; there, as on
+#: our side, its continuation CT3 provides the same ``Cheetah`` package.
 PINS_37 = [
     "PasteScript==3.7.0",
     "Paste==3.10.1",
     "PasteDeploy==3.1.0",
-    "Cheetah3==3.2.6.post1",
+    'Cheetah3==3.2.6.post1; python_version < "3.13"',
+    'CT3==3.4.0.post5; python_version >= "3.13"',
     "setuptools==81.0.0",
     "six==1.17.0",
 ]
@@ -73,6 +76,40 @@ def build_wheel(src: Path, out: Path) -> Path:
     return wheels[0]
 
 
+def build_wheels(dest: Path, *requirements: str) -> list:
+    """Wheels of ``requirements`` (exact pins or local paths), without their dependencies.
+
+    Built once by this interpreter's pip, with no build isolation (the
+    test venv's setuptools builds the old sdists of template packages in
+    seconds instead of a fresh build environment each), so both sides of
+    a pair install the very same files.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
+         "--no-deps", "--no-build-isolation", "-w", str(dest), *requirements],
+        capture_output=True, text=True)
+    if proc.returncode:
+        raise AssertionError(f"pip wheel {' '.join(requirements)} failed:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return sorted(str(path) for path in dest.glob("*.whl"))
+
+
+def write_stub_distribution(site_dir: Path, name: str, version: str) -> Path:
+    """A metadata-only distribution ``name==version`` in ``site_dir``.
+
+    For requirements that a template package declares but never imports
+    (3.7.0 resolves every declared requirement with pkg_resources before
+    it loads an entry point); nothing else sees it.
+    """
+    info = Path(site_dir) / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "INSTALLER").write_text("differential-test-stub\n")
+    return info
+
+
 def make_37_venv(path: Path) -> Path:
     """A venv at ``path`` with PasteScript 3.7.0 and its pinned dependencies."""
     venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
@@ -110,15 +147,23 @@ class Side:
     def paster(self) -> Path:
         return self.bindir / "paster"
 
-    def overlay(self, path: Path, *requirements: str, deps: bool = False) -> "Side":
-        """A venv at ``path`` seeing this side's packages, plus ``requirements``."""
+    def overlay(self, path: Path, *requirements: str, deps: bool = False,
+                stubs: tuple = ()) -> "Side":
+        """A venv at ``path`` seeing this side's packages, plus ``requirements``.
+
+        ``stubs`` are ``(name, version)`` pairs written as metadata-only
+        distributions (see :func:`write_stub_distribution`).
+        """
         venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
         python = path / "bin" / "python"
-        Path(purelib(python), "_base_env.pth").write_text(
+        site_dir = purelib(python)
+        Path(site_dir, "_base_env.pth").write_text(
             f"import site; site.addsitedir({purelib(self.python)!r})\n")
         write_paster_script(path / "bin", python)
         if requirements:
             pip(python, *([] if deps else ["--no-deps"]), *requirements)
+        for name, version in stubs:
+            write_stub_distribution(Path(site_dir), name, version)
         return Side(self.name, path / "bin", python, path, self.base_env)
 
     def env(self, extra: Optional[dict] = None) -> dict:
@@ -201,6 +246,28 @@ class Pair:
         return tuple(results)
 
 
+    def run_python(self, code: str, setup: Optional[Callable[[Path], None]] = None,
+                   env: Optional[dict] = None, timeout: float = 120) -> tuple:
+        """Run ``python -c CODE`` with each side's interpreter, like :meth:`run`.
+
+        For comparing the Python API that plugins use.
+        """
+        self._count += 1
+        results = []
+        for side in (self.old, self.new):
+            work = self.tmp / str(self._count) / side.name / "work"
+            work.mkdir(parents=True)
+            if setup is not None:
+                setup(work)
+            proc = subprocess.run(
+                [str(side.python), "-c", code], cwd=work, capture_output=True, text=True,
+                timeout=timeout, env=side.env(env))
+            results.append(Result(
+                side.name, proc.returncode, normalize(proc.stdout, side, work),
+                normalize(proc.stderr, side, work), work, raw_stdout=proc.stdout))
+        return tuple(results)
+
+
 def ours_side() -> Side:
     """This project's ``paster``, from the environment running the tests."""
     bindir = Path(sys.executable).parent
@@ -238,3 +305,33 @@ def comparable_tree(result: Result, sub: str = ".") -> dict:
             elif parts[-1] == "SOURCES.txt":
                 tree[rel] = sorted(set(tree[rel].decode().split()))
     return tree
+
+
+def assert_same_tree(old: Result, new: Result, sub: str = ".") -> dict:
+    """The two generated trees are equal (names and bytes); returns ours."""
+    old_tree, new_tree = comparable_tree(old, sub), comparable_tree(new, sub)
+    only_old = sorted(set(old_tree) - set(new_tree))
+    only_new = sorted(set(new_tree) - set(old_tree))
+    differing = sorted(k for k in set(old_tree) & set(new_tree) if old_tree[k] != new_tree[k])
+    assert not (only_old or only_new or differing), (
+        f"only in 3.7: {only_old}\nonly in ours: {only_new}\ndiffering: {differing}\n"
+        + "".join(f"--- {k}\n3.7:  {old_tree[k]!r}\nours: {new_tree[k]!r}\n" for k in differing))
+    return new_tree
+
+
+def assert_same_run(old: Result, new: Result, returncode: int = 0) -> dict:
+    """Both exited with ``returncode`` and made equal trees; returns ours."""
+    assert (old.returncode, new.returncode) == (returncode, returncode), (
+        f"3.7 exit {old.returncode}:\n{old.output[-3000:]}\n"
+        f"ours exit {new.returncode}:\n{new.output[-3000:]}")
+    return assert_same_tree(old, new)
+
+
+def assert_no_answer(old: Result, new: Result, question: str) -> None:
+    """End of input at ``question``: 3.7 died with an EOFError traceback
+    (exit 1); ours says so in one line (exit 2). Neither wrote anything."""
+    assert old.returncode == 1 and old.stderr.rstrip().endswith(
+        "EOFError: EOF when reading a line"), old.output
+    assert new.returncode == 2 and "Traceback" not in new.output, new.output
+    assert new.stderr.strip().splitlines()[-1] == f"No answer (end of input) to: {question}"
+    assert old.tree() == new.tree() == {}
