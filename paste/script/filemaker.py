@@ -302,38 +302,6 @@ class FileOp(ProgramRunner):
             with open(filename, "w", encoding="utf-8") as f:
                 f.write(content)
 
-    def shorten(self, fn: str, *paths: str) -> str:
-        """``fn`` (joined with ``paths``) relative to the current directory, for messages."""
-        if paths:
-            fn = os.path.join(fn, *paths)
-        cwd = os.getcwd()
-        if fn.startswith(cwd):
-            return fn[len(cwd):].lstrip(os.sep)
-        return fn
-
-    _svn_failed = False
-
-    def svn_command(self, *args: str, **kw):
-        """``svn ARGS`` through :meth:`run_command`; a failure is reported once, not raised."""
-        try:
-            return self.run_command("svn", *args, **kw)
-        except OSError as err:
-            if not self._svn_failed:
-                print(f"Unable to run svn command ({err}); proceeding anyway")
-                self._svn_failed = True
-            return None
-
-    def run_command(self, cmd: str, *args: str, cwd: str | None = None,
-                    capture_stderr: bool = False, expect_returncode: bool = False):
-        """Run ``cmd ARGS`` (in ``cwd``); return its standard output as bytes.
-
-        See :func:`run_program`; when simulating nothing runs and None is
-        returned.
-        """
-        return run_program(cmd, *args, cwd=cwd, capture_stderr=capture_stderr,
-                           expect_returncode=expect_returncode, verbose=self.verbose,
-                           simulate=self.simulate)
-
     def _ask(self, prompt: str) -> bool:
         while True:
             question = f"{prompt} [y/N] "
@@ -348,38 +316,3 @@ class FileOp(ProgramRunner):
                 return True
             print("Y or N please")
 
-
-def run_program(cmd: str, *args: str, cwd: str | None = None, capture_stderr: bool = False,
-                expect_returncode: bool = False, verbose=True, simulate: bool = False):
-    """Run ``cmd ARGS``, as 3.7's ``FileOp.run_command`` did; its output as bytes.
-
-    ``capture_stderr`` mixes standard error into the output; a non-zero
-    exit raises OSError (after printing the error output) unless
-    ``expect_returncode``; a missing program raises OSError; ``simulate``
-    runs nothing and returns None.
-    """
-    import subprocess
-    if verbose:
-        print(f"Running {cmd} {' '.join(args)}")
-    if simulate:
-        return None
-    try:
-        proc = subprocess.Popen(
-            [cmd, *args], cwd=cwd or os.getcwd(), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if capture_stderr else subprocess.PIPE)
-    except FileNotFoundError as err:
-        raise OSError(f"The expected executable {cmd} was not found ({err})") from None
-    stdout, stderr = proc.communicate()
-    if proc.returncode and not expect_returncode:
-        if not verbose:
-            print(f"Running {cmd} {' '.join(args)}")
-        print(f"Error (exit code: {proc.returncode})")
-        if stderr:
-            print(stderr.decode("utf-8", "replace"))
-        raise OSError(f"Error executing command {cmd}")
-    if verbose and verbose > 2:
-        for title, output in (("Command error output:", stderr), ("Command output:", stdout)):
-            if output:
-                print(title)
-                print(output.decode("utf-8", "replace"))
-    return stdout
