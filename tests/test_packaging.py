@@ -150,12 +150,13 @@ def test_works_with_the_newest_setuptools_from_the_registry(tmp_path):
 
     This is why the project exists: 3.7.0 imports pkg_resources, which
     setuptools 82 removed.  The test deliberately installs the newest
-    setuptools and PasteDeploy, so it needs the package registry.
+    setuptools and the project's dependencies, so it needs the package
+    registry.
     """
     venv.EnvBuilder(with_pip=False, symlinks=True).create(tmp_path / "venv")
     python = tmp_path / "venv" / "bin" / "python"
-    our_pip(python, "install", "--upgrade", "setuptools", "PasteDeploy")
-    our_pip(python, "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(ROOT))
+    our_pip(python, "install", "--upgrade", "setuptools")
+    our_pip(python, "install", "--no-build-isolation", "-e", str(ROOT))
     probe = subprocess.run(
         [str(python), "-c", "import importlib.util, setuptools; "
          "print(setuptools.__version__, importlib.util.find_spec('pkg_resources') is None)"],
