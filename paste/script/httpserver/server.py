@@ -56,6 +56,7 @@ class WSGIServer:
         self._force = False
         self._stopped = threading.Event()
         self._queue = queue.SimpleQueue()
+        self._ready: list = []
         self._calls = collections.deque()
         self._listener_closed = False
         self._accepting = False
@@ -105,7 +106,9 @@ class WSGIServer:
         self.poller.wake()
 
     def dispatch(self, conn: Connection) -> None:
-        self._queue.put(conn)
+        # Handed to the workers after this round of events: a worker woken now
+        # would only wait for the interpreter lock the loop still needs.
+        self._ready.append(conn)
 
     def date_header(self) -> str:
         now = int(time.time())
@@ -132,6 +135,8 @@ class WSGIServer:
     def _run(self) -> None:
         poll = self.poller.poll
         calls = self._calls
+        ready = self._ready
+        put = self._queue.put
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         stop_deadline = None
         while True:
@@ -154,6 +159,10 @@ class WSGIServer:
                     calls.popleft()()
                 except Exception:
                     log.exception("wsgiutils: unexpected error in the event loop")
+            if ready:
+                for conn in ready:
+                    put(conn)
+                ready.clear()
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
                 settings = self.settings
