@@ -572,3 +572,24 @@ def test_selectors_poller_serves_the_same(server):
     test_expect_100_continue(server)
     test_a_large_response_reaches_a_slow_reader(server)
     test_100_continue_comes_after_the_earlier_responses(server)
+
+
+def test_a_sized_result_of_one_item_gets_a_content_length(server):
+    class Wrapped:  # what a middleware such as the reloader's InFlight returns
+        def __init__(self, items):
+            self.items = items
+
+        def __len__(self):
+            return len(self.items)
+
+        def __iter__(self):
+            return iter(self.items)
+
+    def wrapped(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Wrapped([b"one item"])
+
+    server.app = wrapped
+    reply = exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"Content-Length: 8" in head and b"chunked" not in head and body == b"one item"

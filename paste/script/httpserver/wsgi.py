@@ -295,9 +295,12 @@ class Exchange:
             handed_over = self._send_file(result)
             if handed_over is not None:
                 return handed_over
-        if type(result) is list and not self.headers_sent and self.status is not None:
+        if not self.headers_sent and self.status is not None and _whole(result):
             # The common case: the whole body is known, send it in one go.
-            body = result[0] if len(result) == 1 else b"".join(map(_as_bytes, result))
+            if type(result) is list:
+                body = result[0] if len(result) == 1 else b"".join(map(_as_bytes, result))
+            else:
+                body, = result  # len() == 1: PEP 3333 lets the server frame it
             if type(body) is not bytes:
                 body = _as_bytes(body)
             prefix = self._head(len(body))
@@ -354,6 +357,16 @@ class Exchange:
 
 def _nothing() -> None:
     pass
+
+
+def _whole(result) -> bool:
+    """A list, or one item behind ``len()`` (a middleware's wrapper around a list)."""
+    if type(result) is list:
+        return True
+    try:
+        return len(result) == 1
+    except TypeError:
+        return False
 
 
 class FileWrapper:
