@@ -593,3 +593,16 @@ def test_a_sized_result_of_one_item_gets_a_content_length(server):
     reply = exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = reply.partition(b"\r\n\r\n")
     assert b"Content-Length: 8" in head and b"chunked" not in head and body == b"one item"
+
+
+def test_docs_list_every_option_with_its_default():
+    from tests.support import ROOT
+    text = (ROOT / "docs" / "runners.rst").read_text()
+    table = text[text.index("Options and limits"):text.index("What it refuses")]
+    for name, default, _ in Settings.documented():
+        if name in ("host", "port"):
+            continue  # described with the example above the table
+        rows = [line.split() for line in table.splitlines() if line.startswith(f"``{name}``")]
+        assert rows, f"{name} is not in the table of docs/runners.rst"
+        expected = f"{default:g}" if isinstance(default, float) else str(default)
+        assert rows[0][1] == expected, (name, rows[0])
