@@ -221,6 +221,11 @@ def head(*lines: bytes, method=b"POST", target=b"/echo", version=b"HTTP/1.1") ->
         line + b"\r\n" for line in lines) + b"\r\n"
 
 
+def chunked(body: bytes, smuggled: bytes = SMUGGLED) -> bytes:
+    """A chunked POST with ``body`` as its framing, then a request to smuggle."""
+    return head(b"Host: x", b"Transfer-Encoding: chunked") + body + smuggled
+
+
 # -- smuggling and desync primitives --------------------------------------------------
 
 DESYNC = {
@@ -238,28 +243,17 @@ DESYNC = {
     "bare-lf-in-header": head(b"Host: x", b"X-A: a\nContent-Length: 37") + SMUGGLED,
     "bare-cr-in-header": head(b"Host: x", b"X-A: a\rContent-Length: 37") + SMUGGLED,
     # Chunk-size lines with surrounding whitespace, a vertical tab, a bare CR.
-    "chunk-size-spaces": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b" 5 \r\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-trailing-space": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"5 \r\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-vertical-tab": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"5\x0b\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-bare-cr": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"5\rhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-bare-lf": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"5\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-0x": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"0x5\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-negative": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"-5\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-size-overflow": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"1" + b"0" * 20 + b"\r\nhello\r\n" + SMUGGLED,
-    "chunk-data-too-long": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"3\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
-    "chunk-missing-crlf": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"5\r\nhelloGET /smuggled HTTP/1.1\r\n\r\n",
-    "chunk-extension-garbage": head(b"Host: x", b"Transfer-Encoding: chunked")
-    + b"5;a b\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
+    "chunk-size-spaces": chunked(b" 5 \r\nhello\r\n0\r\n\r\n"),
+    "chunk-size-trailing-space": chunked(b"5 \r\nhello\r\n0\r\n\r\n"),
+    "chunk-size-vertical-tab": chunked(b"5\x0b\r\nhello\r\n0\r\n\r\n"),
+    "chunk-size-bare-cr": chunked(b"5\rhello\r\n0\r\n\r\n"),
+    "chunk-size-bare-lf": chunked(b"5\nhello\r\n0\r\n\r\n"),
+    "chunk-size-0x": chunked(b"0x5\r\nhello\r\n0\r\n\r\n"),
+    "chunk-size-negative": chunked(b"-5\r\nhello\r\n0\r\n\r\n"),
+    "chunk-size-overflow": chunked(b"1" + b"0" * 20 + b"\r\nhello\r\n"),
+    "chunk-data-too-long": chunked(b"3\r\nhello\r\n0\r\n\r\n"),
+    "chunk-missing-crlf": chunked(b"5\r\nhelloGET /smuggled HTTP/1.1\r\n\r\n", smuggled=b""),
+    "chunk-extension-garbage": chunked(b"5;a b\r\nhello\r\n0\r\n\r\n"),
     # Framing conflicts.
     "cl-and-te": head(b"Host: x", b"Content-Length: 5", b"Transfer-Encoding: chunked")
     + b"0\r\n\r\n" + SMUGGLED,

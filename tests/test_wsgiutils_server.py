@@ -82,12 +82,16 @@ def exchange(port, data: bytes, timeout=5.0) -> bytes:
     """Send ``data``, read until the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            out += chunk
+        return read_to_close(s)
+
+
+def read_to_close(sock) -> bytes:
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
 
 
 def test_pipelined_requests_answer_in_order(server):
@@ -533,19 +537,10 @@ def test_connection_limit_holds_new_connections_in_the_backlog(server):
             waiting.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert not select.select([waiting], [], [], 0.7)[0]  # not accepted yet
             busy.pop().close()
-            assert exchange_rest(waiting).endswith(HELLO)
+            assert read_to_close(waiting).endswith(HELLO)
     finally:
         for s in busy:
             s.close()
-
-
-def exchange_rest(sock) -> bytes:
-    out = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return out
-        out += chunk
 
 
 @pytest.mark.parametrize("name,value", [

@@ -55,7 +55,7 @@ class WSGIServer:
         self.connections: dict = {}
         self._force = False
         self._stopped = threading.Event()
-        self._queue = queue.SimpleQueue()
+        self._workers = WorkerPool(settings.threads, lambda conn: serve_requests(self, conn))
         self._ready: list = []
         self._calls = collections.deque()
         self._listener_closed = False
@@ -121,22 +121,19 @@ class WSGIServer:
     # -- the loop -------------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        workers = [threading.Thread(target=self._work, name=f"wsgiutils-worker-{n}", daemon=True)
-                   for n in range(self.settings.threads)]
-        for worker in workers:
-            worker.start()
+        self._workers.start()
         self.socket.setblocking(False)
         self._listen(True)
         try:
             self._run()
         finally:
-            self._finish(workers)
+            self._finish()
 
     def _run(self) -> None:
         poll = self.poller.poll
         calls = self._calls
         ready = self._ready
-        put = self._queue.put
+        put = self._workers.put
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         stop_deadline = None
         while True:
@@ -182,7 +179,7 @@ class WSGIServer:
             if conn.state is READING:
                 conn.close()  # idle, or a request not fully received: nothing in flight
 
-    def _finish(self, workers: list) -> None:
+    def _finish(self) -> None:
         in_flight = [conn for conn in self.connections.values() if conn.state in (BUSY, FLUSHING)]
         self.requests_cut = len(in_flight)
         if in_flight:
@@ -194,12 +191,7 @@ class WSGIServer:
                 conn.close()
         self.stopping = True
         self._close_listener()
-        for _ in workers:
-            self._queue.put(None)
-        if not in_flight:
-            deadline = time.monotonic() + 5.0
-            for worker in workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
+        self._workers.stop(wait=not in_flight)
         self.poller.close()
         self._stopped.set()
 
@@ -262,16 +254,39 @@ class WSGIServer:
             if not self._accepting:
                 self._resume_accepting(time.monotonic())
 
-    # -- workers ----------------------------------------------------------------------
+
+class WorkerPool:
+    """``threads`` threads calling ``handle(conn)`` for each connection put in."""
+
+    def __init__(self, threads: int, handle: Callable):
+        self._handle = handle
+        self._queue = queue.SimpleQueue()
+        self.put = self._queue.put
+        self._threads = [threading.Thread(target=self._work, name=f"wsgiutils-worker-{n}",
+                                          daemon=True) for n in range(threads)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, wait: bool) -> None:
+        """Let every thread end once the queue is done; ``wait`` a few seconds for them."""
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            deadline = time.monotonic() + 5.0
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _work(self) -> None:
         get = self._queue.get
+        handle = self._handle
         while True:
             conn = get()
             if conn is None:
                 return
             try:
-                serve_requests(self, conn)
+                handle(conn)
             except BaseException:
                 log.exception("wsgiutils: unexpected error on a connection")
                 conn.close_after = True
