@@ -18,7 +18,10 @@ The cases are the ones of issue 11: request smuggling and desync
 primitives, malformed heads, chunk framing, limits (431/413/408), slow
 heads and bodies (slowloris), huge chunks (memory bound), bodies the
 application does not read, status and header injection by the
-application, and stopping (exit status, a second signal).
+application, and stopping (exit status, a second signal). Stopping is
+compared where waitress has the same behaviour (a request in flight
+finishes); waitress has no shutdown deadline, and exits 0 whatever it cut,
+so the exit status and the second signal are checked for wsgiutils alone.
 """
 from __future__ import annotations
 

@@ -21,8 +21,9 @@ __all__ = ["run_server", "WSGIServer", "make_server", "ClientDisconnected", "Fil
 
 log = logging.getLogger(__name__)
 
-#: Option name -> converter, for ``[server:main]`` (see ``Settings`` for defaults).
+#: Option name -> converter, and option name -> default, for ``[server:main]``.
 OPTIONS = Settings.table()
+DEFAULTS = {name: default for name, default, _ in Settings.documented()}
 
 #: Exit status when stopping cut requests in flight.
 EXIT_REQUESTS_CUT = 1
