@@ -170,7 +170,8 @@ class Connection:
             elif self.output.items:
                 self.state = FLUSHING  # on_writable() takes over once it is sent
                 self._arm()
-            elif self.close_after or self.server.stopping:
+            elif self.close_after or self.server.stopping or self.reader.finished:
+                self.close_after = True
                 self.state = FLUSHING
                 self.server.call_soon(self._flushed)
             else:

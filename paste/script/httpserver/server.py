@@ -6,7 +6,7 @@ One thread (the caller of :meth:`WSGIServer.serve_forever`) owns every
 socket: it accepts connections (at most ``connection_limit``; at the limit
 an idle keep-alive connection is closed to make room, and if there is none
 the listening socket waits), reads and parses requests, flushes queued
-responses and checks every connection's deadlines once a second. A request
+responses and checks every connection's deadlines twice a second. A request
 goes to the pool of ``threads`` workers only when it is complete, body
 included, so a slow client costs a socket and some memory, never a worker.
 """

@@ -22,6 +22,7 @@ import io
 import logging
 import os
 import re
+import stat
 from typing import Callable
 from urllib.parse import unquote_to_bytes
 
@@ -335,11 +336,13 @@ class Exchange:
         try:
             fd = filelike.fileno()
             offset = filelike.tell()
-            size = os.fstat(fd).st_size
+            info = os.fstat(fd)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return None
-        if self.status is None or size < offset or not hasattr(os, "sendfile"):
-            return None
+        size = info.st_size
+        if (self.status is None or not stat.S_ISREG(info.st_mode) or size < offset
+                or not hasattr(os, "sendfile")):
+            return None  # a pipe or a socket has no size to announce: iterate it
         remaining = size - offset
         self.output.write(self._head(remaining), False)
         if self.no_body:
@@ -350,13 +353,9 @@ class Exchange:
         self.sent = count
         if not count:
             return False
-        close = getattr(wrapper, "close", None)
-        region = FileRegion(fd, offset, count, close if close is not None else _nothing)
-        return not self.output.write_file(region)
-
-
-def _nothing() -> None:
-    pass
+        # The region holds the file (through its close(), or the wrapper) until it is sent.
+        close = getattr(wrapper, "close", None) or (lambda: wrapper)
+        return not self.output.write_file(FileRegion(fd, offset, count, close))
 
 
 def _whole(result) -> bool:
