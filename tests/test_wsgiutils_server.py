@@ -601,3 +601,18 @@ def test_docs_list_every_option_with_its_default():
         assert rows, f"{name} is not in the table of docs/runners.rst"
         expected = f"{default:g}" if isinstance(default, float) else str(default)
         assert rows[0][1] == expected, (name, rows[0])
+
+
+def test_file_wrapper_around_a_pipe_is_iterated(server):
+    import os
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"from a pipe")
+    os.close(write_end)
+
+    def piped(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](os.fdopen(read_end, "rb"))
+
+    server.app = piped
+    status, headers, body = http_get(f"http://127.0.0.1:{server.port}/", timeout=10)
+    assert status == 200 and body == b"from a pipe"
