@@ -675,3 +675,24 @@ def test_a_second_signal_stops_at_once(tmp_path, sig):
     thread.join(60)
     assert code == 1 and seconds < 10, (code, seconds, output)
     assert "Traceback" not in output
+
+
+def test_an_ignored_sigint_stays_ignored(tmp_path):
+    # The --reload worker ignores SIGINT (Ctrl-C is the monitor's, which then
+    # sends SIGTERM): Ctrl-C plus SIGTERM must be one stop, not a forced one.
+    write(tmp_path / "adversarial_app.py", APP_SOURCE)
+    port = free_port()
+    code = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "from adversarial_app import app\n"
+            "from paste.script.wsgiutils_server import run_server\n"
+            f"run_server(app, {{}}, host='127.0.0.1', port='{port}')\n")
+    env = paster_env(PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    wait_for_port(port, proc=proc)
+    thread, result = request_in_background(port, "/slow?1.5")
+    code, seconds, output = stop(proc, [signal.SIGINT, signal.SIGTERM])
+    thread.join(60)
+    assert result["reply"].status == 200, (result, output)
+    assert code == 0, output
