@@ -616,3 +616,22 @@ def test_file_wrapper_around_a_pipe_is_iterated(server):
     server.app = piped
     status, headers, body = http_get(f"http://127.0.0.1:{server.port}/", timeout=10)
     assert status == 200 and body == b"from a pipe"
+
+
+def test_lingering_close_lasts_while_the_client_keeps_sending():
+    # A client that keeps uploading after a 413 (for longer than the two
+    # seconds of silence that end lingering) still reads its answer: no reset.
+    srv = make_server(app, host="127.0.0.1", port=0, threads=2, max_request_body_size=1000)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+            for _ in range(16):  # 4 s of sending, never silent for long
+                s.sendall(b"u" * 65536)
+                time.sleep(0.25)
+            reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in reply, reply
+    finally:
+        srv.shutdown()
+        assert srv.wait_stopped(10)

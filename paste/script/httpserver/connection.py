@@ -16,9 +16,10 @@ A connection is in one state at a time, and each state has one owner:
     reads nothing for ``send_timeout`` seconds is cut off.
 ``LINGERING`` (the event loop)
     the answer is sent and the connection ends: the write side is shut down
-    and what the client still sends is read and dropped for a moment, so
-    that closing with unread bytes (which makes the kernel send a reset)
-    cannot destroy the answer before the client has read it.
+    and what the client still sends is read and dropped until it closes, is
+    silent for two seconds, or thirty seconds have passed, so that closing
+    with unread bytes (which makes the kernel send a reset) cannot destroy
+    the answer before the client has read it (Apache's lingering close).
 ``CLOSED``
 
 Only the loop closes sockets; workers hand connections back to it.
@@ -39,7 +40,8 @@ __all__ = ["Connection", "READING", "BUSY", "FLUSHING", "LINGERING", "CLOSED"]
 log = logging.getLogger("paste.script.wsgiutils_server")
 
 READING, BUSY, FLUSHING, LINGERING, CLOSED = "reading", "busy", "flushing", "lingering", "closed"
-LINGER_SECONDS = 2.0
+LINGER_IDLE = 2.0       # a lingering client silent this long has read the answer
+LINGER_MAX = 30.0       # ... and none lingers longer than this
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -47,7 +49,7 @@ class Connection:
     """A client socket, its request reader and its output queue."""
 
     __slots__ = ("server", "sock", "fd", "addr", "reader", "lock", "output", "state",
-                 "served", "close_after", "since", "timed", "linger_until")
+                 "served", "close_after", "since", "timed", "linger_until", "linger_end")
 
     def __init__(self, server, sock: socket.socket, addr, now: float):
         settings = server.settings
@@ -66,6 +68,7 @@ class Connection:
         self.since = now         # start of the current wait (idle, head, silence in a body)
         self.timed = None        # the request whose head ``since`` times
         self.linger_until = 0.0
+        self.linger_end = 0.0
 
     # -- events (loop thread) ----------------------------------------------------
 
@@ -234,7 +237,8 @@ class Connection:
             self.close()
             return
         self.state = LINGERING
-        self.linger_until = now + LINGER_SECONDS
+        self.linger_end = now + LINGER_MAX
+        self.linger_until = now + LINGER_IDLE
         self._arm()
 
     def _drain(self, now: float) -> None:
@@ -249,6 +253,7 @@ class Connection:
             if not data:
                 self.close()  # the client has read the answer and closed
                 return
+            self.linger_until = min(now + LINGER_IDLE, self.linger_end)
         if now >= self.linger_until:
             self.close()
             return
