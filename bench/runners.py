@@ -6,6 +6,10 @@ Every server serves the same hello-world WSGI application on loopback:
 * baselines: ``egg:Paste#http`` (the old Paste HTTP server, installed with pip
   into a throw-away virtualenv so its ``paste`` package stays out of this
   one) and bare waitress;
+* a second application spends about 1 ms of Python per request (a loop
+  whose length is measured once, before the servers start, so every server
+  runs the same work): bare waitress and ``wsgiutils`` serve it too, to
+  compare them where the application, not the server, takes the time;
 * the HTTP runners: ``wsgiutils``, ``cherrypy`` (cheroot), ``twisted``;
 * nginx in front of ``flup_fcgi_thread``, ``flup_fcgi_fork``,
   ``flup_scgi_thread``, ``flup_scgi_fork``, and nginx proxying HTTP to
@@ -14,9 +18,10 @@ Every server serves the same hello-world WSGI application on loopback:
 Each server is measured ``--rounds`` times, interleaved, so a burst of load
 from elsewhere on the machine hits every server alike. The report prints the
 best and the median requests per second of each, and the ratio of the
-medians to Paste#http and to waitress.
+medians to Paste#http and to waitress (serving the same application).
 
 Usage: python bench/runners.py [--duration 5] [--connections 16] [--rounds 2]
+       [--only wsgiutils] [--only "1 ms"] [--no-1ms]
 Needs wrk and nginx (``apt-get install -y wrk nginx``) and network access to
 PyPI the first time (for the Paste baseline).
 """
@@ -35,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+WORK = "1 ms app"
+
 HELLO_APP = '''
 def app(environ, start_response):
     body = b"Hello, world!\\n"
@@ -42,6 +49,36 @@ def app(environ, start_response):
                               ("Content-Length", str(len(body)))])
     return [body]
 '''
+
+# About 1 ms of pure Python per request; LOOPS is measured by work_loops().
+WORK_APP = '''
+LOOPS = {loops}
+
+def app(environ, start_response):
+    total = 0
+    for i in range(LOOPS):
+        total += i * i
+    body = b"worked %d\\n" % (total % 1000)
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def work_loops(seconds: float = 0.001) -> int:
+    """How many turns of WORK_APP's loop take ``seconds`` here (best of several tries)."""
+    namespace: dict = {}
+    exec(WORK_APP.format(loops=100_000), namespace)
+    app = namespace["app"]
+    best = min(_timed(app) for _ in range(20))
+    return max(1, int(100_000 * seconds / best))
+
+
+def _timed(app) -> float:
+    import time
+    start = time.perf_counter()
+    app({}, lambda status, headers: None)
+    return time.perf_counter() - start
 
 # One definition of the nginx parameter blocks and the loopback helpers:
 # the ones the front-end tests use.
@@ -56,10 +93,11 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> Non
 
 
 class Bench:
-    def __init__(self, workdir: Path, paste_python: str):
+    def __init__(self, workdir: Path, paste_python: str, loops: int = 1):
         self.workdir = workdir
         self.paste_python = paste_python
         (workdir / "hello_app.py").write_text(HELLO_APP)
+        (workdir / "work_app.py").write_text(WORK_APP.format(loops=loops))
         self.procs: list[subprocess.Popen] = []
 
     def start(self, argv: list, port: int, env: dict | None = None) -> None:
@@ -75,15 +113,15 @@ class Bench:
         return env
 
     def python_server(self, code: str, port: int, python: str = sys.executable,
-                      env: dict | None = None) -> None:
-        script = "import sys\nsys.path.insert(0, '.')\nfrom hello_app import app\n" + code
+                      env: dict | None = None, app: str = "hello_app") -> None:
+        script = f"import sys\nsys.path.insert(0, '.')\nfrom {app} import app\n" + code
         self.start([python, "-c", script], port, env)
 
-    def runner(self, module: str, function: str, options: dict) -> None:
+    def runner(self, module: str, function: str, options: dict, app: str = "hello_app") -> None:
         """Start a runner the way PasteDeploy calls it: every option a string."""
         opts = ", ".join(f"{k}={str(v)!r}" for k, v in options.items())
         self.python_server(f"from paste.script.{module} import {function}\n"
-                           f"{function}(app, {{}}, {opts})\n", int(options["port"]))
+                           f"{function}(app, {{}}, {opts})\n", int(options["port"]), app=app)
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -146,17 +184,19 @@ def target_setups(bench: Bench):
             port, python=bench.paste_python, env=env)
         return port
 
-    def waitress():
-        port = free_port()
-        bench.python_server(
-            f"import waitress\nwaitress.serve(app, host='127.0.0.1', port={port}, _quiet=True)\n",
-            port)
-        return port
-
-    def http_runner(module, function):
+    def waitress(app="hello_app"):
         def start():
             port = free_port()
-            bench.runner(module, function, {"host": "127.0.0.1", "port": port})
+            bench.python_server(
+                f"import waitress\nwaitress.serve(app, host='127.0.0.1', port={port}, _quiet=True)\n",
+                port, app=app)
+            return port
+        return start
+
+    def http_runner(module, function, app="hello_app"):
+        def start():
+            port = free_port()
+            bench.runner(module, function, {"host": "127.0.0.1", "port": port}, app=app)
             return port
         return start
 
@@ -183,7 +223,7 @@ def target_setups(bench: Bench):
 
     return [
         ("Paste#http (baseline)", paste_http),
-        ("waitress (baseline)", waitress),
+        ("waitress (baseline)", waitress()),
         ("wsgiutils", http_runner("wsgiutils_server", "run_server")),
         ("cherrypy (cheroot)", http_runner("cherrypy_server", "cpwsgi_server")),
         ("twisted", http_runner("twisted_web2_server", "run_twisted")),
@@ -192,6 +232,8 @@ def target_setups(bench: Bench):
         ("nginx -> flup_scgi_thread", behind_nginx("scgi_thread", "scgi")),
         ("nginx -> flup_scgi_fork", behind_nginx("scgi_fork", "scgi")),
         ("nginx -> wsgiutils (HTTP proxy)", behind_nginx("http", "http")),
+        (f"waitress {WORK} (baseline)", waitress("work_app")),
+        (f"wsgiutils {WORK}", http_runner("wsgiutils_server", "run_server", "work_app")),
     ]
 
 
@@ -233,6 +275,8 @@ def main(argv=None) -> int:
                         help="throw-away virtualenv for the Paste#http baseline")
     parser.add_argument("--only", action="append", default=[],
                         help="measure only targets whose name contains this (baselines always)")
+    parser.add_argument("--no-1ms", dest="work", action="store_false",
+                        help=f"leave out the application that spends {WORK} of Python a request")
     args = parser.parse_args(argv)
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
@@ -240,12 +284,16 @@ def main(argv=None) -> int:
             return 2
 
     paste_python = paste_venv(args.paste_venv)
+    loops = work_loops() if args.work else 1
+    if args.work:
+        print(f"{WORK} application: {loops} turns of its loop per request", flush=True)
     results: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="bench-runners-") as tmp:
-        bench = Bench(Path(tmp), paste_python)
+        bench = Bench(Path(tmp), paste_python, loops)
         targets = [(name, start) for name, start in target_setups(bench)
-                   if "baseline" in name or not args.only
-                   or any(word in name for word in args.only)]
+                   if (args.work or WORK not in name)
+                   and ("baseline" in name or not args.only
+                        or any(word in name for word in args.only))]
         for round_number in range(args.rounds):
             for name, start in targets:
                 try:
@@ -266,9 +314,12 @@ def main(argv=None) -> int:
     print(f"{'server':34} {'best':>8} {'median':>8} {'median vs':>10} {'median vs':>10} "
           f"{'errors':>7}")
     print(f"{'':34} {'req/s':>8} {'req/s':>8} {'Paste#http':>10} {'waitress':>10}")
-    paste, waitress = median["Paste#http (baseline)"], median["waitress (baseline)"]
+    paste = median["Paste#http (baseline)"]
     for name in best:
-        print(f"{name:34} {best[name]:8.0f} {median[name]:8.0f} {median[name] / paste:9.2f}x "
+        # Each server is compared with waitress serving the same application.
+        waitress = median[f"waitress {WORK} (baseline)" if WORK in name else "waitress (baseline)"]
+        versus_paste = f"{median[name] / paste:9.2f}x" if WORK not in name else f"{'-':>10}"
+        print(f"{name:34} {best[name]:8.0f} {median[name]:8.0f} {versus_paste} "
               f"{median[name] / waitress:9.2f}x {errors[name]:7d}")
     return 0
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from paste.script.wsgiutils_server import make_server
+from paste.script.httpserver import Settings
+from paste.script.wsgiutils_server import WSGIServer, make_server
 from tests.runner_support import HELLO
 from tests.support import free_port, http_get, run_paster, start_paster, stop_process, wait_for_port, write
 
@@ -44,6 +45,16 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body)))])
         return [body]
+    if path == "/big":  # one item, more than the kernel's socket buffers take at once
+        body = b"0123456789abcdef" * (2 * 1024 * 1024)
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/endless":  # a generator that never ends
+        def forever():
+            while True:
+                yield b"e" * 65536
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return forever()
     if path == "/lines":
         lines = list(environ["wsgi.input"])
         body = json.dumps([line.decode() for line in lines]).encode()
@@ -55,8 +66,10 @@ def app(environ, start_response):
 
 @pytest.fixture
 def server(request):
-    options = getattr(request, "param", {})
-    srv = make_server(app, host="127.0.0.1", port=0, **{"threads": 4, **options})
+    options = dict(getattr(request, "param", {}))
+    poller = options.pop("_poller", None)
+    settings = Settings.from_options({"host": "127.0.0.1", "port": 0, "threads": 4, **options})
+    srv = WSGIServer(app, settings, poller=poller)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -69,12 +82,16 @@ def exchange(port, data: bytes, timeout=5.0) -> bytes:
     """Send ``data``, read until the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            out += chunk
+        return read_to_close(s)
+
+
+def read_to_close(sock) -> bytes:
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
 
 
 def test_pipelined_requests_answer_in_order(server):
@@ -141,17 +158,15 @@ def test_input_iterates_by_line(server):
 
 
 def test_environ_details(server):
-    reply = exchange(server.port, b"GET /ech%6F/caf%C3%A9?q=%20 HTTP/1.1\r\nHost: example\r\n"
+    # /ech%6F is /echo in PATH_INFO (the app routes on it), and stays raw in REQUEST_URI.
+    reply = exchange(server.port, b"GET /ech%6F?q=%20#frag HTTP/1.1\r\nHost: example\r\n"
                                   b"X-One: a\r\nX-One: b\r\nX_Sneaky: no\r\n"
                                   b"Connection: close\r\n\r\n")
-    assert b"404" not in reply
-    # /ech%6F decodes to /echo only in PATH_INFO; the route matches the raw path.
-    reply = exchange(server.port, b"GET /echo?q=%20 HTTP/1.1\r\nHost: example\r\n"
-                                  b"X-One: a\r\nX-One: b\r\nX_Sneaky: no\r\n"
-                                  b"Connection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 OK"), reply[:200]
     data = json.loads(reply.partition(b"\r\n\r\n")[2])
+    assert data["PATH_INFO"] == "/echo"
     assert data["QUERY_STRING"] == "q=%20"
-    assert data["REQUEST_URI"] == "/echo?q=%20"
+    assert data["REQUEST_URI"] == "/ech%6F?q=%20"  # the fragment is never passed on
     assert data["HTTP_X_ONE"] == "a,b"
     assert "HTTP_X_SNEAKY" not in data  # underscores would impersonate dashes
     assert data["SERVER_PORT"] == str(server.port)
@@ -227,7 +242,7 @@ def test_pool_bounds_requests_but_not_idle_connections(server):
             s.close()
 
 
-@pytest.mark.parametrize("server", [{"timeout": 1.0}], indirect=True)
+@pytest.mark.parametrize("server", [{"channel_timeout": 1.0}], indirect=True)
 def test_idle_connections_time_out(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -311,7 +326,7 @@ def test_paster_serve_bad_option_is_one_line(tmp_path):
     assert "'threads'" in output and "'several'" in output
 
 
-@pytest.mark.parametrize("server", [{"timeout": 1.0}], indirect=True)
+@pytest.mark.parametrize("server", [{"request_header_timeout": 1.0}], indirect=True)
 def test_a_trickling_request_head_is_cut_off(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(b"GET / HTTP/1.1\r\n")
@@ -381,3 +396,242 @@ def test_file_wrapper_sends_files(server, tmp_path):
     conn.request("GET", "/with-length?5")  # the connection is still in step
     assert conn.getresponse().read() == data[5:]
     conn.close()
+
+
+# -- request bodies, 100-continue, pipelining -------------------------------------
+
+def read_response(sock) -> bytes:
+    """One response with a Content-Length, read whole and nothing more."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, head
+        head += byte
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    body = bytearray()
+    while len(body) < length:
+        chunk = sock.recv(min(1 << 20, length - len(body)))
+        assert chunk, head
+        body += chunk
+    return head + body
+
+
+def test_no_100_continue_for_a_body_over_the_limit():
+    srv = make_server(app, host="127.0.0.1", port=0, threads=2, max_request_body_size=1000)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        reply = exchange(srv.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                                   b"Expect: 100-continue\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 413 "), reply
+        assert b"100 Continue" not in reply and b"Connection: close" in reply
+    finally:
+        srv.shutdown()
+        assert srv.wait_stopped(10)
+
+
+def test_100_continue_comes_after_the_earlier_responses(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /slow?0.3 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        first = read_response(s)
+        assert first.startswith(b"HTTP/1.1 200 OK") and first.endswith(HELLO)
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"hello")
+        reply = read_response(s)
+    assert json.loads(reply.partition(b"\r\n\r\n")[2])["body"] == "hello"
+
+
+def test_http10_gets_no_100_continue(server):
+    reply = exchange(server.port, b"POST /echo HTTP/1.0\r\nContent-Length: 5\r\n"
+                                  b"Expect: 100-continue\r\n\r\nhello")
+    assert b"100 Continue" not in reply and reply.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_pipelining_is_bounded(server):
+    from paste.script.httpserver.request import MAX_PIPELINE
+    reply = exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * (MAX_PIPELINE + 8))
+    # The ones read ahead are answered, the last of them with Connection: close;
+    # the client sends the rest again on a new connection (RFC 9112, 9.3.2).
+    assert reply.count(b"HTTP/1.1 200 OK") == MAX_PIPELINE
+    assert reply.count(b"Connection: close") == 1 and reply.endswith(HELLO)
+
+
+def test_a_large_body_is_spooled_to_a_file(server):
+    payload = bytes(range(256)) * 8192  # 2 MiB, past inbuf_overflow
+    status, _, body = http_get(f"http://127.0.0.1:{server.port}/echo", data=payload, timeout=30)
+    assert status == 200 and json.loads(body)["body"].encode("latin-1") == payload
+
+
+# -- slow readers, limits -----------------------------------------------------------
+
+def small_receive_buffer(port: int) -> socket.socket:
+    """A connection whose client takes little before the server must queue."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the handshake
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def test_a_large_response_reaches_a_slow_reader(server):
+    expected = b"0123456789abcdef" * (2 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)  # the kernel's buffers are full, the loop holds the rest
+        reply = read_response(s)
+        assert reply.partition(b"\r\n\r\n")[2] == expected
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # still in step
+        assert read_response(s).endswith(HELLO)
+
+
+@pytest.mark.parametrize("server", [{"threads": 1, "send_timeout": 1.0,
+                                     "outbuf_high_watermark": 65536}], indirect=True)
+def test_a_client_that_never_reads_does_not_keep_the_worker(server):
+    with small_receive_buffer(server.port) as stuck:
+        stuck.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        start = time.monotonic()
+        status, _, body = http_get(f"http://127.0.0.1:{server.port}/", timeout=15)
+        # The only worker was waiting for the stuck client: it gave up after send_timeout.
+        assert status == 200 and body == HELLO
+        assert time.monotonic() - start < 8
+
+
+@pytest.mark.parametrize("server", [{"send_timeout": 1.0}], indirect=True)
+def test_a_queued_response_nobody_reads_is_dropped_after_send_timeout(server):
+    with small_receive_buffer(server.port) as stuck:
+        stuck.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + 8
+        while server.connections and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not server.connections  # closed by the loop; no worker waited for it
+
+
+@pytest.mark.parametrize("server", [{"connection_limit": 3}], indirect=True)
+def test_connection_limit_closes_idle_keep_alive_connections_first(server):
+    idle = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(s).endswith(HELLO)
+            idle.append(s)
+        assert http_get(f"http://127.0.0.1:{server.port}/", timeout=10)[2] == HELLO
+        closed = [s for s in idle if select.select([s], [], [], 2)[0] and s.recv(10) == b""]
+        assert len(closed) >= 1
+    finally:
+        for s in idle:
+            s.close()
+
+
+@pytest.mark.parametrize("server", [{"connection_limit": 2}], indirect=True)
+def test_connection_limit_holds_new_connections_in_the_backlog(server):
+    busy = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+    try:
+        for s in busy:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # unfinished heads: not idle
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as waiting:
+            waiting.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert not select.select([waiting], [], [], 0.7)[0]  # not accepted yet
+            busy.pop().close()
+            assert read_to_close(waiting).endswith(HELLO)
+    finally:
+        for s in busy:
+            s.close()
+
+
+@pytest.mark.parametrize("name,value", [
+    ("max_request_body_size", "-1"), ("max_request_header_size", "10"),
+    ("request_header_timeout", "0"), ("request_body_timeout", "soon"),
+    ("channel_timeout", "-5"), ("send_timeout", "x"), ("connection_limit", "0"),
+    ("outbuf_high_watermark", "lots"), ("inbuf_overflow", "1.5"),
+])
+def test_bad_limit_values_are_one_line_naming_the_option(name, value):
+    from paste.script.util.options import OptionError
+    from paste.script.wsgiutils_server import run_server
+    with pytest.raises(OptionError) as info:
+        run_server(app, {}, host="127.0.0.1", port="0", **{name: value})
+    message = str(info.value)
+    assert repr(name) in message and repr(value) in message and "\n" not in message
+
+
+# -- the portable poller (kqueue/poll/select where there is no epoll) ------------------
+
+@pytest.mark.parametrize("server", [{"_poller": "selectors"}], indirect=True)
+def test_selectors_poller_serves_the_same(server):
+    test_pipelined_requests_answer_in_order(server)
+    test_chunked_request_gets_a_content_length(server)
+    test_expect_100_continue(server)
+    test_a_large_response_reaches_a_slow_reader(server)
+    test_100_continue_comes_after_the_earlier_responses(server)
+
+
+def test_a_sized_result_of_one_item_gets_a_content_length(server):
+    class Wrapped:  # what a middleware such as the reloader's InFlight returns
+        def __init__(self, items):
+            self.items = items
+
+        def __len__(self):
+            return len(self.items)
+
+        def __iter__(self):
+            return iter(self.items)
+
+    def wrapped(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Wrapped([b"one item"])
+
+    server.app = wrapped
+    reply = exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"Content-Length: 8" in head and b"chunked" not in head and body == b"one item"
+
+
+def test_docs_list_every_option_with_its_default():
+    from tests.support import ROOT
+    text = (ROOT / "docs" / "runners.rst").read_text()
+    table = text[text.index("Options and limits"):text.index("What it refuses")]
+    for name, default, _ in Settings.documented():
+        if name in ("host", "port"):
+            continue  # described with the example above the table
+        rows = [line.split() for line in table.splitlines() if line.startswith(f"``{name}``")]
+        assert rows, f"{name} is not in the table of docs/runners.rst"
+        expected = f"{default:g}" if isinstance(default, float) else str(default)
+        assert rows[0][1] == expected, (name, rows[0])
+
+
+def test_file_wrapper_around_a_pipe_is_iterated(server):
+    import os
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"from a pipe")
+    os.close(write_end)
+
+    def piped(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](os.fdopen(read_end, "rb"))
+
+    server.app = piped
+    status, headers, body = http_get(f"http://127.0.0.1:{server.port}/", timeout=10)
+    assert status == 200 and body == b"from a pipe"
+
+
+def test_lingering_close_lasts_while_the_client_keeps_sending():
+    # A client that keeps uploading after a 413 (for longer than the two
+    # seconds of silence that end lingering) still reads its answer: no reset.
+    srv = make_server(app, host="127.0.0.1", port=0, threads=2, max_request_body_size=1000)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+            for _ in range(16):  # 4 s of sending, never silent for long
+                s.sendall(b"u" * 65536)
+                time.sleep(0.25)
+            reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in reply, reply
+    finally:
+        srv.shutdown()
+        assert srv.wait_stopped(10)

@@ -165,13 +165,17 @@ def stop_signals(on_stop: Callable[[int], None]) -> Iterator[None]:
 
     Only the main thread can install signal handlers; elsewhere (a runner
     started in a thread by a test or an embedding program) this does nothing
-    and the caller stops the server through its own API.
+    and the caller stops the server through its own API. A signal the
+    process ignores stays ignored: whoever started it meant that (``nohup``,
+    or the ``--reload`` worker, whose Ctrl-C is the monitor's to handle).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue
         previous[signum] = signal.signal(signum, lambda num, frame: on_stop(num))
     try:
         yield

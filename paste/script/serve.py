@@ -313,8 +313,11 @@ class ServeCommand(Command):
         except BadCommand as exc:
             startup.failed(exc.message, exc.exit_code)
             raise
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             pass
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                raise  # the runner's own verdict, e.g. requests cut on stopping
         except Exception as exc:
             startup.failed(f"{type(exc).__name__}: {exc}")
             raise

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 __all__ = [
     "OptionError", "asbool", "asint", "asfloat", "asoctal", "aslist",
-    "asport", "convert",
+    "asport", "at_least", "positive", "convert",
 ]
 
 _TRUE = {"true", "yes", "on", "y", "t", "1"}
@@ -91,6 +91,30 @@ def aslist(value: object) -> list:
     if isinstance(value, (list, tuple)):
         return list(value)
     return str(value).split()
+
+
+def at_least(converter: Callable[[object], object], minimum) -> Callable[[object], object]:
+    """``converter``, refusing results below ``minimum`` (``at_least(asint, 1)``)."""
+    def check(value: object):
+        result = converter(value)
+        if result < minimum:
+            raise ValueError(value)
+        return result
+    check.expected = f"{converter.expected}, at least {minimum}"
+    check.__name__ = f"{converter.__name__}_at_least_{minimum}"
+    return check
+
+
+def positive(converter: Callable[[object], object]) -> Callable[[object], object]:
+    """``converter``, refusing results of zero or less (``positive(asfloat)``)."""
+    def check(value: object):
+        result = converter(value)
+        if not result > 0:
+            raise ValueError(value)
+        return result
+    check.expected = f"{converter.expected} greater than 0"
+    check.__name__ = f"positive_{converter.__name__}"
+    return check
 
 
 def convert(options: Mapping[str, object], table: Mapping[str, Callable[[object], object]],

@@ -1,0 +1,286 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""One client connection: who owns it, what it waits for, and how it ends.
+
+A connection is in one state at a time, and each state has one owner:
+
+``READING`` (the event loop)
+    bytes go to the :class:`~.request.RequestReader` as they arrive; the
+    request head must arrive within ``request_header_timeout``, a body may
+    pause ``request_body_timeout`` at most, an idle keep-alive connection
+    lasts ``channel_timeout``.
+``BUSY`` (a worker)
+    complete requests, bodies buffered, are served one after the other.
+``FLUSHING`` (the event loop)
+    the worker is done, the loop sends what is still queued; a client that
+    reads nothing for ``send_timeout`` seconds is cut off.
+``LINGERING`` (the event loop)
+    the answer is sent and the connection ends: the write side is shut down
+    and what the client still sends is read and dropped until it closes, is
+    silent for two seconds, or thirty seconds have passed, so that closing
+    with unread bytes (which makes the kernel send a reset) cannot destroy
+    the answer before the client has read it (Apache's lingering close).
+``CLOSED``
+
+Only the loop closes sockets; workers hand connections back to it.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from paste.script.httpserver.output import ClientDisconnected, OutputQueue
+from paste.script.httpserver.request import RECV_SIZE, RequestError, RequestReader
+from paste.script.httpserver.wsgi import error_response
+
+__all__ = ["Connection", "READING", "BUSY", "FLUSHING", "LINGERING", "CLOSED"]
+
+log = logging.getLogger("paste.script.wsgiutils_server")
+
+READING, BUSY, FLUSHING, LINGERING, CLOSED = "reading", "busy", "flushing", "lingering", "closed"
+LINGER_IDLE = 2.0       # a lingering client silent this long has read the answer
+LINGER_MAX = 30.0       # ... and none lingers longer than this
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Connection:
+    """A client socket, its request reader and its output queue."""
+
+    __slots__ = ("server", "sock", "fd", "addr", "reader", "lock", "output", "state",
+                 "served", "close_after", "since", "timed", "linger_until", "linger_end")
+
+    def __init__(self, server, sock: socket.socket, addr, now: float):
+        settings = server.settings
+        self.server = server
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.addr = addr
+        self.reader = RequestReader(settings.max_request_header_size,
+                                    settings.max_request_body_size, settings.inbuf_overflow)
+        self.lock = threading.RLock()
+        self.output = OutputQueue(sock, self.lock, settings.outbuf_high_watermark,
+                                  settings.send_timeout, self._arm)
+        self.state = READING
+        self.served = 0
+        self.close_after = False
+        self.since = now         # start of the current wait (idle, head, silence in a body)
+        self.timed = None        # the request whose head ``since`` times
+        self.linger_until = 0.0
+        self.linger_end = 0.0
+
+    # -- events (loop thread) ----------------------------------------------------
+
+    def on_readable(self, now: float) -> None:
+        state = self.state
+        if state is LINGERING:
+            self._drain(now)
+            return
+        if state is not READING:
+            return  # an event from before a hand-over
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            with self.lock:
+                self._arm()
+            return
+        except OSError:
+            self.close()
+            return
+        if not data:
+            self.close()  # the client left; a partial request has no one to answer
+            return
+        reader = self.reader
+        reader.feed(data)
+        if reader.done:
+            self.state = BUSY
+            self.server.dispatch(self)
+        elif reader.error is not None:
+            self.state = BUSY
+            self.answer_error(reader.error)
+            self.release(now)
+        else:
+            current = reader.current
+            if current is not self.timed:
+                if self.timed is not None or self.served:
+                    self.since = now  # a new connection's head is timed from the accept
+                self.timed = current
+            elif current is not None and not current.in_head:
+                self.since = now
+            with self.lock:
+                if current is not None and current.continue_pending:
+                    self._send_continue()
+                self._arm()
+
+    def on_writable(self, now: float) -> None:
+        with self.lock:
+            state = self.state
+            if state is CLOSED:
+                return
+            if not self.output.flush(now):
+                if state is not BUSY:  # else its worker finds out and hands it back
+                    self.close()
+                return
+            if state is FLUSHING and not self.output.items:
+                self._flushed(now)
+            else:
+                self._arm()
+
+    def check_deadlines(self, now: float, settings) -> None:
+        state = self.state
+        if state is READING:
+            current = self.reader.current
+            if current is None:
+                limit = settings.channel_timeout if self.served else settings.request_header_timeout
+                if now - self.since > limit:
+                    self.close()  # idle: nothing to answer
+            elif current.in_head:
+                if now - self.since > settings.request_header_timeout:
+                    self._time_out(now, "the request head took too long to arrive")
+            elif now - self.since > settings.request_body_timeout:
+                self._time_out(now, "the client stopped sending the request body")
+        elif state is FLUSHING:
+            if self.output.stalled(now):
+                log.info("wsgiutils: %s read nothing for %gs: closing", self.addr,
+                         settings.send_timeout)
+                self.close()
+        elif state is LINGERING and now >= self.linger_until:
+            self.close()
+
+    # -- the owner's side ----------------------------------------------------------
+
+    def answer_error(self, error: RequestError) -> None:
+        """Answer ``error`` (the caller owns the connection), then close."""
+        log.debug("wsgiutils: %s from %s: %s", error.status, self.addr, error.detail)
+        self.close_after = True
+        try:
+            self.output.write(error_response(error.status, error.detail,
+                                             self.server.date_header()), wait=False)
+        except ClientDisconnected:
+            pass
+
+    def release(self, now: float | None = None) -> None:
+        """End the owner's turn: read the next request, or let the loop finish."""
+        with self.lock:
+            state = self.state
+            if state is CLOSED:
+                self.reader.close()
+                return
+            if self.output.broken:
+                self.state = FLUSHING
+                self.server.call_soon(self.close)
+            elif self.output.items:
+                self.state = FLUSHING  # on_writable() takes over once it is sent
+                self._arm()
+            elif self.close_after or self.server.stopping or self.reader.finished:
+                self.close_after = True
+                self.state = FLUSHING
+                self.server.call_soon(self._flushed)
+            else:
+                self._resume_reading(now)
+
+    def _resume_reading(self, now: float | None) -> None:
+        # lock held
+        self.served += 1
+        self.state = READING
+        current = self.reader.current  # the start of a pipelined request, or None
+        self.timed = current
+        self.since = now if now is not None else time.monotonic()
+        if current is not None and current.continue_pending:
+            self._send_continue()
+        self._arm()
+
+    def _send_continue(self) -> None:
+        # lock held; nothing else is queued before it in this state
+        self.reader.current.continue_pending = False
+        try:
+            self.output.write(CONTINUE, wait=False)
+        except ClientDisconnected:
+            pass
+
+    def _arm(self) -> None:
+        # lock held: ask the loop for the next event this state needs
+        state = self.state
+        if state is CLOSED:
+            return
+        read = state is READING or state is LINGERING
+        write = bool(self.output.items)
+        if read or write:
+            self.server.poller.arm(self.fd, self, read, write)
+
+    # -- ending (loop thread) --------------------------------------------------------
+
+    def _flushed(self, now: float | None = None) -> None:
+        with self.lock:
+            if self.state is not FLUSHING:
+                return
+            if self.output.broken:
+                self.close()
+            elif self.close_after or self.server.stopping:
+                self._linger(now if now is not None else time.monotonic())
+            else:
+                self._resume_reading(now)
+
+    def _time_out(self, now: float, detail: str) -> None:
+        self.reader.close()
+        self.state = BUSY
+        self.answer_error(RequestError(408, detail))
+        self.release(now)
+
+    def _linger(self, now: float) -> None:
+        # lock held; everything is sent
+        self.reader.close()
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close()
+            return
+        self.state = LINGERING
+        self.linger_end = now + LINGER_MAX
+        self.linger_until = now + LINGER_IDLE
+        self._arm()
+
+    def _drain(self, now: float) -> None:
+        for _ in range(16):
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:
+                self.close()
+                return
+            if not data:
+                self.close()  # the client has read the answer and closed
+                return
+            self.linger_until = min(now + LINGER_IDLE, self.linger_end)
+        if now >= self.linger_until:
+            self.close()
+            return
+        with self.lock:
+            self._arm()
+
+    def close(self) -> None:
+        with self.lock:
+            state = self.state
+            if state is CLOSED:
+                return
+            self.state = CLOSED
+            self.server.poller.remove(self.fd)
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.output.drop()
+            if state is not BUSY:  # a worker still reads its request's body
+                self.reader.close()
+        self.server.connection_closed(self)
+
+    def cut(self) -> None:
+        """Stop the connection now (the server is exiting), whoever owns it."""
+        with self.lock:
+            self.output.drop()
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
