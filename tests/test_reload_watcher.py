@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from paste.script.reloader import ipc, watch_file, watched_files
-from paste.script.reloader.watcher import (REMOVED, WRITING, WRITTEN, EventWatcher,
+from paste.script.reloader import watch_file, watched_files
+from paste.script.serving import ipc
+from paste.script.serving.watcher import (REMOVED, WRITING, WRITTEN, EventWatcher,
                                            PollingWatcher, make_watcher)
-from paste.script.reloader.inflight import InFlight
-from paste.script.reloader.loaded import error_files, format_error, module_source
+from paste.script.serving.inflight import InFlight
+from paste.script.serving.loaded import error_files, format_error, module_source
 
 
 class Recorder:
@@ -236,7 +237,7 @@ def test_library_modules_are_the_installed_ones_in_import_order(tmp_path, monkey
     import sys
     import types
 
-    from paste.script.reloader.loaded import library_modules, library_roots
+    from paste.script.serving.loaded import library_modules, library_roots
 
     installed = tmp_path / "site-packages"
     for name, where in [("zz_lib_first", installed), ("zz_app_module", tmp_path / "project"),
@@ -273,8 +274,8 @@ def test_event_watcher_polls_installed_code(tmp_path):
 
 def test_worker_drops_privileges_after_loading_when_the_command_can(tmp_path):
     """run_worker in a real fork with a stand-in command: load, drop, report, serve."""
-    from paste.script.reloader import ipc
-    from paste.script.reloader.worker import run_worker
+    from paste.script.serving import ipc
+    from paste.script.serving.worker import run_worker
 
     marker = tmp_path / "dropped"
 

@@ -9,8 +9,9 @@ import os
 import sys
 import traceback
 
-__all__ = ["module_source", "module_files", "error_files", "format_error",
-           "purge_modules", "library_roots", "library_modules"]
+__all__ = ["module_source", "module_files", "error_files", "missing_module_paths",
+           "format_error", "error_summary", "purge_modules", "library_roots", "library_modules",
+           "NewModules"]
 
 
 def module_source(module) -> str | None:
@@ -48,6 +49,53 @@ def error_files(exc: BaseException) -> list[str]:
     return files
 
 
+def missing_module_paths(exc: BaseException) -> list[str]:
+    """Where the module an import could not find would be, once it is written.
+
+    For ``from pkg import helper`` with ``pkg/helper.py`` not there yet (an
+    editor saving ``app.py`` before the new module), the paths
+    ``pkg/helper.py`` and ``pkg/helper/__init__.py`` in every directory of
+    ``pkg``; for a missing top-level module, the same in every directory on
+    ``sys.path`` that holds no installed code.
+    """
+    paths = []
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+        if name:
+            parent, _, leaf = name.rpartition(".")
+            if parent:
+                package = sys.modules.get(parent)
+                dirs = list(getattr(package, "__path__", None) or [])
+            else:
+                roots = library_roots()
+                dirs = [os.path.abspath(d or os.curdir) for d in sys.path
+                        if isinstance(d, str) and os.path.isdir(d or os.curdir)
+                        and not os.path.join(os.path.abspath(d or os.curdir), "").startswith(roots)]
+            for directory in dirs:
+                paths.append(os.path.join(directory, leaf + ".py"))
+                paths.append(os.path.join(directory, leaf, "__init__.py"))
+        exc = exc.__cause__ or exc.__context__
+    return paths
+
+
+class NewModules:
+    """The source files of modules imported since the last call (cheap when none were)."""
+
+    def __init__(self):
+        self._count = len(sys.modules)
+        self._known = set(sys.modules)
+
+    def __call__(self) -> list[str]:
+        if len(sys.modules) == self._count:
+            return []
+        names = set(sys.modules)
+        new, self._known = names - self._known, names
+        self._count = len(names)
+        return [path for path in (module_source(sys.modules.get(n)) for n in new) if path]
+
+
 def _machinery_dirs() -> tuple[str, ...]:
     dirs = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]   # paste/script
     dirs.append(os.path.dirname(os.path.abspath(importlib.__file__)))      # importlib
@@ -74,6 +122,15 @@ def format_error(exc: BaseException) -> str:
         node.stack = traceback.StackSummary.from_list(frames)
         node = node.__cause__ or node.__context__
     return "".join(te.format()).rstrip("\n")
+
+
+def error_summary(exc: BaseException) -> str:
+    """The error in one line: a BadCommand's message, else ``Type: message``."""
+    message = getattr(exc, "message", None)
+    if type(exc).__name__ == "BadCommand" and isinstance(message, str):
+        return message.strip().splitlines()[0] if message.strip() else "error"
+    lines = traceback.format_exception_only(type(exc), exc)
+    return (lines[-1] if lines else repr(exc)).strip()
 
 
 def purge_modules(changed: set[str]) -> None:

@@ -1,0 +1,426 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""The monitor's workers and their state machine.
+
+Workers belong to *generations*: the workers started together for one
+version of the code. One generation serves; a new one (SIGHUP, ``restart``,
+a change under ``--reload``) is *pending* while its workers load. When every
+worker of the pending generation serves, it becomes the serving one and the
+old workers are stopped gracefully. When one of them fails to load, the
+pending generation is given up and the old one goes on serving.
+
+A worker's life: ``loading`` (forked, loading the application) → ``loaded``
+→ ``started`` (told to serve) → ``serving`` (listening on the monitor's
+socket) → ``stopping``. A *standby* (``--reload``) is forked ahead of time
+and waits, in state ``standby`` then ``standing``, to become a generation's
+first worker.
+
+The pool keeps the serving generation at its size: a worker that dies is
+replaced at once; when replacements keep dying, each waits longer
+(:class:`Backoff`) and the monitor reports the crash loop.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+import time
+
+from paste.script.serving import ipc
+
+__all__ = ["Worker", "Pool", "Backoff"]
+
+#: A worker told to serve that never listens on a socket of ours (a runner
+#: binding in C, or a Unix socket) is taken as serving after this long.
+READY_TIMEOUT = 2.0
+#: How long a stopping worker may take beyond the graceful timeout before SIGKILL.
+KILL_MARGIN = 2.0
+
+
+class Worker:
+    """What the monitor knows about one worker process."""
+
+    def __init__(self, pid: int, channel: socket.socket, generation: int | None):
+        self.pid = pid
+        self.channel = channel
+        self.generation = generation
+        self.state = "loading"
+        self.started_ns = time.time_ns()
+        self.serving_since: float | None = None
+        self.adopted: set = set()          # socket keys it listens on
+        self.refused: list[str] = []       # addresses the monitor could not bind for it
+        self.new_addresses: list[str] = []  # addresses first bound for it
+        self.failed = False
+        self.error = ""
+        self.summary = ""
+        self.exit_code = 1
+        self.address_in_use = False
+        self.finished = False               # its server returned on its own (cgi)
+        self.files: set[str] = set()
+        self.stale_if_read: set[str] = set()
+        self.modules: list[str] = []
+        self.go_at: float | None = None
+        self.kill_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.pid} gen {self.generation} {self.state}>"
+
+    def signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def send(self, message: dict, fds=()) -> bool:
+        try:
+            ipc.send(self.channel, message, fds)
+            return True
+        except OSError:
+            return False      # it died; the reaper deals with that
+
+
+class Backoff:
+    """Delays between replacements of workers that keep dying."""
+
+    def __init__(self, first: float = 0.25, most: float = 10.0, healthy_after: float = 10.0):
+        self.first, self.most, self.healthy_after = first, most, healthy_after
+        self.failures = 0
+
+    def failed(self, served_for: float) -> float:
+        """Note a worker's death; return how long to wait before replacing it."""
+        if served_for >= self.healthy_after:
+            self.failures = 0
+        self.failures += 1
+        if self.failures == 1:
+            return 0.0
+        return min(self.first * 2 ** (self.failures - 2), self.most)
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+class Pool:
+    """The workers of one monitor; ``events`` is told what happens to generations."""
+
+    def __init__(self, events, spawner, sockets, size: int, graceful_timeout: float):
+        self.events = events          # the monitor (see Monitor's "pool events")
+        self.spawner = spawner        # forks a worker: spawner(changed, preload) -> Worker
+        self.sockets = sockets
+        self.size = size
+        self.graceful_timeout = graceful_timeout
+        self.workers: dict[int, Worker] = {}
+        self.generation = 0
+        self.serving: int | None = None
+        self.pending: int | None = None
+        self.standby: Worker | None = None
+        self.plain_restart = False
+        self.single_runner: str | None = None
+        self.backoff = Backoff()
+        self.spawn_due: float | None = None
+        self.changed: set[str] = set()     # --reload: every file changed since the start
+        self.stopping = False
+
+    # -- generations ---------------------------------------------------------
+
+    def members(self, generation, include_stopping: bool = False) -> list[Worker]:
+        return [w for w in self.workers.values() if w.generation == generation
+                and (include_stopping or w.state != "stopping")]
+
+    def settle_pending(self) -> None:
+        """A pending generation told to serve is as good as serving: take it as such."""
+        members = self.members(self.pending) if self.pending is not None else []
+        if members and all(w.state in ("started", "serving") for w in members):
+            self._promote(self.pending)
+
+    def start_generation(self, changed=()) -> int:
+        """Fork the workers of a new generation; a pending one is given up."""
+        self.settle_pending()
+        if self.pending is not None:
+            for worker in self.members(self.pending):
+                self.discard(worker)
+        self.generation += 1
+        self.pending = self.generation
+        for _ in range(self.size):
+            self._add_worker(self.generation, changed)
+        return self.generation
+
+    def _add_worker(self, generation: int, changed=()) -> Worker:
+        standby, self.standby = self.standby, None
+        if standby is not None and not standby.files.intersection(changed):
+            # Even half-way through its imports it is ahead of a new fork;
+            # should it turn out to have read a changed file, it is replaced.
+            if standby.state != "standing":
+                standby.stale_if_read = set(changed)
+            standby.state = "loading"
+            standby.generation = generation
+            standby.started_ns = time.time_ns()
+            for piece in ipc.chunks(sorted(self.changed)):
+                standby.send({"op": "changed", "paths": piece})
+            standby.send({"op": "load"})
+            return standby
+        if standby is not None:
+            self.discard(standby)       # it imported a file that changed
+        worker = self.spawner()
+        worker.generation = generation
+        self.workers[worker.pid] = worker
+        return worker
+
+    def add_standby(self, modules: list[str]) -> None:
+        if self.standby is None and not self.stopping:
+            self.standby = self.spawner(preload=modules)
+            self.standby.generation = None
+            self.standby.state = "standby"
+            self.workers[self.standby.pid] = self.standby
+
+    def replace_stale(self, worker: Worker) -> None:
+        """A pending worker read a file that changed meanwhile: fork a fresh one."""
+        generation = worker.generation
+        self.discard(worker)
+        self._add_worker(generation)
+
+    def _promote(self, generation: int) -> None:
+        old = [w for w in self.workers.values()
+               if w.generation is not None and w.generation < generation and w.state != "stopping"]
+        first = self.serving is None
+        self.serving, self.pending = generation, None
+        for worker in old:
+            self.stop(worker)
+        self.events.generation_serving(generation, self.members(generation), first)
+
+    def _fail(self, generation: int, worker: Worker) -> None:
+        """A worker of the pending generation failed: the generation is given up."""
+        self.pending = None
+        for other in self.members(generation):
+            if other is not worker:
+                self.discard(other)
+        self.events.generation_failed(generation, worker, self.serving is None)
+
+    # -- what workers say ------------------------------------------------------
+
+    def handle(self, worker: Worker, message: dict) -> None:
+        op = message.get("op")
+        if op == "bind":
+            self._bind(worker, message)
+        elif op == "loaded":
+            worker.state = "loaded"
+            self.events.worker_loaded(worker)
+            if worker.generation == self.pending and self.plain_restart and self.serving is not None:
+                self._plain_restart_step()
+            elif worker.generation is not None and not self.stopping:
+                self._go(worker)
+        elif op == "ready":
+            self._serving(worker)
+        elif op == "standing":
+            if worker is self.standby:
+                worker.state = "standing"
+        elif op == "error":
+            worker.failed = True
+            worker.error = message.get("message", "")
+            worker.summary = (message.get("summary")
+                              or (worker.error.strip().splitlines() or [""])[-1])
+            worker.exit_code = int(message.get("exit_code") or 1)
+            worker.address_in_use = bool(message.get("address_in_use"))
+            if worker.generation == self.pending and not self.stopping:
+                if not self._plain_restart_needed(worker):
+                    self._fail(worker.generation, worker)
+        elif op == "finished":
+            worker.finished = True
+        elif op == "single":
+            self.single_runner = message.get("runner") or "this"
+
+    def _bind(self, worker: Worker, message: dict) -> None:
+        try:
+            key, sock, new = self.sockets.get(message["family"], message.get("proto", 0),
+                                              tuple(message["address"]), message.get("v6only"))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                from paste.script.serving.sockets import describe
+                worker.refused.append(describe(tuple(message["address"])))
+            worker.send({"op": "socket", "error": exc.strerror or str(exc), "errno": exc.errno})
+            return
+        worker.adopted.add(key)
+        if new and self.serving is not None:
+            worker.new_addresses.append(self.sockets.address(key))    # a port was edited
+        worker.send({"op": "socket"}, [sock.fileno()])
+
+    def _go(self, worker: Worker) -> None:
+        worker.state = "started"
+        worker.go_at = time.monotonic()
+        worker.send({"op": "go"})
+
+    def _serving(self, worker: Worker) -> None:
+        if worker.state not in ("loaded", "started"):
+            return
+        worker.state = "serving"
+        worker.serving_since = time.monotonic()
+        if worker.generation == self.pending:
+            if all(w.state == "serving" for w in self.members(self.pending)):
+                self._promote(self.pending)
+        elif worker.generation == self.serving:
+            self.events.worker_serving(worker)
+
+    def _plain_restart_needed(self, worker: Worker) -> bool:
+        """The runner binds its own sockets, and the old workers hold the address."""
+        if not (worker.address_in_use and not worker.adopted and not worker.refused
+                and self.serving is not None and not self.plain_restart):
+            return False
+        self.plain_restart = True
+        self.events.plain_restart()
+        generation = worker.generation
+        self.pending = None
+        for other in self.members(generation):
+            self.discard(other)
+        self.start_generation(self.changed)
+        return True
+
+    def _plain_restart_step(self) -> None:
+        """Every new worker has loaded: stop the old ones; once they are gone, go."""
+        pending = self.members(self.pending)
+        if any(w.state == "loading" for w in pending):
+            return
+        old = [w for w in self.workers.values()
+               if w.generation is not None and w.generation < self.pending]
+        for worker in old:
+            self.stop(worker)
+        if not old:
+            for worker in pending:
+                if worker.state == "loaded":
+                    self._go(worker)
+                    self._serving(worker)
+
+    # -- processes ending ------------------------------------------------------
+
+    def exited(self, worker: Worker, code: int) -> None:
+        """``worker`` has exited with ``code`` (negative: killed by that signal)."""
+        self.forget(worker)
+        if worker is self.standby:
+            self.standby = None
+        if self.stopping or worker.generation is None:
+            return
+        if worker.state == "stopping":
+            if self.plain_restart and self.pending is not None:
+                self._plain_restart_step()
+        elif worker.finished:
+            self.events.server_finished(worker)
+        elif worker.generation == self.pending:
+            if not worker.failed:
+                worker.failed = True
+                worker.summary = worker.error = (
+                    f"The new server process exited with {describe_exit(code)} "
+                    "before it was serving.")
+                self._fail(worker.generation, worker)
+        elif worker.generation == self.serving:
+            served_for = (time.monotonic() - worker.serving_since
+                          if worker.serving_since is not None else 0.0)
+            delay = self.backoff.failed(served_for)
+            self.spawn_due = max(self.spawn_due or 0.0, time.monotonic() + delay)
+            self.events.worker_died(worker, code, delay, self.backoff.failures)
+        self.balance()
+        used = set()
+        for other in self.workers.values():
+            used |= other.adopted
+        serving = self.members(self.serving)
+        if serving and all(w.adopted for w in serving):
+            self.sockets.close_unused(used)
+
+    def forget(self, worker: Worker) -> None:
+        self.workers.pop(worker.pid, None)
+        self.events.unregister(worker)
+
+    def balance(self) -> None:
+        """Keep the serving generation at its size: replace the dead, stop the extra."""
+        if self.stopping or self.serving is None:
+            return
+        live = self.members(self.serving)
+        if len(live) > self.size:
+            extra = sorted(live, key=lambda w: (w.state == "serving", w.started_ns))
+            for worker in extra[: len(live) - self.size]:
+                self.stop(worker)
+        elif len(live) < self.size:
+            if self.spawn_due is not None and time.monotonic() < self.spawn_due:
+                return      # a timer comes back here
+            self.spawn_due = None
+            for _ in range(self.size - len(live)):
+                self._add_worker(self.serving, self.changed)
+
+    def resize(self, size: int) -> None:
+        self.size = max(1, size)
+        self.balance()
+
+    def stop(self, worker: Worker) -> None:
+        """Let ``worker`` finish its requests and exit (SIGKILL after the graceful timeout)."""
+        if worker.state == "stopping":
+            return
+        serving = worker.state in ("serving", "started")
+        worker.state = "stopping"
+        worker.kill_at = time.monotonic() + self.graceful_timeout + KILL_MARGIN
+        if not serving or not worker.send({"op": "stop"}):
+            worker.signal(signal.SIGTERM if serving else signal.SIGKILL)
+
+    def discard(self, worker: Worker) -> None:
+        """Kill a worker that never served, and wait for it (it must not write anything more)."""
+        worker.signal(signal.SIGKILL)
+        try:
+            os.waitpid(worker.pid, 0)
+        except ChildProcessError:
+            pass
+        if worker is self.standby:
+            self.standby = None
+        self.forget(worker)
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        self.pending = self.spawn_due = None
+        for worker in list(self.workers.values()):
+            if worker.state in ("serving", "started", "stopping"):
+                self.stop(worker)
+            else:
+                worker.signal(signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.signal(signal.SIGKILL)
+        for worker in list(self.workers.values()):
+            try:
+                os.waitpid(worker.pid, 0)
+            except ChildProcessError:
+                pass
+            self.forget(worker)
+        self.standby = None
+
+    # -- time --------------------------------------------------------------------
+
+    def deadlines(self):
+        if self.spawn_due is not None:
+            yield self.spawn_due
+        for worker in self.workers.values():
+            if worker.kill_at is not None:
+                yield worker.kill_at
+            if worker.state == "started" and worker.go_at is not None:
+                yield worker.go_at + READY_TIMEOUT
+
+    def run_timers(self, now: float) -> None:
+        for worker in list(self.workers.values()):
+            if worker.kill_at is not None and now >= worker.kill_at:
+                worker.signal(signal.SIGKILL)
+                worker.kill_at = None
+            elif (worker.state == "started" and worker.go_at is not None
+                  and now >= worker.go_at + READY_TIMEOUT):
+                self._serving(worker)
+        if self.spawn_due is not None and now >= self.spawn_due:
+            self.balance()
+
+
+def describe_exit(code: int) -> str:
+    """``status 3``, or ``signal 9`` for a process killed by a signal."""
+    return f"signal {-code}" if code < 0 else f"status {code}"
+
+
+def flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
