@@ -39,6 +39,7 @@ __all__ = ["Connections"]
 SECOND_LOOK = 0.01
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
 _BYTES_RECEIVED = 128        # offset of tcpi_bytes_received (u64) in struct tcp_info
+_ESTABLISHED = 1             # tcpi_state
 
 
 def _queued(sock: socket.socket, request: int) -> int:
@@ -48,16 +49,26 @@ def _queued(sock: socket.socket, request: int) -> int:
         return 0
 
 
-def _bytes_received(sock: socket.socket) -> int | None:
+def _tcp_info(sock: socket.socket) -> bytes:
     if _TCP_INFO is None:
-        return None
+        return b""
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 256)
+        return sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 256)
     except OSError:
-        return None
+        return b""
+
+
+def _bytes_received(sock: socket.socket) -> int | None:
+    info = _tcp_info(sock)
     if len(info) < _BYTES_RECEIVED + 8:
         return None
     return struct.unpack_from("Q", info, _BYTES_RECEIVED)[0]
+
+
+def _established(sock: socket.socket) -> bool:
+    """Whether the connection can still carry a request (unknown: yes)."""
+    info = _tcp_info(sock)
+    return not info or info[0] == _ESTABLISHED
 
 
 class _Connection:
@@ -107,7 +118,7 @@ class Connections:
             connections = list(self._open.values())
         still_open = 0
         for connection in connections:
-            if connection.sock.fileno() < 0:        # the server closed it
+            if connection.sock.fileno() < 0 or self._finished(connection):
                 with self._lock:
                     self._open.pop(id(connection.sock), None)
                     if self._by_peer.get(connection.peer) is connection:
@@ -121,6 +132,14 @@ class Connections:
                 except OSError:
                     pass
         return still_open
+
+    def _finished(self, connection: _Connection) -> bool:
+        """Closed by either side (a server may keep the descriptor open a while)."""
+        if _established(connection.sock):
+            return False
+        busy = self.inflight is not None and (connection.peer is None
+                                              or self.inflight.peer_busy(connection.peer))
+        return not busy and not _queued(connection.sock, termios.TIOCOUTQ)
 
     def _idle(self, connection: _Connection) -> bool:
         inflight = self.inflight

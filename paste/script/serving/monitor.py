@@ -20,13 +20,11 @@ import sys
 import time
 
 from paste.script.serving import ipc, worker as worker_side
-from paste.script.serving.pool import Pool, Worker, flush_stdio
+from paste.script.serving.pool import Pool, flush_stdio
+from paste.script.serving.processes import Worker
+from paste.script.serving.reporting import Reporter
 
 __all__ = ["Monitor"]
-
-#: Crash loops are reported from this many failures in a row.
-CRASH_LOOP = 3
-
 
 class Monitor:
     """Runs ``command``'s server in worker processes until told to stop.
@@ -47,8 +45,9 @@ class Monitor:
         self.sockets = SocketPool(listen_fds())
         self.state = StateFile(settings.pid_path)
         self.log = LogFile(settings.log_file, settings.log_owner)
-        self.pool = Pool(self, self._fork, self.sockets, settings.workers,
-                         settings.graceful_timeout)
+        self.report = Reporter(self)
+        self.pool = Pool(self.report, self._fork, self.sockets, settings.workers,
+                         settings.graceful_timeout, on_forget=self.unregister)
         self.reloader = None
         if settings.reload:
             from paste.script.serving.reloading import Reloader
@@ -56,7 +55,6 @@ class Monitor:
                                      self.verbose, watcher_factory)
         self.exit_code = 0
         self.error = None          # the BadCommand to raise when start-up failed
-        self.started = False       # "Starting server in PID N." said
         self.done = False
         self.stop_deadline: float | None = None
         self.retry_at: float | None = None     # --monitor-restart: the next start-up try
@@ -101,7 +99,7 @@ class Monitor:
                 self._read_worker(key.data)
         self._reap()
         self._run_timers()
-        if self.pool.stopping and not self.pool.workers:
+        if self.pool.stopping and not len(self.pool.procs):
             self.done = True
 
     def _warm_up(self) -> None:
@@ -161,7 +159,7 @@ class Monitor:
         if fd is None:
             self.say("SIGUSR1: there is no --log-file to reopen.")
             return
-        for worker in list(self.pool.workers.values()):
+        for worker in self.pool.procs:
             worker.send({"op": "log"}, [fd])
         os.close(fd)
         if self.verbose > 1:
@@ -174,7 +172,7 @@ class Monitor:
         self.pool.resize(self.pool.size + change)
         self.say(f"SIG{'TTIN' if change > 0 else 'TTOU'}: {self.pool.size} "
                  f"worker{'s' if self.pool.size != 1 else ''}.")
-        self._write_state()
+        self.report.write_state()
 
     # -- generations -------------------------------------------------------------------
 
@@ -188,101 +186,6 @@ class Monitor:
         self.pool.start_generation(changed)
         self.state.update(reloads=self.pool.generation - 1)
 
-    # Pool events: what the pool tells the monitor.
-
-    def worker_loaded(self, worker: Worker) -> None:
-        if not self.started and self.verbose > 0:
-            self.say(f"Starting server in PID {os.getpid()}.")
-        self.started = True
-
-    def generation_serving(self, generation: int, workers: list[Worker], first: bool) -> None:
-        pids = ", ".join(str(w.pid) for w in workers)
-        if first:
-            self.settings.startup.ready()
-            self.settings.startup.close()
-            self.notifier.ready(f"serving with {len(workers)} worker(s)")
-        else:
-            self.notifier.ready(f"reloaded: {len(workers)} worker(s) serve the new code")
-            if self.verbose > 0 and not self.settings.reload:
-                self.say(f"Reloaded: workers {pids} serve the new code.")
-        self._write_state(reloaded=generation - 1, ok=True, error="")
-        if self.reloader is not None:
-            self.reloader.want_standby()
-        if self.verbose > 0:
-            for address in dict.fromkeys(a for w in workers for a in w.new_addresses):
-                self.say(f"Now listening on {address}.")
-        if self.verbose > 1:
-            self.say(f"Generation {generation} serving: workers {pids}.")
-
-    def generation_failed(self, generation: int, worker: Worker, first: bool) -> None:
-        self._write_state(reloaded=generation - 1, ok=False, error=worker.summary)
-        if self.settings.reload:
-            self._report_reload_error(worker, first)
-        elif first:
-            self._startup_failed(worker)
-        else:
-            self.say("The new code failed to load; the previous workers keep serving:\n"
-                     + worker.error, sys.stderr)
-            self.notifier.ready(f"reload failed: {worker.summary}")
-
-    def _report_reload_error(self, worker: Worker, first: bool) -> None:
-        if worker.refused:
-            message = (f"Cannot listen on {worker.refused[-1]}: the address is already in use"
-                       + ("; the previous version keeps serving." if not first else "."))
-            self.say(message, sys.stderr)
-        elif not first:
-            self.say("Error loading the changed application; the previous version keeps "
-                     f"serving:\n{worker.error}", sys.stderr)
-        else:
-            self.say("Error loading the application; waiting for a change to try again:\n"
-                     + worker.error, sys.stderr)
-        self.notifier.ready(f"reload failed: {worker.summary}")
-        self.reloader.want_standby()
-
-    def _startup_failed(self, worker: Worker) -> None:
-        from paste.script.command import BadCommand
-        self.settings.startup.failed(worker.summary, worker.exit_code)
-        if self.settings.monitor_restart:
-            self.settings.startup.close()     # the terminal has its answer; we go on trying
-            delay = self.pool.backoff.failed(0.0) or self.pool.backoff.first
-            self.say(f"Server child {worker.pid} failed to start; restarting in {delay:g}s",
-                     sys.stderr)
-            self.pool.spawn_due = None
-            self.retry_at = time.monotonic() + delay
-            return
-        if worker.exit_code == 1 and worker.error != worker.summary:
-            if self.verbose > 1 or self.settings.log_file:
-                self.say(worker.error, sys.stderr)
-            message = f"Error: {worker.summary} (run with -v for the traceback)"
-        else:
-            message = worker.summary
-        self.error = BadCommand(message, exit_code=worker.exit_code)
-        self.shutdown("start-up failed")
-
-    def plain_restart(self) -> None:
-        self.say("The server binds its own sockets: reloading by stopping the old server "
-                 "first (requests may be refused meanwhile).")
-
-    def worker_serving(self, worker: Worker) -> None:
-        if self.verbose > 1:
-            self.say(f"Server child {worker.pid} serving.")
-
-    def worker_died(self, worker: Worker, code: int, delay: float, failures: int) -> None:
-        when = "at once" if not delay else f"in {delay:g}s"
-        self.say(f"Server child {worker.pid} exited ({_how(code)}); restarting {when}")
-        if failures >= CRASH_LOOP:
-            serving = len([w for w in self.pool.members(self.pool.serving) if w.state == "serving"])
-            self.say(f"Workers keep dying ({failures} in a row); {serving} still serving.",
-                     sys.stderr)
-            self.notifier.status(f"crash loop: {failures} workers died in a row")
-
-    def server_finished(self, worker: Worker) -> None:
-        if self.settings.reload:
-            self.say(f"The server process exited with status 0; waiting for a change "
-                     "to restart it.")
-            return
-        self.shutdown("the server finished")
-
     def unregister(self, worker: Worker) -> None:
         if worker.channel.fileno() >= 0:
             try:
@@ -290,11 +193,6 @@ class Monitor:
             except (KeyError, ValueError):
                 pass
             worker.channel.close()
-
-    def _write_state(self, **changes) -> None:
-        workers = [w.pid for w in self.pool.members(self.pool.serving)]
-        self.state.update(workers=workers, graceful_timeout=self.settings.graceful_timeout,
-                          **changes)
 
     # -- workers -----------------------------------------------------------------------
 
@@ -323,7 +221,7 @@ class Monitor:
         """In a new worker: drop every descriptor that belongs to the monitor."""
         self.settings.startup.close()
         fds = [self.signals.read_fd, self.signals.write_fd] + self.sockets.fds()
-        fds += [w.channel.fileno() for w in self.pool.workers.values()]
+        fds += [w.channel.fileno() for w in self.pool.procs]
         if self.reloader is not None:
             fds += self.reloader.fds()
         try:
@@ -373,7 +271,7 @@ class Monitor:
                 return
             if pid == 0:
                 return
-            worker = self.pool.workers.get(pid)
+            worker = self.pool.procs.get(pid)
             if worker is not None:
                 self._read_worker(worker)      # what it said last (an error) comes first
                 self.pool.exited(worker, os.waitstatus_to_exitcode(status))
@@ -399,18 +297,13 @@ class Monitor:
             self.start_reload(first=True)
         self.pool.run_timers(now)
 
+    def retry_start(self, delay: float) -> None:
+        """--monitor-restart: try the first generation again after ``delay``."""
+        self.pool.spawn_due = None
+        self.retry_at = time.monotonic() + delay
+
     def say(self, text: str, stream=None) -> None:
         try:
             print(text, file=stream or sys.stdout, flush=True)
         except (OSError, ValueError):
             pass
-
-
-def _how(code: int) -> str:
-    """How a process ended, as the supervisor of ``--monitor-restart`` always said it."""
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"

@@ -22,63 +22,13 @@ replaced at once; when replacements keep dying, each waits longer
 from __future__ import annotations
 
 import errno
-import os
-import signal
-import socket
 import sys
 import time
 
 from paste.script.serving import ipc
+from paste.script.serving.processes import Processes, Worker, describe_exit
 
-__all__ = ["Worker", "Pool", "Backoff"]
-
-#: A worker told to serve that never listens on a socket of ours (a runner
-#: binding in C, or a Unix socket) is taken as serving after this long.
-READY_TIMEOUT = 2.0
-#: How long a stopping worker may take beyond the graceful timeout before SIGKILL.
-KILL_MARGIN = 2.0
-
-
-class Worker:
-    """What the monitor knows about one worker process."""
-
-    def __init__(self, pid: int, channel: socket.socket, generation: int | None):
-        self.pid = pid
-        self.channel = channel
-        self.generation = generation
-        self.state = "loading"
-        self.started_ns = time.time_ns()
-        self.serving_since: float | None = None
-        self.adopted: set = set()          # socket keys it listens on
-        self.refused: list[str] = []       # addresses the monitor could not bind for it
-        self.new_addresses: list[str] = []  # addresses first bound for it
-        self.failed = False
-        self.error = ""
-        self.summary = ""
-        self.exit_code = 1
-        self.address_in_use = False
-        self.finished = False               # its server returned on its own (cgi)
-        self.files: set[str] = set()
-        self.stale_if_read: set[str] = set()
-        self.modules: list[str] = []
-        self.go_at: float | None = None
-        self.kill_at: float | None = None
-
-    def __repr__(self) -> str:
-        return f"<Worker {self.pid} gen {self.generation} {self.state}>"
-
-    def signal(self, signum: int) -> None:
-        try:
-            os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    def send(self, message: dict, fds=()) -> bool:
-        try:
-            ipc.send(self.channel, message, fds)
-            return True
-        except OSError:
-            return False      # it died; the reaper deals with that
+__all__ = ["Pool", "Backoff"]
 
 
 class Backoff:
@@ -104,13 +54,14 @@ class Backoff:
 class Pool:
     """The workers of one monitor; ``events`` is told what happens to generations."""
 
-    def __init__(self, events, spawner, sockets, size: int, graceful_timeout: float):
-        self.events = events          # the monitor (see Monitor's "pool events")
+    def __init__(self, events, spawner, sockets, size: int, graceful_timeout: float,
+                 on_forget=lambda worker: None):
+        self.events = events          # told what happens (see reporting.Reporter)
+        self.on_forget = on_forget
         self.spawner = spawner        # forks a worker: spawner(changed, preload) -> Worker
         self.sockets = sockets
         self.size = size
-        self.graceful_timeout = graceful_timeout
-        self.workers: dict[int, Worker] = {}
+        self.procs = Processes(graceful_timeout, self._forgotten)
         self.generation = 0
         self.serving: int | None = None
         self.pending: int | None = None
@@ -124,9 +75,12 @@ class Pool:
 
     # -- generations ---------------------------------------------------------
 
-    def members(self, generation, include_stopping: bool = False) -> list[Worker]:
-        return [w for w in self.workers.values() if w.generation == generation
-                and (include_stopping or w.state != "stopping")]
+    @property
+    def workers(self) -> Processes:
+        return self.procs
+
+    def members(self, generation) -> list[Worker]:
+        return self.procs.members(generation)
 
     def settle_pending(self) -> None:
         """A pending generation told to serve is as good as serving: take it as such."""
@@ -162,17 +116,15 @@ class Pool:
             return standby
         if standby is not None:
             self.discard(standby)       # it imported a file that changed
-        worker = self.spawner()
+        worker = self.procs.add(self.spawner())
         worker.generation = generation
-        self.workers[worker.pid] = worker
         return worker
 
     def add_standby(self, modules: list[str]) -> None:
         if self.standby is None and not self.stopping:
-            self.standby = self.spawner(preload=modules)
+            self.standby = self.procs.add(self.spawner(preload=modules))
             self.standby.generation = None
             self.standby.state = "standby"
-            self.workers[self.standby.pid] = self.standby
 
     def replace_stale(self, worker: Worker) -> None:
         """A pending worker read a file that changed meanwhile: fork a fresh one."""
@@ -181,7 +133,7 @@ class Pool:
         self._add_worker(generation)
 
     def _promote(self, generation: int) -> None:
-        old = [w for w in self.workers.values()
+        old = [w for w in self.procs
                if w.generation is not None and w.generation < generation and w.state != "stopping"]
         first = self.serving is None
         self.serving, self.pending = generation, None
@@ -280,7 +232,7 @@ class Pool:
         pending = self.members(self.pending)
         if any(w.state == "loading" for w in pending):
             return
-        old = [w for w in self.workers.values()
+        old = [w for w in self.procs
                if w.generation is not None and w.generation < self.pending]
         for worker in old:
             self.stop(worker)
@@ -294,9 +246,7 @@ class Pool:
 
     def exited(self, worker: Worker, code: int) -> None:
         """``worker`` has exited with ``code`` (negative: killed by that signal)."""
-        self.forget(worker)
-        if worker is self.standby:
-            self.standby = None
+        self.procs.forget(worker)
         if self.stopping or worker.generation is None:
             return
         if worker.state == "stopping":
@@ -319,15 +269,16 @@ class Pool:
             self.events.worker_died(worker, code, delay, self.backoff.failures)
         self.balance()
         used = set()
-        for other in self.workers.values():
+        for other in self.procs:
             used |= other.adopted
         serving = self.members(self.serving)
         if serving and all(w.adopted for w in serving):
             self.sockets.close_unused(used)
 
-    def forget(self, worker: Worker) -> None:
-        self.workers.pop(worker.pid, None)
-        self.events.unregister(worker)
+    def _forgotten(self, worker: Worker) -> None:
+        if worker is self.standby:
+            self.standby = None
+        self.on_forget(worker)
 
     def balance(self) -> None:
         """Keep the serving generation at its size: replace the dead, stop the extra."""
@@ -350,72 +301,31 @@ class Pool:
         self.balance()
 
     def stop(self, worker: Worker) -> None:
-        """Let ``worker`` finish its requests and exit (SIGKILL after the graceful timeout)."""
-        if worker.state == "stopping":
-            return
-        serving = worker.state in ("serving", "started")
-        worker.state = "stopping"
-        worker.kill_at = time.monotonic() + self.graceful_timeout + KILL_MARGIN
-        if not serving or not worker.send({"op": "stop"}):
-            worker.signal(signal.SIGTERM if serving else signal.SIGKILL)
+        self.procs.stop(worker)
 
     def discard(self, worker: Worker) -> None:
-        """Kill a worker that never served, and wait for it (it must not write anything more)."""
-        worker.signal(signal.SIGKILL)
-        try:
-            os.waitpid(worker.pid, 0)
-        except ChildProcessError:
-            pass
-        if worker is self.standby:
-            self.standby = None
-        self.forget(worker)
+        self.procs.discard(worker)
 
     def stop_all(self) -> None:
         self.stopping = True
         self.pending = self.spawn_due = None
-        for worker in list(self.workers.values()):
-            if worker.state in ("serving", "started", "stopping"):
-                self.stop(worker)
-            else:
-                worker.signal(signal.SIGKILL)
+        self.procs.stop_all()
 
     def kill_all(self) -> None:
-        for worker in list(self.workers.values()):
-            worker.signal(signal.SIGKILL)
-        for worker in list(self.workers.values()):
-            try:
-                os.waitpid(worker.pid, 0)
-            except ChildProcessError:
-                pass
-            self.forget(worker)
-        self.standby = None
+        self.procs.kill_all()
 
     # -- time --------------------------------------------------------------------
 
     def deadlines(self):
         if self.spawn_due is not None:
             yield self.spawn_due
-        for worker in self.workers.values():
-            if worker.kill_at is not None:
-                yield worker.kill_at
-            if worker.state == "started" and worker.go_at is not None:
-                yield worker.go_at + READY_TIMEOUT
+        yield from self.procs.deadlines()
 
     def run_timers(self, now: float) -> None:
-        for worker in list(self.workers.values()):
-            if worker.kill_at is not None and now >= worker.kill_at:
-                worker.signal(signal.SIGKILL)
-                worker.kill_at = None
-            elif (worker.state == "started" and worker.go_at is not None
-                  and now >= worker.go_at + READY_TIMEOUT):
-                self._serving(worker)
+        for worker in self.procs.overdue(now):
+            self._serving(worker)
         if self.spawn_due is not None and now >= self.spawn_due:
             self.balance()
-
-
-def describe_exit(code: int) -> str:
-    """``status 3``, or ``signal 9`` for a process killed by a signal."""
-    return f"signal {-code}" if code < 0 else f"status {code}"
 
 
 def flush_stdio() -> None:
