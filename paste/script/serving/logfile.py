@@ -11,6 +11,7 @@ new file to that user, as it did the first one.
 from __future__ import annotations
 
 import os
+import sys
 
 __all__ = ["LogFile", "open_log"]
 
@@ -41,3 +42,19 @@ class LogFile:
         from paste.script.daemon import redirect_output
         redirect_output(fd)
         return fd
+
+    def reopen_for(self, workers, say, verbose: int = 1) -> None:
+        """SIGUSR1: reopen the file here, and hand it to every worker."""
+        try:
+            fd = self.reopen()
+        except OSError as exc:
+            say(f"SIGUSR1: cannot reopen {self.path}: {exc.strerror}", sys.stderr)
+            return
+        if fd is None:
+            say("SIGUSR1: there is no --log-file to reopen.")
+            return
+        for worker in workers:
+            worker.send({"op": "log"}, [fd])
+        os.close(fd)
+        if verbose > 1:
+            say(f"SIGUSR1: reopened {self.path}.")

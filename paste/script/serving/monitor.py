@@ -19,9 +19,10 @@ import signal
 import sys
 import time
 
-from paste.script.serving import ipc, worker as worker_side
-from paste.script.serving.pool import Pool, flush_stdio
-from paste.script.serving.processes import Worker
+from paste.script.serving import ipc
+from paste.script.serving.pool import Pool
+from paste.script.serving.processes import Worker, close_quietly, fork_worker
+from paste.script.serving.worker import WorkerOptions
 from paste.script.serving.reporting import Reporter
 
 __all__ = ["Monitor"]
@@ -132,7 +133,7 @@ class Monitor:
                     self.say("SIGHUP received; reloading.")
                 self.start_reload()
             elif signum == signal.SIGUSR1:
-                self._reopen_log()
+                self.log.reopen_for(self.pool.procs, self.say, self.verbose)
             elif signum in (signal.SIGTTIN, signal.SIGTTOU):
                 self._resize(+1 if signum == signal.SIGTTIN else -1)
 
@@ -149,21 +150,6 @@ class Monitor:
         self.pool.stop_all()
         if self.reloader is not None:
             self.reloader.reload_due = self.reloader.standby_due = None
-
-    def _reopen_log(self) -> None:
-        try:
-            fd = self.log.reopen()
-        except OSError as exc:
-            self.say(f"SIGUSR1: cannot reopen {self.log.path}: {exc.strerror}", sys.stderr)
-            return
-        if fd is None:
-            self.say("SIGUSR1: there is no --log-file to reopen.")
-            return
-        for worker in self.pool.procs:
-            worker.send({"op": "log"}, [fd])
-        os.close(fd)
-        if self.verbose > 1:
-            self.say(f"SIGUSR1: reopened {self.log.path}.")
 
     def _resize(self, change: int) -> None:
         if change > 0 and self.pool.single_runner:
@@ -197,24 +183,12 @@ class Monitor:
     # -- workers -----------------------------------------------------------------------
 
     def _fork(self, preload: list[str] | None = None) -> Worker:
-        monitor_end, worker_end = ipc.channel_pair()
-        flush_stdio()
-        options = worker_side.WorkerOptions(
-            reload=self.settings.reload, graceful_timeout=self.settings.graceful_timeout,
-            pool_size=self.pool.size, verbose=self.verbose)
-        pid = os.fork()
-        if pid == 0:   # the worker
-            try:
-                monitor_end.close()
-                self._close_in_child()
-                worker_side.run_worker(self.command, worker_end, self.pool.changed,
-                                       self.verbose, preload, options)
-            finally:
-                os._exit(1)
-        worker_end.close()
-        monitor_end.setblocking(False)
-        worker = Worker(pid, monitor_end, None)
-        self.selector.register(monitor_end, selectors.EVENT_READ, worker)
+        options = WorkerOptions(reload=self.settings.reload, pool_size=self.pool.size,
+                                graceful_timeout=self.settings.graceful_timeout,
+                                verbose=self.verbose)
+        worker = fork_worker(self.command, options, self.pool.changed, preload,
+                             self._close_in_child)
+        self.selector.register(worker.channel, selectors.EVENT_READ, worker)
         return worker
 
     def _close_in_child(self) -> None:
@@ -222,17 +196,8 @@ class Monitor:
         self.settings.startup.close()
         fds = [self.signals.read_fd, self.signals.write_fd] + self.sockets.fds()
         fds += [w.channel.fileno() for w in self.pool.procs]
-        if self.reloader is not None:
-            fds += self.reloader.fds()
-        try:
-            self.selector.close()
-        except OSError:
-            pass
-        for fd in fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fds += self.reloader.fds() if self.reloader is not None else []
+        close_quietly(self.selector, fds)
 
     def _read_worker(self, worker: Worker) -> None:
         while worker.channel.fileno() >= 0:

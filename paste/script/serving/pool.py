@@ -21,11 +21,8 @@ replaced at once; when replacements keep dying, each waits longer
 """
 from __future__ import annotations
 
-import errno
-import sys
 import time
 
-from paste.script.serving import ipc
 from paste.script.serving.processes import Processes, Worker, describe_exit
 
 __all__ = ["Pool", "Backoff"]
@@ -75,10 +72,6 @@ class Pool:
 
     # -- generations ---------------------------------------------------------
 
-    @property
-    def workers(self) -> Processes:
-        return self.procs
-
     def members(self, generation) -> list[Worker]:
         return self.procs.members(generation)
 
@@ -103,16 +96,7 @@ class Pool:
     def _add_worker(self, generation: int, changed=()) -> Worker:
         standby, self.standby = self.standby, None
         if standby is not None and not standby.files.intersection(changed):
-            # Even half-way through its imports it is ahead of a new fork;
-            # should it turn out to have read a changed file, it is replaced.
-            if standby.state != "standing":
-                standby.stale_if_read = set(changed)
-            standby.state = "loading"
-            standby.generation = generation
-            standby.started_ns = time.time_ns()
-            for piece in ipc.chunks(sorted(self.changed)):
-                standby.send({"op": "changed", "paths": piece})
-            standby.send({"op": "load"})
+            standby.load(generation, changed, self.changed)
             return standby
         if standby is not None:
             self.discard(standby)       # it imported a file that changed
@@ -154,7 +138,7 @@ class Pool:
     def handle(self, worker: Worker, message: dict) -> None:
         op = message.get("op")
         if op == "bind":
-            self._bind(worker, message)
+            self.sockets.answer(worker, message, new_address=self.serving is not None)
         elif op == "loaded":
             worker.state = "loaded"
             self.events.worker_loaded(worker)
@@ -168,12 +152,7 @@ class Pool:
             if worker is self.standby:
                 worker.state = "standing"
         elif op == "error":
-            worker.failed = True
-            worker.error = message.get("message", "")
-            worker.summary = (message.get("summary")
-                              or (worker.error.strip().splitlines() or [""])[-1])
-            worker.exit_code = int(message.get("exit_code") or 1)
-            worker.address_in_use = bool(message.get("address_in_use"))
+            worker.failed_with(message)
             if worker.generation == self.pending and not self.stopping:
                 if not self._plain_restart_needed(worker):
                     self._fail(worker.generation, worker)
@@ -181,21 +160,6 @@ class Pool:
             worker.finished = True
         elif op == "single":
             self.single_runner = message.get("runner") or "this"
-
-    def _bind(self, worker: Worker, message: dict) -> None:
-        try:
-            key, sock, new = self.sockets.get(message["family"], message.get("proto", 0),
-                                              tuple(message["address"]), message.get("v6only"))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                from paste.script.serving.sockets import describe
-                worker.refused.append(describe(tuple(message["address"])))
-            worker.send({"op": "socket", "error": exc.strerror or str(exc), "errno": exc.errno})
-            return
-        worker.adopted.add(key)
-        if new and self.serving is not None:
-            worker.new_addresses.append(self.sockets.address(key))    # a port was edited
-        worker.send({"op": "socket"}, [sock.fileno()])
 
     def _go(self, worker: Worker) -> None:
         worker.state = "started"
@@ -326,11 +290,3 @@ class Pool:
             self._serving(worker)
         if self.spawn_due is not None and now >= self.spawn_due:
             self.balance()
-
-
-def flush_stdio() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass

@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 
 from paste.script.serving import ipc
 
-__all__ = ["Worker", "Processes", "describe_exit"]
+__all__ = ["Worker", "Processes", "fork_worker", "describe_exit"]
 
 #: A worker told to serve that never listens on a socket of ours (a runner
 #: binding in C, or a Unix socket) is taken as serving after this long.
@@ -53,6 +54,27 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"<Worker {self.pid} gen {self.generation} {self.state}>"
+
+    def failed_with(self, message: dict) -> None:
+        """It reported an error (``message``, the worker's ``error`` message)."""
+        self.failed = True
+        self.error = message.get("message", "")
+        self.summary = message.get("summary") or (self.error.strip().splitlines() or [""])[-1]
+        self.exit_code = int(message.get("exit_code") or 1)
+        self.address_in_use = bool(message.get("address_in_use"))
+
+    def load(self, generation: int, changed, changed_since_start) -> None:
+        """A standby becomes a member of ``generation``: load the application now."""
+        if self.state != "standing":
+            # Even half-way through its imports it is ahead of a new fork;
+            # should it turn out to have read a changed file, it is replaced.
+            self.stale_if_read = set(changed)
+        self.state = "loading"
+        self.generation = generation
+        self.started_ns = time.time_ns()
+        for piece in ipc.chunks(sorted(changed_since_start)):
+            self.send({"op": "changed", "paths": piece})
+        self.send({"op": "load"})
 
     def signal(self, signum: int) -> None:
         try:
@@ -157,3 +179,37 @@ class Processes:
 def describe_exit(code: int) -> str:
     """``status 3``, or ``signal 9`` for a process killed by a signal."""
     return f"signal {-code}" if code < 0 else f"status {code}"
+
+
+def fork_worker(command, options, changed, preload, in_child) -> Worker:
+    """Fork a worker process; ``in_child()`` first closes what is the monitor's."""
+    from paste.script.serving.worker import run_worker
+    monitor_end, worker_end = ipc.channel_pair()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    pid = os.fork()
+    if pid == 0:   # the worker: never returns
+        try:
+            monitor_end.close()
+            in_child()
+            run_worker(command, worker_end, changed, options.verbose, preload, options)
+        finally:
+            os._exit(1)
+    worker_end.close()
+    monitor_end.setblocking(False)
+    return Worker(pid, monitor_end, None)
+
+
+def close_quietly(selector, fds) -> None:
+    try:
+        selector.close()
+    except OSError:
+        pass
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

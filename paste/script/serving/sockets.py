@@ -16,6 +16,7 @@ socket-activated service.
 """
 from __future__ import annotations
 
+import errno
 import socket
 
 __all__ = ["SocketPool", "listening_socket", "describe"]
@@ -88,6 +89,22 @@ class SocketPool:
             raise OSError(0, f"no socket from socket activation is left for {describe(key[1:])}")
         self._assigned[key] = free[0]
         return free[0]
+
+    def answer(self, worker, message: dict, new_address: bool = False) -> None:
+        """Send a worker the socket its ``bind`` message asks for, or the error."""
+        address = tuple(message["address"])
+        try:
+            key, sock, new = self.get(message["family"], message.get("proto", 0), address,
+                                      message.get("v6only"))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                worker.refused.append(describe(address))
+            worker.send({"op": "socket", "error": exc.strerror or str(exc), "errno": exc.errno})
+            return
+        worker.adopted.add(key)
+        if new and new_address:
+            worker.new_addresses.append(self.address(key))    # a port was edited
+        worker.send({"op": "socket"}, [sock.fileno()])
 
     def address(self, key: tuple) -> str:
         """Where the socket for ``key`` really listens."""
