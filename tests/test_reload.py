@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -15,7 +16,7 @@ from tests.serving_support import Output, children, wait_for_children
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
-import os
+import os, time
 VERSION = "{version}"
 
 def make_app(global_conf, message="none", data_file=None):
@@ -29,6 +30,8 @@ def make_app(global_conf, message="none", data_file=None):
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/exit":
             os._exit(7)
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(float(environ["QUERY_STRING"]))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"{{VERSION}} {{message}}{{extra}} pid={{os.getpid()}}".encode()]
     return app
@@ -536,3 +539,195 @@ def _has_group(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+# -- the reloader's own defects (issue 12), each driven by the monitor's report --------
+
+LAZY_APP = """\
+import os
+
+def make_app(global_conf, **local_conf):
+    def app(environ, start_response):
+        from rlpkg import lazymod          # first imported while serving
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"v1 {lazymod.VALUE} pid={os.getpid()}".encode()]
+    return app
+"""
+
+
+def test_module_first_imported_while_serving_is_watched(server):
+    s = server(extra_args=["-v"])
+    write(s.src / "rlpkg" / "__init__.py", "")
+    lazy = write(s.src / "rlpkg" / "lazymod.py", "VALUE = 'lazy1'\n")
+    write(s.src / "rlapp.py", LAZY_APP)
+    s.start(expect="v1 lazy1")
+    s.said(r"Watching (.*/)?rlpkg/lazymod\.py \(imported while serving\)\.")
+    lazy.write_text("VALUE = 'lazy2-longer'\n")
+    s.said(r"rlpkg/lazymod\.py changed; reloading\.")
+    s.wait_for("v1 lazy2-longer")
+
+
+def test_crashed_worker_is_replaced_at_once_by_the_standby(server):
+    s = server()
+    serving = worker_pid(s.start())
+    standby = [pid for pid in wait_for_children(s.proc.pid, 2) if pid != serving][0]
+    s.said(r"Starting server")
+    time.sleep(0.3)                      # the standby has imported the libraries
+    os.kill(serving, signal.SIGKILL)
+    began = time.monotonic()
+    body = get(s.url, timeout=10)        # answered, not left hanging
+    assert body is not None and time.monotonic() - began < 5
+    s.said(rf"Server child {serving} exited \(killed by SIGKILL\); restarting at once")
+    assert worker_pid(s.wait_for("v1")) == standby
+
+
+@pytest.mark.parametrize("statement,error", [
+    ("import pk.helper as helper", "ModuleNotFoundError: No module named 'pk.helper'"),
+    ("from pk import helper", "ImportError: cannot import name 'helper' from 'pk'"),
+])
+def test_new_module_saved_after_the_module_importing_it_is_picked_up(server, statement, error):
+    s = server()
+    write(s.src / "pk" / "__init__.py", "")
+    s.start()
+    # "Save all": app first, the new module it imports a moment later.
+    write_app(s.src, version="v2", factory_extra=f"{statement}; extra = ' ' + helper.VALUE")
+    s.said(error)
+    time.sleep(0.1)
+    write(s.src / "pk" / "helper.py", "VALUE = 'helped'\n")
+    s.wait_for("v2 one helped")
+
+
+def test_new_port_held_by_another_process_keeps_the_old_worker_and_the_fast_path(server):
+    s = server()
+    first = s.start()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        config = s.ini.read_text()
+        s.ini.write_text(config.replace(f"port = {s.port}", f"port = {taken}"))
+        s.said(rf"Cannot listen on 127\.0\.0\.1:{taken}: the address is already in use; "
+               r"the previous version keeps serving\.")
+        assert get(s.url) == first
+    new_port = free_port()
+    mark = s.out.mark()
+    s.ini.write_text(config.replace(f"port = {s.port}", f"port = {new_port}"))
+    s.said(rf"Now listening on 127\.0\.0\.1:{new_port}\.", mark)
+    s.url = f"http://127.0.0.1:{new_port}/"
+    s.wait_for("v1")
+    write_app(s.src, version="v2")       # and reloads keep handing the socket over
+    s.wait_for("v2")
+    assert "binds its own sockets" not in s.stop()
+
+
+def test_symlinked_module_is_watched_through_its_target(server, tmp_path):
+    s = server()
+    real = tmp_path / "real"
+    real.mkdir()
+    write_app(real, version="v1")
+    (s.src / "rlapp.py").unlink()
+    (s.src / "rlapp.py").symlink_to(real / "rlapp.py")
+    s.start()
+    write_app(real, version="v2")        # the target changes, not the link
+    s.said(r"rlapp\.py changed; reloading\.")
+    s.wait_for("v2")
+
+
+def test_request_longer_than_ten_seconds_finishes_across_a_reload(server):
+    s = server()
+    s.start()
+    results = []
+    slow = threading.Thread(target=lambda: results.append(get(s.url + "slow?12", timeout=40)))
+    slow.start()
+    time.sleep(0.5)                      # the request is in the old worker
+    write_app(s.src, version="v2")
+    s.said(r"rlapp\.py changed; reloading\.")
+    s.wait_for("v2")
+    slow.join(40)
+    assert results and results[0] is not None and results[0].startswith("v1 "), results
+
+
+class KeepAliveClient(threading.Thread):
+    """One connection, reused, as browsers and urllib3 do: before reusing it,
+    a connection the server has closed is noticed and replaced."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.answers: list[tuple[float, str | None]] = []
+        self.connections = 0
+        self.done = threading.Event()
+
+    def run(self):
+        import http.client
+        import select
+        conn = None
+        while not self.done.is_set():
+            if conn is not None and select.select([conn.sock], [], [], 0)[0]:
+                conn.close()                 # closed by the server while idle
+                conn = None
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.connect()
+                self.connections += 1
+            try:
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                body = resp.read().decode()
+                self.answers.append((time.monotonic(), body if resp.status == 200 else None))
+            except (OSError, http.client.HTTPException):
+                self.answers.append((time.monotonic(), None))
+                conn.close()
+                conn = None
+            time.sleep(0.02)
+
+
+def test_keep_alive_client_loses_nothing_and_sees_new_code_at_once(server):
+    s = server(extra_args=["-v"])
+    s.start()
+    client = KeepAliveClient(s.port)
+    client.start()
+    try:
+        time.sleep(0.3)
+        mark = s.out.mark()
+        write_app(s.src, version="v2")
+        match = s.said(r"Generation \d+ serving: workers (\d+)\.", mark)
+        served_at = time.monotonic()
+        deadline = served_at + 5
+        while time.monotonic() < deadline and not any(
+                body and body.startswith("v2 ") for _t, body in client.answers):
+            time.sleep(0.01)
+    finally:
+        client.done.set()
+        client.join(10)
+    failed = [a for a in client.answers if a[1] is None]
+    assert not failed, f"{len(failed)} of {len(client.answers)} failed"
+    first_new = next(t for t, body in client.answers if body.startswith("v2 "))
+    assert first_new - served_at < 0.5, first_new - served_at
+    assert worker_pid([b for _t, b in client.answers][-1]) == int(match.group(1))
+    assert client.connections == 2          # the old one closed, one new connection
+
+
+def test_many_files_saved_at_once_are_announced_as_one_reload(server):
+    s = server(extra_args=["-v"])
+    modules = [write(s.src / f"burst{i}.py", f"V = {i}\n") for i in range(4)]
+    slow_load = "import time; time.sleep(0.3); " + "; ".join(f"import burst{i}" for i in range(4))
+    write_app(s.src, factory_extra=slow_load)
+    s.start()
+    mark = s.out.mark()
+    for i, module in enumerate(modules):   # a branch switch: bursts while a load is under way
+        module.write_text(f"V = {i * 10}  # switched\n")
+        time.sleep(0.05)
+    write_app(s.src, version="v2", factory_extra=slow_load)
+    s.wait_for("v2")
+    assert s.out.count(r"changed; reloading\.$", mark) == 1, s.out.text
+    assert s.out.count(r"more file\(s\) changed; reloading again\.", mark) >= 1
+
+
+def test_broken_app_section_header_is_a_bad_config_file_not_a_bad_server(server):
+    s = server()
+    first = s.start()
+    s.ini.write_text(s.ini.read_text().replace("[app:main]", "[app:main"))
+    s.said(r"Bad configuration file .*app\.ini")
+    assert get(s.url) == first
+    assert "Bad configuration for server" not in s.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import traceback
 
@@ -62,7 +63,15 @@ def missing_module_paths(exc: BaseException) -> list[str]:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        name = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+        name = None
+        if isinstance(exc, ModuleNotFoundError):
+            name = getattr(exc, "name", None)
+        elif isinstance(exc, ImportError) and getattr(exc, "name", None):
+            # ``from pkg import helper``: Python reports the missing submodule
+            # as a name missing from the package.
+            match = re.match(r"cannot import name '(\w+)' from '([\w.]+)'", str(exc))
+            if match and match.group(2) == exc.name:
+                name = f"{exc.name}.{match.group(1)}"
         if name:
             parent, _, leaf = name.rpartition(".")
             if parent:

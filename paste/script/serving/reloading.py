@@ -63,6 +63,7 @@ class Reloader:
         for fd in (self._read_fd, self._write_fd):
             os.set_blocking(fd, False)
         self.watcher = None
+        self.libraries: tuple[str, ...] = ()
 
     def fileno(self) -> int:
         return self._read_fd
@@ -71,8 +72,9 @@ class Reloader:
         return [self._read_fd, self._write_fd]
 
     def start(self, config_file: str | None) -> None:
+        self.libraries = library_roots()
         self.watcher = self.watcher_factory(self._on_change, self.interval,
-                                            events=self.use_events, poll_roots=library_roots())
+                                            events=self.use_events, poll_roots=self.libraries)
         if self.verbose > 1:
             self.monitor.say(f"Watching files for changes ({self.watcher.method}).")
         if config_file:
@@ -146,7 +148,7 @@ class Reloader:
         new = self.watcher.add(paths)
         late = worker.state in ("started", "serving")
         for path in new:
-            if late and self.verbose > 1 and not path.endswith((".ini", ".cfg", ".conf")):
+            if late and self.verbose > 1 and not path.startswith(self.libraries):
                 self.monitor.say(f"Watching {_short(path)} (imported while serving).")
             try:
                 if os.stat(path).st_mtime_ns > worker.started_ns:

@@ -45,6 +45,8 @@ __all__ = ["run_worker", "WorkerChannel", "WorkerOptions", "ConfigRecorder"]
 QUIET_PERIOD = 0.25
 #: ... or, between requests, after this long.
 KEEPALIVE_LIMIT = 1.0
+#: A stopping worker that takes longer than this says what it waits for.
+SLOW_STOP = 5.0
 #: A serving worker under --reload reports the library modules it loaded
 #: after this long (the runner imports some on the first requests), and
 #: looks for newly imported modules this often.
@@ -338,8 +340,13 @@ class GracefulStop:
     def _drain(self) -> None:
         started = time.monotonic()
         deadline = started + self.timeout
+        report_at = started + SLOW_STOP
         while time.monotonic() < deadline:
             still_open = self.connections.close_idle()
+            if time.monotonic() > report_at:
+                report_at = deadline
+                print(f"Server child {os.getpid()} still finishing: {self.app.active} "
+                      f"request(s) in flight, {still_open} connection(s) open.", flush=True)
             if self.app.active == 0:
                 if self.connections.tracked:
                     if not still_open:
