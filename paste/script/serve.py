@@ -98,6 +98,8 @@ class ServeCommand(Command):
     global_conf: dict = {}
     relative_to: str = ""
     action: str | None = None
+    # The monitor's server, loaded from the same config, for the first workers.
+    preloaded_server = None
 
     def command(self):
         self._parse_arguments()

@@ -104,7 +104,7 @@ class Connections:
 
     def request_ended(self, peer) -> None:
         """While stopping: note what the connection had received when its request ended."""
-        if not self.stopping or peer is None:
+        if peer is None:
             return
         connection = self._by_peer.get(peer)
         if connection is not None:

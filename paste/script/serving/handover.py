@@ -16,10 +16,6 @@ import errno
 import os
 import socket
 import threading
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from paste.script.serving.worker import WorkerChannel
 
 __all__ = ["SocketBroker", "address_in_use"]
 
@@ -27,7 +23,7 @@ __all__ = ["SocketBroker", "address_in_use"]
 class SocketBroker:
     """Gets TCP listening sockets from the monitor when the server binds them."""
 
-    def __init__(self, channel: "WorkerChannel", on_accept=None):
+    def __init__(self, channel, on_accept=None):
         self.channel = channel
         self.on_accept = on_accept
         self.adopted: list[socket.socket] = []

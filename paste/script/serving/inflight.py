@@ -2,9 +2,11 @@
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
 """Counting the requests a worker has in flight, so that stopping can wait for them.
 
-Requests are also counted per client address (``REMOTE_ADDR`` and
-``REMOTE_PORT``, which every runner here sets), so that a stopping worker
-knows which of its keep-alive connections are idle (:mod:`.connections`).
+Each request's client address (``REMOTE_ADDR`` and ``REMOTE_PORT``, which
+every runner here sets) is known too, so that a stopping worker can tell
+which of its keep-alive connections are idle (:mod:`.connections`). That is
+worked out only when asked: a request costs a counter, a dict entry and a
+wrapper around its response.
 """
 from __future__ import annotations
 
@@ -22,12 +24,18 @@ def peer_key(host, port) -> tuple[str, str]:
     return host.strip("[]"), str(port)
 
 
+def _peer_of(environ) -> tuple[str, str] | None:
+    port = environ.get("REMOTE_PORT")
+    return peer_key(environ.get("REMOTE_ADDR", ""), port) if port else None
+
+
 class InFlight:
     """WSGI middleware counting requests in flight, so a stop can wait for them.
 
     ``on_finished``, if given, is called after each request with the
     client's address (:func:`peer_key`, None if unknown), in the thread that
-    served it.
+    served it; :attr:`on_finished` may be set at any time (a stopping worker
+    does).
     """
 
     def __init__(self, app, on_finished=None):
@@ -35,22 +43,15 @@ class InFlight:
         self.on_finished = on_finished
         self.active = 0
         self.last_activity = time.monotonic()
-        self.unknown = 0                   # requests whose client address is not known
-        self._peers: dict = {}            # peer -> requests in flight
-        self._ended: dict = {}            # peer -> when its last request ended
+        self._running: dict[int, dict] = {}     # id(done) -> environ
+        self._ended: dict = {}                  # peer -> when its last request ended
         self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        port = environ.get("REMOTE_PORT")
-        peer = peer_key(environ.get("REMOTE_ADDR", ""), port) if port else None
+        done = _Done(self)
         with self._lock:
             self.active += 1
-            self.last_activity = time.monotonic()
-            if peer is None:
-                self.unknown += 1
-            else:
-                self._peers[peer] = self._peers.get(peer, 0) + 1
-        done = _Done(self, peer)
+            self._running[id(done)] = environ
         try:
             result = self.app(environ, start_response)
         except BaseException:
@@ -65,24 +66,18 @@ class InFlight:
         cls = _SizedResponse if hasattr(result, "__len__") else _Response
         return cls(result, done)
 
-    def _finished(self, peer) -> None:
+    def _finished(self, done: "_Done") -> None:
         now = time.monotonic()
         with self._lock:
             self.active -= 1
             self.last_activity = now
-            if peer is None:
-                self.unknown -= 1
-            else:
-                left = self._peers.get(peer, 1) - 1
-                if left:
-                    self._peers[peer] = left
-                else:
-                    self._peers.pop(peer, None)
+            environ = self._running.pop(id(done), None)
+        hook = self.on_finished
+        if hook is not None:
+            peer = _peer_of(environ) if environ is not None else None
+            if peer is not None:
                 self._ended[peer] = now
-                if len(self._ended) > 4096:      # only recent endings matter
-                    self._ended = {p: t for p, t in self._ended.items() if now - t < 10}
-        if self.on_finished is not None:
-            self.on_finished(peer)
+            hook(peer)
 
     def idle_for(self) -> float:
         """Seconds since the last request ended; 0 while one is running."""
@@ -92,40 +87,37 @@ class InFlight:
             return time.monotonic() - self.last_activity
 
     def peer_busy(self, peer) -> bool:
-        """Whether a request of ``peer`` (or of an unknown client) is running."""
+        """Whether a request of ``peer`` (or of a client whose address is unknown) runs."""
         with self._lock:
-            return bool(self.unknown) or peer in self._peers
+            running = list(self._running.values())
+        return any(_peer_of(environ) in (peer, None) for environ in running)
 
     def peer_idle_for(self, peer) -> float:
-        """Seconds since a request from ``peer`` last ended (a long time if never); 0 while busy.
-
-        Also 0 while a request whose client is unknown is running: it might
-        be this one's.
-        """
-        with self._lock:
-            if self.unknown or peer in self._peers:
-                return 0.0
-            ended = self._ended.get(peer)
+        """Seconds since a request of ``peer`` last ended (while ``on_finished`` was set)."""
+        if self.peer_busy(peer):
+            return 0.0
+        ended = self._ended.get(peer)
         return float("inf") if ended is None else time.monotonic() - ended
 
 
 class _Done:
     """Reports the end of one request, once."""
 
-    __slots__ = ("inflight", "peer")
+    __slots__ = ("inflight",)
 
-    def __init__(self, inflight: InFlight, peer):
+    def __init__(self, inflight: InFlight):
         self.inflight = inflight
-        self.peer = peer
 
     def __call__(self) -> None:
         inflight, self.inflight = self.inflight, None
         if inflight is not None:
-            inflight._finished(self.peer)
+            inflight._finished(self)
 
 
 class _Response:
     """The application's iterable, reporting when the server has closed it."""
+
+    __slots__ = ("_result", "_done")
 
     def __init__(self, result, done):
         self._result = result
@@ -147,6 +139,8 @@ class _Response:
 
 
 class _SizedResponse(_Response):
+    __slots__ = ()
+
     # Servers use len() == 1 to set Content-Length themselves; keep that.
     def __len__(self):
         return len(self._result)

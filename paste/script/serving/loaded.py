@@ -8,7 +8,6 @@ import importlib.util
 import os
 import re
 import sys
-import traceback
 
 __all__ = ["module_source", "module_files", "error_files", "missing_module_paths",
            "format_error", "error_summary", "purge_modules", "library_roots", "library_modules",
@@ -37,6 +36,7 @@ def module_files() -> list[str]:
 
 def error_files(exc: BaseException) -> list[str]:
     """Files named by an error: the broken module is not in ``sys.modules``."""
+    import traceback
     files = []
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -119,6 +119,7 @@ def format_error(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if type(exc).__name__ == "BadCommand" and isinstance(message, str):
         return message
+    import traceback
     machinery = _machinery_dirs()
     te = traceback.TracebackException.from_exception(exc)
     seen = set()
@@ -138,6 +139,7 @@ def error_summary(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if type(exc).__name__ == "BadCommand" and isinstance(message, str):
         return message.strip().splitlines()[0] if message.strip() else "error"
+    import traceback
     lines = traceback.format_exception_only(type(exc), exc)
     return (lines[-1] if lines else repr(exc)).strip()
 

@@ -113,11 +113,18 @@ def load_app(command, spec, name=None, relative_to=None, global_conf=None):
 
 
 def load_app_and_server(command):
-    """Configure logging, load the server and the app; return ``(app, server)``."""
+    """Configure logging, load the server and the app; return ``(app, server)``.
+
+    A server the monitor loaded from the same configuration just before
+    forking (``command.preloaded_server``) is used as it is.
+    """
     if command.config_file:
         configure_logging(command, command.config_file)
-    server = command.loadserver(command.server_spec, name=command.server_name,
-                                relative_to=command.relative_to, global_conf=command.global_conf)
+    server = getattr(command, "preloaded_server", None)
+    if server is None:
+        server = command.loadserver(command.server_spec, name=command.server_name,
+                                    relative_to=command.relative_to,
+                                    global_conf=command.global_conf)
     app = command.loadapp(command.app_spec, name=command.app_name,
                           relative_to=command.relative_to, global_conf=command.global_conf)
     return app, server

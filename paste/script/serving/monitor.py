@@ -104,18 +104,22 @@ class Monitor:
             self.done = True
 
     def _warm_up(self) -> None:
-        """Import the server machinery here, once, so each fork starts warm.
+        """Load the server here, once, so each fork starts warm.
 
         Only the server is loaded: the application's modules must be imported
-        by each worker afresh. Errors are left for the worker to report.
+        by each worker afresh. The first workers, forked from the very same
+        configuration, use this server as it is; later ones load theirs from
+        the configuration then on disk. Errors are left for the worker to
+        report.
         """
         command = self.command
         loader = getattr(command, "loadserver", None)
         if loader is None or not getattr(command, "server_spec", None):
             return
         try:
-            loader(command.server_spec, name=command.server_name,
-                   relative_to=command.relative_to, global_conf=command.global_conf)
+            command.preloaded_server = loader(
+                command.server_spec, name=command.server_name,
+                relative_to=command.relative_to, global_conf=command.global_conf)
         except Exception:
             pass
 
@@ -170,6 +174,7 @@ class Monitor:
             if size is not None:
                 self.pool.size = size
         self.pool.start_generation(changed)
+        self.command.preloaded_server = None        # the first workers have it
         self.state.update(reloads=self.pool.generation - 1)
 
     def unregister(self, worker: Worker) -> None:

@@ -27,7 +27,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 
 from paste.script.serving import ipc
 from paste.script.serving.connections import Connections
@@ -193,6 +192,7 @@ def run_worker(command, sock: socket.socket, changed=frozenset(), verbose: int =
     except SystemExit as exc:
         _exit(exc.code if isinstance(exc.code, int) else 1)
     except BaseException:
+        import traceback
         traceback.print_exc()
         _exit(1)
     _exit(0)
@@ -268,7 +268,7 @@ def _serve(command, channel: WorkerChannel, changed: set[str], options: WorkerOp
     channel.send({"op": "loaded"})
     channel.go.wait()
     new_modules = NewModules() if options.reload else None
-    app = InFlight(app, on_finished=_after_request(channel, new_modules, connections))
+    app = InFlight(app, on_finished=_report_new_modules(channel, new_modules))
     connections.inflight = app
     stopper = GracefulStop(app, broker, connections, options.graceful_timeout)
     channel.on_stop = stopper
@@ -301,19 +301,18 @@ def _report_error(channel: WorkerChannel, exc: BaseException, bind_error: bool) 
         pass
 
 
-def _after_request(channel: WorkerChannel, new_modules: NewModules | None,
-                   connections: Connections):
+def _report_new_modules(channel: WorkerChannel, new_modules: NewModules | None):
+    """Under --reload: after each request, report the modules it imported."""
+    if new_modules is None:
+        return None
+
     def after_request(peer) -> None:
-        if connections.stopping:
-            connections.request_ended(peer)
-        if new_modules is not None:
-            # Under --reload: modules the request imported are watched too.
-            files = new_modules()
-            if files:
-                try:
-                    channel.send_files(files)
-                except (OSError, ValueError):
-                    pass
+        files = new_modules()
+        if files:
+            try:
+                channel.send_files(files)
+            except (OSError, ValueError):
+                pass
     return after_request
 
 
@@ -334,6 +333,14 @@ class GracefulStop:
             if self.stopping:
                 return
             self.stopping = True
+        # From now on each request's end tells the connections (idle or not).
+        previous = self.app.on_finished
+
+        def finished(peer) -> None:
+            self.connections.request_ended(peer)
+            if previous is not None:
+                previous(peer)
+        self.app.on_finished = finished
         self.broker.release()
         threading.Thread(target=self._drain, name="paster-worker-drain", daemon=True).start()
 
