@@ -205,7 +205,8 @@ def test_help_lists_every_option(capsys):
     out = capsys.readouterr().out
     for option in ("--app-name", "--server", "--server-name", "--daemon", "--pid-file",
                    "--log-file", "--reload", "--reload-interval", "--monitor-restart",
-                   "--status", "--stop-daemon", "--user", "--group"):
+                   "--status", "--stop-daemon", "--user", "--group", "--workers",
+                   "--graceful-timeout"):
         assert option in out
     assert "Serve the described application" in out
 
@@ -233,6 +234,9 @@ BAD = [
     (["bad_logging.ini"], "Bad logging configuration in "),
     (["-s", "egg:NoSuchDistribution#main", "app.ini", "who=x", "http_port=1"],
      "Distribution 'NoSuchDistribution' not found"),
+    (["--workers", "0", "app.ini", "who=x", "http_port=1"], "--workers must be at least 1"),
+    (["badworkers.ini"], "Bad value for option 'workers' in [server:main] of "),
+    (["brokenheader.ini"], "Bad configuration file "),
 ]
 
 
@@ -251,6 +255,10 @@ def test_bad_input(site, capsys, keep_signals, args, message):
     write(site / "bad_logging.ini", "[app:main]\nuse = egg:PasteScript#test\n"
                                     "[server:main]\nuse = egg:waitress#main\n"
                                     "[loggers]\nkeys = root\n")
+    write(site / "badworkers.ini", "[app:main]\nuse = egg:PasteScript#test\n"
+                                   "[server:main]\nuse = egg:waitress#main\nworkers = many\n")
+    write(site / "brokenheader.ini", "[app:main\nuse = egg:PasteScript#test\n"
+                                     "[server:main]\nuse = egg:waitress#main\n")
     write(site / "garbage.pid", "garbage\n")
     rc = main(["serve", "-q"] + args)
     err = capsys.readouterr().err

@@ -124,6 +124,7 @@ class Pool:
         for worker in old:
             self.stop(worker)
         self.events.generation_serving(generation, self.members(generation), first)
+        self.balance()          # SIGTTIN/SIGTTOU while it was loading
 
     def _fail(self, generation: int, worker: Worker) -> None:
         """A worker of the pending generation failed: the generation is given up."""
