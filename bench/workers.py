@@ -35,12 +35,10 @@ install gunicorn into the throw-away venv.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +47,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from reload import gunicorn_python  # noqa: E402  (the shared throw-away venv)
+from tests.serving_support import get as get_url  # noqa: E402  (the tests' client)
+from tests.support import free_port  # noqa: E402
 
 APP = '''\
 import os, time
@@ -81,27 +82,12 @@ port = {port}
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def get(port: int, timeout: float = 5.0) -> str | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", "/")
-        resp = conn.getresponse()
-        body = resp.read().decode()
-        return body if resp.status == 200 else None
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
+    return get_url(f"http://127.0.0.1:{port}/", timeout)
 
 
 class Server:

@@ -6,13 +6,16 @@ in a thread and :meth:`Output.wait_for` blocks until one matches.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import subprocess
 import threading
 import time
+from urllib.parse import urlsplit
 
-__all__ = ["Output", "parent_of", "children", "wait_for_children", "wait_gone"]
+__all__ = ["Output", "get", "Prober", "parent_of", "children", "wait_for_children",
+           "wait_gone"]
 
 
 class Output:
@@ -114,3 +117,46 @@ def wait_gone(pid: int, timeout: float = 20.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def get(url: str, timeout: float = 10.0, errors: list | None = None) -> str | None:
+    """The body of a 200 answer, on a new connection; None for anything else
+    (refused, reset, timed out, another status), which ``errors`` collects."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        if resp.status != 200 and errors is not None:
+            errors.append(f"HTTP {resp.status}: {body[:200]!r}")
+        return body if resp.status == 200 else None
+    except (OSError, http.client.HTTPException) as exc:
+        if errors is not None:
+            errors.append(f"{time.monotonic():.3f} {exc!r}")
+        return None
+    finally:
+        conn.close()
+
+
+class Prober(threading.Thread):
+    """Requests the URL continuously, each time on a new connection; keeps every answer."""
+
+    def __init__(self, url: str, period: float = 0.005):
+        super().__init__(daemon=True)
+        self.url = url
+        self.period = period
+        self.answers: list[str | None] = []
+        self.errors: list[str] = []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.answers.append(get(self.url, errors=self.errors))
+            time.sleep(self.period)
+
+    def stop(self) -> list:
+        """Stop; return the errors of the failed requests."""
+        self.done.set()
+        self.join(30)
+        return self.errors

@@ -6,13 +6,11 @@ import signal
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from pathlib import Path
 
-from tests.serving_support import Output, children, wait_for_children
+from tests.serving_support import Output, Prober, children, get, wait_for_children
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
@@ -51,15 +49,6 @@ port = {port}
 
 def write_app(src, version="v1", factory_extra="pass"):
     write(src / "rlapp.py", APP.format(version=version, factory_extra=factory_extra))
-
-
-def get(url: str, timeout: float = 5.0) -> str | None:
-    """The body of a 200 response, or None for anything else (refused, reset, 500)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.read().decode() if resp.status == 200 else None
-    except (OSError, urllib.error.HTTPError):
-        return None
 
 
 def wait_for_body(url: str, startswith: str, timeout: float = 15.0) -> str:
@@ -145,26 +134,6 @@ def server(tmp_path):
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 pytest.fail(f"worker {pid} outlived the monitor")
-
-
-class Prober(threading.Thread):
-    """Requests the URL every 10 ms; counts what failed."""
-
-    def __init__(self, url):
-        super().__init__(daemon=True)
-        self.url = url
-        self.answers: list[str | None] = []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.answers.append(get(self.url))
-            time.sleep(0.01)
-
-    def stop(self):
-        self.done.set()
-        self.join(10)
-        return [a for a in self.answers if a is None]
 
 
 def test_edit_module_serves_new_code(server):
@@ -317,7 +286,7 @@ def test_no_refused_request_while_reloading(server, runner):
         s.wait_for(version)
         time.sleep(0.1)
     failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
 
 
 def test_first_start_broken_waits_for_fix(server):

@@ -18,14 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from paste.script.serving.systemd import Notifier, listen_fds
 from tests.serving_support import Output, children
-from tests.support import ROOT, free_port, paster_env, pid_alive, write
+from tests.support import ROOT, free_port, paster_env, write
 
 APP = """\
 import os
@@ -37,6 +36,20 @@ def make_app(global_conf, **local_conf):
         return [f"{{VERSION}} pid={{os.getpid()}}".encode()]
     return app
 """
+
+
+def shop(directory: Path, port: int) -> Path:
+    """The shop application (v1) and its config, listening on ``port`` unless activated."""
+    write(directory / "shopapp.py", APP.format(version="v1"))
+    return write(directory / "shop.ini", f"""
+        [app:main]
+        paste.app_factory = shopapp:make_app
+
+        [server:main]
+        use = egg:waitress#main
+        host = 127.0.0.1
+        port = {port}
+    """)
 
 
 def unit(name: str) -> configparser.ConfigParser:
@@ -100,16 +113,7 @@ def test_the_documented_units_under_socket_activation_and_notify(tmp_path, activ
 
     # The config listens elsewhere: under socket activation the unit's socket wins.
     config_port, port = free_port(), free_port()
-    write(tmp_path / "shopapp.py", APP.format(version="v1"))
-    config = write(tmp_path / "shop.ini", f"""
-        [app:main]
-        paste.app_factory = shopapp:make_app
-
-        [server:main]
-        use = egg:waitress#main
-        host = 127.0.0.1
-        port = {config_port}
-    """)
+    config = shop(tmp_path, config_port)
     argv = shlex.split(service["Service"]["ExecStart"])
     paster = str(Path(sys.executable).with_name("paster"))
     argv = [paster if arg == "/srv/shop/venv/bin/paster" else
@@ -162,15 +166,7 @@ def test_the_documented_units_under_socket_activation_and_notify(tmp_path, activ
 
 def test_a_broken_deploy_is_notified_and_the_service_stays_ready(tmp_path, activate):
     port = free_port()
-    write(tmp_path / "shopapp.py", APP.format(version="v1"))
-    config = write(tmp_path / "shop.ini", f"""
-        [app:main]
-        paste.app_factory = shopapp:make_app
-
-        [server:main]
-        use = egg:waitress#main
-        port = {free_port()}
-    """)
+    config = shop(tmp_path, free_port())
     notify = NotifySocket(tmp_path / "notify")
     proc = subprocess.Popen(
         [activate, "-l", f"127.0.0.1:{port}", "-E", f"NOTIFY_SOCKET={notify.path}",

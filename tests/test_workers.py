@@ -7,17 +7,16 @@ exited (…); restarting at once``, and so on.
 """
 from __future__ import annotations
 
-import http.client
 import os
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.serving_support import Output, children, parent_of, wait_for_children, wait_gone
+from tests.serving_support import (Output, Prober, children, get, parent_of, wait_for_children,
+                                   wait_gone)
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
@@ -51,22 +50,6 @@ port = {port}
 """
 
 
-def get(url: str, timeout: float = 10.0) -> str | None:
-    """The body of a 200 answer on a new connection; None for anything else."""
-    host, _, rest = url.partition("//")[2].partition(":")
-    port, _, path = rest.partition("/")
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request("GET", "/" + path)
-        resp = conn.getresponse()
-        body = resp.read().decode()
-        return body if resp.status == 200 else None
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-
-
 def pid_of(body: str) -> int:
     return int(body.rsplit("pid=", 1)[1])
 
@@ -94,9 +77,12 @@ class Site:
         return paster_env(PYTHONPATH=str(self.dir))
 
     def start(self, *args: str, expect: str | None = "v1") -> None:
-        self.proc = start_paster("serve", *args, str(self.ini), cwd=self.dir, env=self.env())
+        """Start ``paster serve -v``; wait until all its first workers serve."""
+        self.proc = start_paster("serve", "-v", *args, str(self.ini), cwd=self.dir,
+                                 env=self.env())
         self.out = Output(self.proc)
         if expect is not None:
+            self.said(r"Generation 1 serving: workers")
             self.wait_for(expect)
 
     def paster(self, *args: str):
@@ -159,27 +145,6 @@ def site(tmp_path):
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 pytest.fail(f"worker {pid} outlived the monitor")
-
-
-class Prober(threading.Thread):
-    """Requests the URL continuously, each time on a new connection; keeps every answer."""
-
-    def __init__(self, url: str, period: float = 0.005):
-        super().__init__(daemon=True)
-        self.url = url
-        self.period = period
-        self.answers: list[str | None] = []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.answers.append(get(self.url))
-            time.sleep(self.period)
-
-    def stop(self) -> list:
-        self.done.set()
-        self.join(30)
-        return [a for a in self.answers if a is None]
 
 
 # -- workers ----------------------------------------------------------------------
@@ -276,7 +241,7 @@ def test_hup_under_load_swaps_in_new_code_without_a_failed_request(site):
         s.wait_for(version)
     time.sleep(0.2)
     failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
     assert prober.answers[-1].startswith("v4 ")
     assert s.proc.poll() is None
 
@@ -293,7 +258,7 @@ def test_broken_deploy_and_hup_leave_the_old_workers_serving(site):
     s.said("RuntimeError: no database", mark)
     time.sleep(0.3)
     failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
     assert {pid_of(a) for a in prober.answers} <= old
     assert all(a.startswith("v1 ") for a in prober.answers)
     assert set(children(s.proc.pid)) == old
@@ -317,10 +282,10 @@ def test_every_socket_runner_serves_two_workers_and_restarts_gracefully(site, ru
     s.wait_for("v2")
     time.sleep(0.2)
     failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
     seen = {pid_of(a) for a in prober.answers if a.startswith("v1 ")}
     assert seen and seen <= workers
-    assert all(wait_gone(pid) for pid in workers)
+    assert all(wait_gone(pid) for pid in workers), s.out.text
 
 
 def daemon(s: Site, *args: str):
@@ -346,7 +311,7 @@ def test_restart_of_a_running_daemon_under_load(site):
         assert parent_of(pid_of(body)) == monitor
     time.sleep(0.2)
     failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
     assert int(s.pid_file.read_text()) == monitor
     assert daemon(s, "stop").returncode == 0
     assert not pid_alive(monitor)
@@ -364,7 +329,7 @@ def test_restart_with_a_broken_deploy_fails_and_the_old_code_serves_on(site):
     failed = prober.stop()
     assert restarted.returncode == 1
     assert restarted.stderr.strip() == "RuntimeError: no database"
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
     assert all(a.startswith("v1 ") for a in prober.answers)
     assert int(s.pid_file.read_text()) == monitor and pid_alive(monitor)
     log = (s.dir / "app.log").read_text()

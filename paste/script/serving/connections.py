@@ -17,7 +17,8 @@ The kernel tells the rest (Linux ``TCP_INFO``): a connection is idle when no
 byte arrived since its last request ended, nothing waits to be read or
 sent, and none of its requests is running. A connection with no request
 since the worker began to stop must also show no new byte over two looks
-while the worker runs no request at all.
+while the worker runs no request at all, and one that has sent nothing yet
+is left alone for a second after it was accepted.
 
 A runner that does not accept through Python's ``socket`` module has no
 connections here; the worker then waits for a quiet moment instead.
@@ -35,8 +36,12 @@ from paste.script.serving.inflight import InFlight, peer_key
 
 __all__ = ["Connections"]
 
-#: Two looks at a connection without a request since the stop are this far apart.
-SECOND_LOOK = 0.01
+#: Two looks at a connection without a request since the stop are this far
+#: apart (a request the server has read waits for the application meanwhile).
+SECOND_LOOK = 0.1
+#: A connection that has sent nothing yet is left this long after it was
+#: accepted: its client is about to send its first request.
+FRESH = 1.0
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
 _BYTES_RECEIVED = 128        # offset of tcpi_bytes_received (u64) in struct tcp_info
 _ESTABLISHED = 1             # tcpi_state
@@ -72,11 +77,12 @@ def _established(sock: socket.socket) -> bool:
 
 
 class _Connection:
-    __slots__ = ("sock", "peer", "baseline", "seen_at", "closing")
+    __slots__ = ("sock", "peer", "accepted_at", "baseline", "seen_at", "closing")
 
     def __init__(self, sock: socket.socket, peer):
         self.sock = sock
         self.peer = peer
+        self.accepted_at = time.monotonic()
         self.baseline = None       # bytes received when its last request ended (or first looked at)
         self.seen_at = None        # when that first look was, for one without a request since
         self.closing = False
@@ -152,6 +158,8 @@ class Connections:
         if received is None:  # no TCP_INFO: settle for a quiet moment
             return inflight.peer_idle_for(connection.peer) >= SECOND_LOOK
         now = time.monotonic()
+        if received == 0:     # nothing sent yet: idle only once it has been a while
+            return now - connection.accepted_at >= FRESH
         if connection.baseline is None or (connection.seen_at is not None and inflight.active):
             connection.baseline, connection.seen_at = received, now
             return False

@@ -76,9 +76,12 @@ class Pool:
         return self.procs.members(generation)
 
     def settle_pending(self) -> None:
-        """A pending generation told to serve is as good as serving: take it as such."""
+        """Before a new generation: a pending one that serves (in part, or told to
+        serve) is taken as serving, so its workers finish their requests when
+        they are replaced instead of being killed."""
         members = self.members(self.pending) if self.pending is not None else []
-        if members and all(w.state in ("started", "serving") for w in members):
+        if members and (all(w.state in ("started", "serving") for w in members)
+                        or any(w.state == "serving" for w in members)):
             self._promote(self.pending)
 
     def start_generation(self, changed=()) -> int:
@@ -219,13 +222,24 @@ class Pool:
                 self._plain_restart_step()
         elif worker.finished:
             self.events.server_finished(worker)
-        elif worker.generation == self.pending:
+        elif worker.generation == self.pending and (
+                worker.failed or not any(w.state == "serving" for w in self.members(self.pending))):
             if not worker.failed:
                 worker.failed = True
                 worker.summary = worker.error = (
                     f"The new server process exited with {describe_exit(code)} "
                     "before it was serving.")
                 self._fail(worker.generation, worker)
+        elif worker.generation == self.pending and not self.backoff.failed(0.0):
+            # Killed while its siblings already serve the new code: the code
+            # loads, so this is a lost worker, not a broken deploy (once).
+            self.events.worker_died(worker, code, 0.0, self.backoff.failures)
+            self._add_worker(self.pending, self.changed)
+        elif worker.generation == self.pending:
+            worker.failed = True
+            worker.summary = worker.error = (
+                f"New server processes keep exiting before they serve ({describe_exit(code)}).")
+            self._fail(worker.generation, worker)
         elif worker.generation == self.serving:
             served_for = (time.monotonic() - worker.serving_since
                           if worker.serving_since is not None else 0.0)
