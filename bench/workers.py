@@ -14,7 +14,9 @@ runs), so nothing of gunicorn enters the project's environment.
 
 Measured, each line printed with the load average of the machine around it:
 
-1. requests/s with ``wrk -t2 -c16``, 1 and N workers, both servers.
+1. requests/s with ``wrk -t2 -c16``, 1 and N workers, both servers, and
+   bare waitress forked into N processes on one socket (what the engine
+   itself costs).
    Targets: paster N workers / paster 1 worker >= 1.6 (on 2 cores);
    paster / gunicorn with the same workers >= 1.0.
 2. ``--hups`` SIGHUP restarts, one a second, under wrk load: failed
@@ -82,6 +84,20 @@ port = {port}
 '''
 
 
+# The reference: waitress itself, in N processes forked after binding one socket.
+BARE_WAITRESS = """
+import os, socket, sys, waitress, benchapp
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+sock.listen(1024)
+for _ in range(int(sys.argv[2]) - 1):
+    if os.fork() == 0:
+        break
+waitress.serve(benchapp.make_app({}), sockets=[sock], _quiet=True)
+"""
+
+
 def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -104,6 +120,8 @@ class Server:
         ini = self.bench.write_config(self.port)
         if self.kind == "paster":
             return [self.bench.paster, "serve", "-q", "--workers", str(self.workers), str(ini)]
+        if self.kind == "waitress":
+            return [sys.executable, "-c", BARE_WAITRESS, str(self.port), str(self.workers)]
         return [str(self.bench.gunicorn), "-m", "gunicorn", "--paste", str(ini),
                 "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                 "--graceful-timeout", "30", "--log-level", "warning"]
@@ -187,11 +205,14 @@ class Bench:
     def kinds(self) -> list[str]:
         return ["paster"] + (["gunicorn"] if self.gunicorn is not None else [])
 
+    def throughput_kinds(self) -> list[str]:
+        return self.kinds() + ["waitress"]
+
     # 1. throughput
     def throughput(self) -> dict:
         rps = {}
         for workers in (1, self.args.workers):
-            for kind in self.kinds():
+            for kind in self.throughput_kinds():
                 with Server(kind, workers, self) as server:
                     wrk(server.port, 1)                       # warm up
                     before = load()
@@ -275,11 +296,13 @@ def main() -> int:
         scale = rps["paster", args.workers] / rps["paster", 1]
         print(f"  paster {args.workers} workers / 1 worker: {scale:.2f}x (target >= 1.6x)")
         ok &= scale >= 1.6
-        if bench.gunicorn is not None:
-            for workers in (1, args.workers):
+        for workers in (1, args.workers):
+            if bench.gunicorn is not None:
                 ratio = rps["paster", workers] / rps["gunicorn", workers]
                 print(f"  paster / gunicorn, {workers} worker(s): {ratio:.2f}x (target >= 1.0x)")
                 ok &= ratio >= 1.0
+            print(f"  paster / bare waitress in {workers} process(es): "
+                  f"{rps['paster', workers] / rps['waitress', workers]:.2f}x (what the engine costs)")
         print(f"2. {args.hups} SIGHUP restarts under wrk load, new connection per request:")
         for kind in bench.kinds():
             r = bench.hups(kind)
