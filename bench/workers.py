@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """``paster serve --workers`` against ``gunicorn --paste``, measured in the same run.
 
-    python bench/workers.py [--seconds 10] [--hups 10] [--workers 2]
+    python bench/workers.py [--seconds 10] [--rounds 3] [--hups 10] [--workers 2]
 
 The application spends about 1 ms of Python (CPU time of its thread) on
 every request, so a single process is bound by the GIL and only more
@@ -16,7 +16,7 @@ Measured, each line printed with the load average of the machine around it:
 
 1. requests/s with ``wrk -t2 -c16``, 1 and N workers, both servers, and
    bare waitress forked into N processes on one socket (what the engine
-   itself costs).
+   itself costs); the median of ``--rounds`` rounds, servers interleaved.
    Targets: paster N workers / paster 1 worker >= 1.6 (on 2 cores);
    paster / gunicorn with the same workers >= 1.0.
 2. ``--hups`` SIGHUP restarts, one a second, under wrk load: failed
@@ -41,6 +41,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,16 +211,23 @@ class Bench:
 
     # 1. throughput
     def throughput(self) -> dict:
-        rps = {}
-        for workers in (1, self.args.workers):
-            for kind in self.throughput_kinds():
-                with Server(kind, workers, self) as server:
-                    wrk(server.port, 1)                       # warm up
-                    before = load()
-                    result = wrk(server.port, self.args.seconds)
-                    rps[kind, workers] = result["rps"]
-                    print(f"  {kind:8} --workers {workers}: {result['rps']:8.0f} req/s "
-                          f"({result['failed']} failed; {before} -> {load()})", flush=True)
+        """Median requests/s of each server over the rounds, measured interleaved
+        so that load from elsewhere hits every server alike."""
+        runs: dict = {}
+        for round_ in range(1, self.args.rounds + 1):
+            for workers in (1, self.args.workers):
+                for kind in self.throughput_kinds():
+                    with Server(kind, workers, self) as server:
+                        wrk(server.port, 1)                       # warm up
+                        before = load()
+                        result = wrk(server.port, self.args.seconds)
+                        runs.setdefault((kind, workers), []).append(result["rps"])
+                        print(f"  round {round_}: {kind:8} --workers {workers}: "
+                              f"{result['rps']:8.0f} req/s ({result['failed']} failed; "
+                              f"{before} -> {load()})", flush=True)
+        rps = {key: statistics.median(values) for key, values in runs.items()}
+        for (kind, workers), value in sorted(rps.items(), key=lambda item: (item[0][1], item[0][0])):
+            print(f"  median {kind:8} --workers {workers}: {value:8.0f} req/s")
         return rps
 
     # 2. restarts under load
@@ -281,6 +289,7 @@ class Bench:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="wrk duration per measure")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (median)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--hups", type=int, default=10)
     parser.add_argument("--broken-seconds", type=float, default=5.0)
