@@ -14,8 +14,9 @@ counts the requests the application is answering, per client address, but
 a server may have read a request it has not yet passed to the application
 (Twisted, for one, reads eagerly and drops such a request at end-of-file).
 The kernel tells the rest (Linux ``TCP_INFO``): a connection is idle when no
-byte arrived since its last request ended, nothing waits to be read or
-sent, and none of its requests is running. A connection with no request
+byte arrived since its last request ended (50 ms ago at least: a server
+may still be writing the end of that response from its own buffers),
+nothing waits to be read or sent, and none of its requests is running. A connection with no request
 since the worker began to stop must also show no new byte over two looks
 while the worker runs no request at all, and one that has sent nothing yet
 is left alone for a second after it was accepted.
@@ -42,6 +43,10 @@ SECOND_LOOK = 0.1
 #: A connection that has sent nothing yet is left this long after it was
 #: accepted: its client is about to send its first request.
 FRESH = 1.0
+#: After a response the application finished, the server may still hold
+#: its end in its own buffers (Twisted writes it from its reactor a moment
+#: later, and drops it if it reads end-of-file first): let it settle.
+RESPONSE_SETTLE = 0.05
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
 _BYTES_RECEIVED = 128        # offset of tcpi_bytes_received (u64) in struct tcp_info
 _ESTABLISHED = 1             # tcpi_state
@@ -77,7 +82,7 @@ def _established(sock: socket.socket) -> bool:
 
 
 class _Connection:
-    __slots__ = ("sock", "peer", "accepted_at", "baseline", "seen_at", "closing")
+    __slots__ = ("sock", "peer", "accepted_at", "baseline", "seen_at", "ended_at", "closing")
 
     def __init__(self, sock: socket.socket, peer):
         self.sock = sock
@@ -85,6 +90,7 @@ class _Connection:
         self.accepted_at = time.monotonic()
         self.baseline = None       # bytes received when its last request ended (or first looked at)
         self.seen_at = None        # when that first look was, for one without a request since
+        self.ended_at = None       # when its last request ended, since the stop
         self.closing = False
 
 
@@ -116,6 +122,7 @@ class Connections:
         if connection is not None:
             connection.baseline = _bytes_received(connection.sock)
             connection.seen_at = None
+            connection.ended_at = time.monotonic()
 
     def close_idle(self) -> int:
         """Close the idle connections; return how many are still open."""
@@ -160,6 +167,8 @@ class Connections:
         now = time.monotonic()
         if received == 0:     # nothing sent yet: idle only once it has been a while
             return now - connection.accepted_at >= FRESH
+        if connection.ended_at is not None and now - connection.ended_at < RESPONSE_SETTLE:
+            return False
         if connection.baseline is None or (connection.seen_at is not None and inflight.active):
             connection.baseline, connection.seen_at = received, now
             return False
