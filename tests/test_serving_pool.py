@@ -30,7 +30,7 @@ class Sockets:
     def get(self, *args):
         raise AssertionError("no bind expected")
 
-    def close_unused(self, used):
+    def close_unused_by(self, workers, serving):
         pass
 
 

@@ -16,7 +16,9 @@ One mechanism per module:
 ``launch``         what ``paster serve`` does once its arguments are parsed
 ``loading``        PasteDeploy through its public API; errors as one line
 ``monitor``        the monitor's event loop: signals, worker channels, timers
-``pool``           the workers and their state machine (generations, back-off)
+``pool``           the workers' state machine (generations, replacement, back-off)
+``processes``      the worker processes: forking them, stopping them, killing them
+``reporting``      what happens, told to users, systemd, ``restart``, the terminal
 ``reloading``      ``--reload``: file changes start a generation; warm standby
 ``worker``         the worker process: load, report, serve, drain
 ``handover``       in a worker: the monitor's sockets in place of the runner's

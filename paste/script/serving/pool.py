@@ -222,24 +222,8 @@ class Pool:
                 self._plain_restart_step()
         elif worker.finished:
             self.events.server_finished(worker)
-        elif worker.generation == self.pending and (
-                worker.failed or not any(w.state == "serving" for w in self.members(self.pending))):
-            if not worker.failed:
-                worker.failed = True
-                worker.summary = worker.error = (
-                    f"The new server process exited with {describe_exit(code)} "
-                    "before it was serving.")
-                self._fail(worker.generation, worker)
-        elif worker.generation == self.pending and not self.backoff.failed(0.0):
-            # Killed while its siblings already serve the new code: the code
-            # loads, so this is a lost worker, not a broken deploy (once).
-            self.events.worker_died(worker, code, 0.0, self.backoff.failures)
-            self._add_worker(self.pending, self.changed)
         elif worker.generation == self.pending:
-            worker.failed = True
-            worker.summary = worker.error = (
-                f"New server processes keep exiting before they serve ({describe_exit(code)}).")
-            self._fail(worker.generation, worker)
+            self._pending_exited(worker, code)
         elif worker.generation == self.serving:
             served_for = (time.monotonic() - worker.serving_since
                           if worker.serving_since is not None else 0.0)
@@ -247,12 +231,22 @@ class Pool:
             self.spawn_due = max(self.spawn_due or 0.0, time.monotonic() + delay)
             self.events.worker_died(worker, code, delay, self.backoff.failures)
         self.balance()
-        used = set()
-        for other in self.procs:
-            used |= other.adopted
-        serving = self.members(self.serving)
-        if serving and all(w.adopted for w in serving):
-            self.sockets.close_unused(used)
+        self.sockets.close_unused_by(list(self.procs), self.members(self.serving))
+
+    def _pending_exited(self, worker: Worker, code: int) -> None:
+        """A new worker ended before its generation serves: a broken deploy, unless
+        its siblings already serve the new code (then it is replaced, once)."""
+        siblings_serve = any(w.state == "serving" for w in self.members(self.pending))
+        if not worker.failed and siblings_serve and not self.backoff.failed(0.0):
+            self.events.worker_died(worker, code, 0.0, self.backoff.failures)
+            self._add_worker(self.pending, self.changed)
+            return
+        if not worker.failed:
+            worker.failed = True
+            worker.summary = worker.error = (
+                f"The new server process exited with {describe_exit(code)} before it was "
+                "serving.")
+        self._fail(worker.generation, worker)
 
     def _forgotten(self, worker: Worker) -> None:
         if worker is self.standby:

@@ -114,6 +114,11 @@ class SocketPool:
         except OSError:
             return describe(key[1:])
 
+    def close_unused_by(self, workers, serving) -> None:
+        """Once every serving worker listens on sockets of ours, close the others."""
+        if serving and all(w.adopted for w in serving):
+            self.close_unused(set().union(*(w.adopted for w in workers)))
+
     def close_unused(self, used: set) -> None:
         """Close the sockets of addresses no worker uses any more (a port was edited)."""
         for key in [k for k in self.sockets if k not in used]:
