@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from pathlib import Path
 
-from tests.support import (free_port, paster_env, pid_alive, run_paster, start_paster,
-                           stop_process, write)
+from tests.serving_support import Output, Prober, children, get, wait_for_children
+from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
-import os
+import os, time
 VERSION = "{version}"
 
 def make_app(global_conf, message="none", data_file=None):
@@ -29,6 +28,8 @@ def make_app(global_conf, message="none", data_file=None):
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/exit":
             os._exit(7)
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(float(environ["QUERY_STRING"]))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"{{VERSION}} {{message}}{{extra}} pid={{os.getpid()}}".encode()]
     return app
@@ -48,15 +49,6 @@ port = {port}
 
 def write_app(src, version="v1", factory_extra="pass"):
     write(src / "rlapp.py", APP.format(version=version, factory_extra=factory_extra))
-
-
-def get(url: str, timeout: float = 5.0) -> str | None:
-    """The body of a 200 response, or None for anything else (refused, reset, 500)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.read().decode() if resp.status == 200 else None
-    except (OSError, urllib.error.HTTPError):
-        return None
 
 
 def wait_for_body(url: str, startswith: str, timeout: float = 15.0) -> str:
@@ -97,9 +89,10 @@ class Server:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
-    def start(self, expect="v1"):
-        self.proc = start_paster("serve", "--reload", *self.extra_args, str(self.ini),
-                                 cwd=self.tmp, env=self.env())
+    def start(self, expect="v1", args=(), env=None):
+        self.proc = start_paster("serve", "--reload", *self.extra_args, *args, str(self.ini),
+                                 cwd=self.tmp, env=env or self.env())
+        self.out = Output(self.proc)
         if expect is not None:
             return self.wait_for(expect)
 
@@ -108,9 +101,20 @@ class Server:
         self.pids.add(worker_pid(body))
         return body
 
+    def said(self, pattern, since=0, timeout=30.0):
+        """Wait for the monitor to report ``pattern`` (a regex) in its output."""
+        return self.out.wait_for(pattern, since, timeout)
+
     def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except Exception:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
         if self.proc is not None:
-            self.output += stop_process(self.proc, sig)
+            self.output = self.out.finish()
         return self.output
 
 
@@ -130,26 +134,6 @@ def server(tmp_path):
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 pytest.fail(f"worker {pid} outlived the monitor")
-
-
-class Prober(threading.Thread):
-    """Requests the URL every 10 ms; counts what failed."""
-
-    def __init__(self, url):
-        super().__init__(daemon=True)
-        self.url = url
-        self.answers: list[str | None] = []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.answers.append(get(self.url))
-            time.sleep(0.01)
-
-    def stop(self):
-        self.done.set()
-        self.join(10)
-        return [a for a in self.answers if a is None]
 
 
 def test_edit_module_serves_new_code(server):
@@ -220,7 +204,9 @@ def test_factory_error_or_missing_section_keeps_old_code(server, breakage):
     else:
         s.ini.write_text(good_config.replace("[app:main]", "[app:other]"))
         expected = "main"
-    time.sleep(0.5)
+    # The monitor reports the attempt and its failure; the old worker answers.
+    s.said(r"changed; reloading\.")
+    s.said("Error loading the changed application; the previous version keeps serving")
     assert get(s.url) == first
     if breakage == "factory":
         write_app(s.src, version="v3")
@@ -240,9 +226,13 @@ def test_watch_file_delete_and_recreate(server, tmp_path):
                                                f"message = one\ndata_file = {data}"))
     first = s.start(expect="v1 one alpha")
     data.unlink()                        # the new worker fails: the old one serves on
-    time.sleep(0.5)
+    s.said(r"data\.txt changed; reloading\.")
+    s.said("Error loading the changed application.*")
+    s.said(r"Cannot read .*data\.txt: No such file")
     assert get(s.url) == first
+    mark = s.out.mark()
     data.write_text("beta\n")            # back again: picked up
+    s.said(r"data\.txt changed; reloading\.", since=mark)
     s.wait_for("v1 one beta")
 
 
@@ -251,7 +241,8 @@ def test_delete_and_recreate_module(server):
     first = s.start()
     module = s.src / "rlapp.py"
     module.unlink()
-    time.sleep(0.5)
+    s.said(r"rlapp\.py changed; reloading\.")
+    s.said("ModuleNotFoundError: No module named 'rlapp'")
     assert get(s.url) == first
     write_app(s.src, version="v9")
     s.wait_for("v9 one")
@@ -295,18 +286,17 @@ def test_no_refused_request_while_reloading(server, runner):
         s.wait_for(version)
         time.sleep(0.1)
     failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed"
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
 
 
 def test_first_start_broken_waits_for_fix(server):
     s = server()
     write(s.src / "rlapp.py", "def broken(:\n")
     s.start(expect=None)
-    time.sleep(1.0)
+    s.said("Error loading the application; waiting for a change to try again")
     assert s.proc.poll() is None        # the monitor waits instead of exiting
     write_app(s.src, version="v4")
     s.wait_for("v4 one")
-    assert "waiting for a change" in s.stop()
 
 
 def test_vars_log_file_app_name_and_server_name(server, tmp_path):
@@ -320,6 +310,7 @@ def test_vars_log_file_app_name_and_server_name(server, tmp_path):
     s.proc = start_paster("serve", "--reload", "--log-file", str(log), "--server-name", "dev",
                           "-n", "other", str(s.ini), f"http_port={port}", "greeting=hi",
                           cwd=tmp_path, env=s.env())
+    s.out = Output(s.proc)
     s.wait_for("v1 hi")
     write_app(s.src, version="v2")
     s.wait_for("v2 hi")
@@ -338,13 +329,11 @@ def test_reload_with_monitor_restart_is_rejected(tmp_path):
 
 
 def test_polling_when_asked(server):
-    s = server(extra_args=["--reload-interval", "0.05"])
-    s.proc = start_paster("serve", "--reload", "--reload-interval", "0.05", "-v", str(s.ini),
-                          cwd=s.tmp, env=dict(s.env(), PASTE_RELOAD_POLL="1"))
-    s.wait_for("v1")
+    s = server(extra_args=["--reload-interval", "0.05", "-v"])
+    s.start(env=dict(s.env(), PASTE_RELOAD_POLL="1"))
+    s.said(r"Watching files for changes \(polling\)")
     write_app(s.src, version="v2")
     s.wait_for("v2")
-    assert "Watching files for changes (polling)" in s.stop()
 
 
 def test_port_edit_moves_the_server(server):
@@ -395,15 +384,12 @@ def test_runner_binding_its_own_socket_falls_back_to_plain_restart(server):
     assert "reloading by stopping the old server first" in s.stop()
 
 
-def test_server_exiting_on_its_own_is_restarted_by_the_next_change(server):
+def test_server_exiting_on_its_own_is_replaced_at_once(server):
     s = server()
-    s.start()
+    first = worker_pid(s.start())
     assert get(s.url + "exit", timeout=2) is None
-    time.sleep(0.3)
-    assert s.proc.poll() is None
-    write_app(s.src, version="v2")
-    s.wait_for("v2")
-    assert "exited with status 7; waiting for a change to restart it" in s.stop()
+    s.said(rf"Server child {first} exited \(exit code 7\); restarting at once")
+    assert worker_pid(s.wait_for("v1")) != first
 
 
 def test_editor_saving_with_a_backup_reloads_once_without_an_error(server):
@@ -420,32 +406,6 @@ def test_editor_saving_with_a_backup_reloads_once_without_an_error(server):
     assert output.count("changed; reloading.") == 1, output
 
 
-def children(pid: int) -> list[int]:
-    """Live child processes of pid (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return found
-
-
-def wait_for_children(pid: int, count: int, timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = children(pid)
-        if len(found) == count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{pid} has children {children(pid)}, expected {count}")
-
-
 def test_warm_standby_takes_the_next_change(server):
     s = server()
     serving = worker_pid(s.start())
@@ -457,9 +417,7 @@ def test_warm_standby_takes_the_next_change(server):
 
 def test_no_standby_with_preload_off(server):
     s = server()
-    s.proc = start_paster("serve", "--reload", str(s.ini), cwd=s.tmp,
-                          env=dict(s.env(), PASTE_RELOAD_PRELOAD="0"))
-    serving = worker_pid(s.wait_for("v1"))
+    serving = worker_pid(s.start(env=dict(s.env(), PASTE_RELOAD_PRELOAD="0")))
     time.sleep(1.8)
     assert children(s.proc.pid) == [serving]
     write_app(s.src, version="v2")
@@ -481,8 +439,7 @@ def test_changed_library_is_not_served_from_a_stale_standby(server, tmp_path):
     write_app(s.src, factory_extra="import rlfacade; extra = ' ' + rlfacade.VALUE")
     env = dict(s.env(), PYTHONUSERBASE=str(userbase),
                PYTHONPATH=os.pathsep.join([str(s.src), site_dir]))
-    s.proc = start_paster("serve", "--reload", str(s.ini), cwd=s.tmp, env=env)
-    serving = worker_pid(s.wait_for("v1 one lib1"))
+    serving = worker_pid(s.start(expect="v1 one lib1", env=env))
     s.pids.add(serving)
     wait_for_children(s.proc.pid, 2)
     time.sleep(0.5)                          # the standby has imported both
@@ -551,3 +508,195 @@ def _has_group(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+# -- the reloader's own defects (issue 12), each driven by the monitor's report --------
+
+LAZY_APP = """\
+import os
+
+def make_app(global_conf, **local_conf):
+    def app(environ, start_response):
+        from rlpkg import lazymod          # first imported while serving
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"v1 {lazymod.VALUE} pid={os.getpid()}".encode()]
+    return app
+"""
+
+
+def test_module_first_imported_while_serving_is_watched(server):
+    s = server(extra_args=["-v"])
+    write(s.src / "rlpkg" / "__init__.py", "")
+    lazy = write(s.src / "rlpkg" / "lazymod.py", "VALUE = 'lazy1'\n")
+    write(s.src / "rlapp.py", LAZY_APP)
+    s.start(expect="v1 lazy1")
+    s.said(r"Watching (.*/)?rlpkg/lazymod\.py \(imported while serving\)\.")
+    lazy.write_text("VALUE = 'lazy2-longer'\n")
+    s.said(r"rlpkg/lazymod\.py changed; reloading\.")
+    s.wait_for("v1 lazy2-longer")
+
+
+def test_crashed_worker_is_replaced_at_once_by_the_standby(server):
+    s = server()
+    serving = worker_pid(s.start())
+    standby = [pid for pid in wait_for_children(s.proc.pid, 2) if pid != serving][0]
+    s.said(r"Starting server")
+    time.sleep(0.3)                      # the standby has imported the libraries
+    os.kill(serving, signal.SIGKILL)
+    began = time.monotonic()
+    body = get(s.url, timeout=10)        # answered, not left hanging
+    assert body is not None and time.monotonic() - began < 5
+    s.said(rf"Server child {serving} exited \(killed by SIGKILL\); restarting at once")
+    assert worker_pid(s.wait_for("v1")) == standby
+
+
+@pytest.mark.parametrize("statement,error", [
+    ("import pk.helper as helper", "ModuleNotFoundError: No module named 'pk.helper'"),
+    ("from pk import helper", "ImportError: cannot import name 'helper' from 'pk'"),
+])
+def test_new_module_saved_after_the_module_importing_it_is_picked_up(server, statement, error):
+    s = server()
+    write(s.src / "pk" / "__init__.py", "")
+    s.start()
+    # "Save all": app first, the new module it imports a moment later.
+    write_app(s.src, version="v2", factory_extra=f"{statement}; extra = ' ' + helper.VALUE")
+    s.said(error)
+    time.sleep(0.1)
+    write(s.src / "pk" / "helper.py", "VALUE = 'helped'\n")
+    s.wait_for("v2 one helped")
+
+
+def test_new_port_held_by_another_process_keeps_the_old_worker_and_the_fast_path(server):
+    s = server()
+    first = s.start()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        config = s.ini.read_text()
+        s.ini.write_text(config.replace(f"port = {s.port}", f"port = {taken}"))
+        s.said(rf"Cannot listen on 127\.0\.0\.1:{taken}: the address is already in use; "
+               r"the previous version keeps serving\.")
+        assert get(s.url) == first
+    new_port = free_port()
+    mark = s.out.mark()
+    s.ini.write_text(config.replace(f"port = {s.port}", f"port = {new_port}"))
+    s.said(rf"Now listening on 127\.0\.0\.1:{new_port}\.", mark)
+    s.url = f"http://127.0.0.1:{new_port}/"
+    s.wait_for("v1")
+    write_app(s.src, version="v2")       # and reloads keep handing the socket over
+    s.wait_for("v2")
+    assert "binds its own sockets" not in s.stop()
+
+
+def test_symlinked_module_is_watched_through_its_target(server, tmp_path):
+    s = server()
+    real = tmp_path / "real"
+    real.mkdir()
+    write_app(real, version="v1")
+    (s.src / "rlapp.py").unlink()
+    (s.src / "rlapp.py").symlink_to(real / "rlapp.py")
+    s.start()
+    write_app(real, version="v2")        # the target changes, not the link
+    s.said(r"rlapp\.py changed; reloading\.")
+    s.wait_for("v2")
+
+
+def test_request_longer_than_ten_seconds_finishes_across_a_reload(server):
+    s = server()
+    s.start()
+    results = []
+    slow = threading.Thread(target=lambda: results.append(get(s.url + "slow?12", timeout=40)))
+    slow.start()
+    time.sleep(0.5)                      # the request is in the old worker
+    write_app(s.src, version="v2")
+    s.said(r"rlapp\.py changed; reloading\.")
+    s.wait_for("v2")
+    slow.join(40)
+    assert results and results[0] is not None and results[0].startswith("v1 "), results
+
+
+class KeepAliveClient(threading.Thread):
+    """One connection, reused, as browsers and urllib3 do: before reusing it,
+    a connection the server has closed is noticed and replaced."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.answers: list[tuple[float, str | None]] = []
+        self.connections = 0
+        self.done = threading.Event()
+
+    def run(self):
+        import http.client
+        import select
+        conn = None
+        while not self.done.is_set():
+            if conn is not None and select.select([conn.sock], [], [], 0)[0]:
+                conn.close()                 # closed by the server while idle
+                conn = None
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.connect()
+                self.connections += 1
+            try:
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                body = resp.read().decode()
+                self.answers.append((time.monotonic(), body if resp.status == 200 else None))
+            except (OSError, http.client.HTTPException):
+                self.answers.append((time.monotonic(), None))
+                conn.close()
+                conn = None
+            time.sleep(0.1)                   # a reader's pace, not a load generator's
+
+
+def test_keep_alive_client_loses_nothing_and_sees_new_code_at_once(server):
+    s = server(extra_args=["-v"])
+    s.start()
+    client = KeepAliveClient(s.port)
+    client.start()
+    try:
+        time.sleep(0.3)
+        mark = s.out.mark()
+        write_app(s.src, version="v2")
+        match = s.said(r"Generation \d+ serving: workers (\d+)\.", mark)
+        served_at = time.monotonic()
+        deadline = served_at + 5
+        while time.monotonic() < deadline and not any(
+                body and body.startswith("v2 ") for _t, body in client.answers):
+            time.sleep(0.01)
+    finally:
+        client.done.set()
+        client.join(10)
+    failed = [a for a in client.answers if a[1] is None]
+    assert not failed, f"{len(failed)} of {len(client.answers)} failed"
+    first_new = next(t for t, body in client.answers if body.startswith("v2 "))
+    assert first_new - served_at < 0.5, first_new - served_at
+    assert worker_pid([b for _t, b in client.answers][-1]) == int(match.group(1))
+    assert client.connections == 2          # the old one closed, one new connection
+
+
+def test_many_files_saved_at_once_are_announced_as_one_reload(server):
+    s = server(extra_args=["-v"])
+    modules = [write(s.src / f"burst{i}.py", f"V = {i}\n") for i in range(4)]
+    slow_load = "import time; time.sleep(0.3); " + "; ".join(f"import burst{i}" for i in range(4))
+    write_app(s.src, factory_extra=slow_load)
+    s.start()
+    mark = s.out.mark()
+    for i, module in enumerate(modules):   # a branch switch: bursts while a load is under way
+        module.write_text(f"V = {i * 10}  # switched\n")
+        time.sleep(0.05)
+    write_app(s.src, version="v2", factory_extra=slow_load)
+    s.wait_for("v2")
+    assert s.out.count(r"changed; reloading\.$", mark) == 1, s.out.text
+    assert s.out.count(r"more file\(s\) changed; reloading again\.", mark) >= 1
+
+
+def test_broken_app_section_header_is_a_bad_config_file_not_a_bad_server(server):
+    s = server()
+    first = s.start()
+    s.ini.write_text(s.ini.read_text().replace("[app:main]", "[app:main"))
+    s.said(r"Bad configuration file .*app\.ini")
+    assert get(s.url) == first
+    assert "Bad configuration for server" not in s.stop()

@@ -8,11 +8,13 @@ import time
 
 import pytest
 
-from paste.script.reloader import ipc, watch_file, watched_files
-from paste.script.reloader.watcher import (REMOVED, WRITING, WRITTEN, EventWatcher,
+from paste.script.reloader import watch_file, watched_files
+from paste.script.serving import ipc
+from paste.script.serving.watcher import (REMOVED, WRITING, WRITTEN, EventWatcher,
                                            PollingWatcher, make_watcher)
-from paste.script.reloader.inflight import InFlight
-from paste.script.reloader.loaded import error_files, format_error, module_source
+from paste.script.serving.inflight import InFlight
+from paste.script.serving.loaded import (error_files, error_summary, format_error,
+                                         missing_module_paths, module_source)
 
 
 class Recorder:
@@ -199,12 +201,50 @@ def test_in_flight_counts_an_app_that_raises():
 def test_errors_name_the_broken_file_and_hide_loader_frames(tmp_path):
     broken = tmp_path / "broken_mod.py"
     broken.write_text("def f(:\n")
-    try:
+    with pytest.raises(SyntaxError) as info:
         compile(broken.read_text(), str(broken), "exec")
-    except SyntaxError as exc:
-        assert str(broken) in error_files(exc)
-        text = format_error(exc)
-        assert "broken_mod.py" in text and "SyntaxError" in text
+    assert str(broken) in error_files(info.value)
+    text = format_error(info.value)
+    assert "broken_mod.py" in text and "SyntaxError" in text
+    assert error_summary(info.value).startswith("SyntaxError: ")
+
+
+def test_missing_module_paths_name_where_the_module_would_be(tmp_path, monkeypatch):
+    import sys
+    package = tmp_path / "pkg_for_paths"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError) as from_import:
+        exec("from pkg_for_paths import helper", {})
+    with pytest.raises(ModuleNotFoundError) as plain_import:
+        exec("import pkg_for_paths.helper", {})
+    expected = [str(package / "helper.py"), str(package / "helper" / "__init__.py")]
+    assert missing_module_paths(from_import.value) == expected
+    assert missing_module_paths(plain_import.value) == expected
+    with pytest.raises(ModuleNotFoundError) as top_level:
+        exec("import no_such_top_level_module_here", {})
+    assert str(tmp_path / "no_such_top_level_module_here.py") in missing_module_paths(top_level.value)
+    sys.modules.pop("pkg_for_paths", None)
+
+
+def test_symlinked_file_is_reported_when_its_target_changes(tmp_path):
+    recorder = Recorder()
+    target_dir = tmp_path / "target"
+    target_dir.mkdir()
+    target = target_dir / "mod.py"
+    target.write_text("x = 1\n")
+    link = tmp_path / "mod.py"
+    link.symlink_to(target)
+    watcher = EventWatcher(recorder)
+    watcher.add([str(link)])
+    watcher.start()
+    try:
+        time.sleep(0.05)
+        target.write_text("x = 2  # the target, edited\n")
+        assert str(link) in {path for path, _ in recorder.wait()}
+    finally:
+        watcher.stop()
 
 
 def test_module_source_maps_bytecode_to_source(tmp_path):
@@ -236,7 +276,7 @@ def test_library_modules_are_the_installed_ones_in_import_order(tmp_path, monkey
     import sys
     import types
 
-    from paste.script.reloader.loaded import library_modules, library_roots
+    from paste.script.serving.loaded import library_modules, library_roots
 
     installed = tmp_path / "site-packages"
     for name, where in [("zz_lib_first", installed), ("zz_app_module", tmp_path / "project"),
@@ -273,8 +313,8 @@ def test_event_watcher_polls_installed_code(tmp_path):
 
 def test_worker_drops_privileges_after_loading_when_the_command_can(tmp_path):
     """run_worker in a real fork with a stand-in command: load, drop, report, serve."""
-    from paste.script.reloader import ipc
-    from paste.script.reloader.worker import run_worker
+    from paste.script.serving import ipc
+    from paste.script.serving.worker import run_worker
 
     marker = tmp_path / "dropped"
 

@@ -16,6 +16,7 @@ import pytest
 from paste.script.command import main
 from paste.script.daemon import PidFile
 from paste.script.serve import ServeCommand
+from tests.serving_support import parent_of, wait_gone
 from tests.support import (
     free_port, http_get, paster_env, pid_alive, run_paster, start_paster, stop_process,
     wait_for_port, write)
@@ -116,6 +117,10 @@ def body_of(port, path="/"):
     return body.decode()
 
 
+def answering_pid(port) -> int:
+    return int(re.search(r"pid=(\d+)", body_of(port)).group(1))
+
+
 def load(*argv):
     """Parse like ``paster serve ARGV`` and load (no serving): (command, app, server)."""
     cmd = ServeCommand("serve")
@@ -147,14 +152,15 @@ def test_var_value_reaches_config(site):
     assert cmd.app_spec == f"config:{site / 'app.ini'}"
     assert cmd.relative_to == str(site)
     assert cmd.global_conf == {"who": "bob", "http_port": "1234"}
-    assert server.context.local_conf == {"host": "127.0.0.1", "port": "1234"}
+    assert server.options == {"host": "127.0.0.1", "port": "1234"}
+    assert server.section.where == f"[server:main] of {site / 'app.ini'}"
 
 
 def test_app_name_and_server_name(site):
     cmd, app, server = load("-n", "other", "--server-name", "alt", "app.ini", "http_port=1")
     assert call(app)[1].startswith("the other app ")
-    from paste.script.wsgiutils_server import run_server
-    assert server.context.object is run_server
+    assert server.section.name == "server:alt"
+    assert server.section.options["use"] == "egg:PasteScript#wsgiutils"
 
 
 def test_server_name_from_another_file(site):
@@ -164,17 +170,24 @@ def test_server_name_from_another_file(site):
         port = 4321
     """)
     cmd, app, server = load("--server-name", "config:servers.ini", "app.ini", *DEFAULTS)
-    assert server.context.local_conf["port"] == "4321"
+    assert server.options["port"] == "4321"
+    assert server.section.filename == str(site / "servers.ini")
 
 
-def test_dash_s_picks_runner_or_spec(site):
-    from paste.script.wsgiutils_server import run_server
-    cmd, app, server = load("-s", "wsgiutils", "app.ini", *DEFAULTS)
-    assert cmd.server_spec == "egg:PasteScript#wsgiutils"
-    assert server.context.object is run_server
+def test_dash_s_picks_runner_or_spec(site, monkeypatch):
+    # PasteDeploy's loadserver() returns its own wrapper of the runner: the
+    # runner it calls shows which one was loaded.
+    called = []
+    import paste.script.wsgiutils_server as wsgiutils_server
     import waitress
+    monkeypatch.setattr(wsgiutils_server, "run_server", lambda app, gc, **kw: called.append("wsgiutils"))
+    monkeypatch.setattr(waitress, "serve_paste", lambda app, gc, **kw: called.append("waitress"))
+    cmd, app, server = load("-s", "wsgiutils", "app.ini", *DEFAULTS)
+    assert cmd.server_spec == "egg:PasteScript#wsgiutils" and server.section is None
+    server(app)
     cmd, app, server = load("-s", "egg:waitress#main", "app.ini", *DEFAULTS)
-    assert server.context.object is waitress.serve_paste
+    server(app)
+    assert called == ["wsgiutils", "waitress"]
 
 
 def test_config_uri_and_egg_uri(site):
@@ -192,7 +205,8 @@ def test_help_lists_every_option(capsys):
     out = capsys.readouterr().out
     for option in ("--app-name", "--server", "--server-name", "--daemon", "--pid-file",
                    "--log-file", "--reload", "--reload-interval", "--monitor-restart",
-                   "--status", "--stop-daemon", "--user", "--group"):
+                   "--status", "--stop-daemon", "--user", "--group", "--workers",
+                   "--graceful-timeout"):
         assert option in out
     assert "Serve the described application" in out
 
@@ -220,6 +234,9 @@ BAD = [
     (["bad_logging.ini"], "Bad logging configuration in "),
     (["-s", "egg:NoSuchDistribution#main", "app.ini", "who=x", "http_port=1"],
      "Distribution 'NoSuchDistribution' not found"),
+    (["--workers", "0", "app.ini", "who=x", "http_port=1"], "--workers must be at least 1"),
+    (["badworkers.ini"], "Bad value for option 'workers' in [server:main] of "),
+    (["brokenheader.ini"], "Bad configuration file "),
 ]
 
 
@@ -238,6 +255,10 @@ def test_bad_input(site, capsys, keep_signals, args, message):
     write(site / "bad_logging.ini", "[app:main]\nuse = egg:PasteScript#test\n"
                                     "[server:main]\nuse = egg:waitress#main\n"
                                     "[loggers]\nkeys = root\n")
+    write(site / "badworkers.ini", "[app:main]\nuse = egg:PasteScript#test\n"
+                                   "[server:main]\nuse = egg:waitress#main\nworkers = many\n")
+    write(site / "brokenheader.ini", "[app:main\nuse = egg:PasteScript#test\n"
+                                     "[server:main]\nuse = egg:waitress#main\n")
     write(site / "garbage.pid", "garbage\n")
     rc = main(["serve", "-q"] + args)
     err = capsys.readouterr().err
@@ -256,7 +277,9 @@ def test_waitress_serves_and_sigterm_removes_pid_file(site, cleanup):
     proc = serve(site, cleanup, "app.ini", "--pid-file", str(pid_path),
                  f"http_port={port}", "who=waitress")
     wait_for_port(port, proc=proc)
-    assert body_of(port).startswith(f"hi waitress pid={proc.pid} ")
+    # The paster process is the monitor; a worker it forked answers.
+    assert body_of(port).startswith("hi waitress pid=")
+    assert parent_of(answering_pid(port)) == proc.pid
     assert pid_path.read_text() == f"{proc.pid}\n"
     out = stop_process(proc, signal.SIGTERM)
     assert proc.returncode == 0, out
@@ -361,7 +384,9 @@ def test_daemon_lifecycle(site, cleanup):
     pid = int((site / "app.pid").read_text())
     assert pid_alive(pid)
     wait_for_port(port, pid=pid)
-    assert body_of(port).startswith(f"hi world pid={pid} ")
+    assert body_of(port).startswith("hi world pid=")
+    worker = answering_pid(port)
+    assert parent_of(worker) == pid
 
     status = daemon(site, "status", port=port)
     assert (status.returncode, status.stdout.strip()) == (0, f"Server running in PID {pid}")
@@ -371,11 +396,11 @@ def test_daemon_lifecycle(site, cleanup):
     assert again.returncode == 1
     assert f"already running in PID {pid}" in again.stderr
     assert int((site / "app.pid").read_text()) == pid and pid_alive(pid)
-    assert body_of(port).startswith(f"hi world pid={pid} ")
+    assert answering_pid(port) == worker
 
     stopped = daemon(site, "stop", port=port)
     assert stopped.returncode == 0, stopped.stderr
-    assert not pid_alive(pid)
+    assert not pid_alive(pid) and not pid_alive(worker)
     assert not (site / "app.pid").exists()
     assert daemon(site, "status", port=port).returncode == 3
     assert daemon(site, "stop", port=port).returncode == 1
@@ -384,17 +409,21 @@ def test_daemon_lifecycle(site, cleanup):
     assert f"Starting server in PID {pid}." in log
 
 
-def test_restart_gives_a_new_process(site, cleanup):
+def test_restart_swaps_the_workers_and_keeps_the_pid(site, cleanup):
     cleanup[1].append(site / "app.pid")
     port = free_port()
     assert daemon(site, "restart", port=port).returncode == 0  # nothing to stop: starts
-    first = int((site / "app.pid").read_text())
+    monitor = int((site / "app.pid").read_text())
+    wait_for_port(port, pid=monitor)
+    first = answering_pid(port)
     restarted = daemon(site, "restart", port=port)
     assert restarted.returncode == 0, restarted.stderr
-    second = int((site / "app.pid").read_text())
-    assert second != first and not pid_alive(first)
-    wait_for_port(port, pid=second)
-    assert body_of(port).startswith(f"hi world pid={second} ")
+    assert f"Server in PID {monitor} reloaded" in restarted.stdout
+    # The same server (systemd's MAINPID, supervisors), with new workers.
+    assert int((site / "app.pid").read_text()) == monitor and pid_alive(monitor)
+    second = answering_pid(port)
+    assert second != first and parent_of(second) == monitor
+    assert wait_gone(first)
     assert daemon(site, "stop", port=port).returncode == 0
 
 
@@ -488,13 +517,18 @@ def test_user_and_group_switch(site, cleanup):
     started = daemon(site, "start", "--user", "nobody", "--group", group, port=port)
     assert started.returncode == 0, started.stderr
     pid = int((site / "app.pid").read_text())
-    assert _ids(pid) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
     wait_for_port(port, pid=pid)
     assert f"uid={nobody.pw_uid} gid={grp.getgrnam(group).gr_gid}" in body_of(port)
+    # The workers run as the user; the monitor, which binds and never runs
+    # the application, keeps its identity (it may have to bind port 80).
+    worker = answering_pid(port)
+    assert parent_of(worker) == pid
+    assert _ids(worker) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
+    assert _ids(pid) == (0, 0)
     stopped = daemon(site, "stop", port=port)
     assert stopped.returncode == 0, stopped.stderr
     assert not (site / "app.pid").exists()
-    assert not pid_alive(pid)
+    assert not pid_alive(pid) and not pid_alive(worker)
     assert f"Starting server in PID {pid}." in (site / "app.log").read_text()
 
 
@@ -521,21 +555,27 @@ def test_monitor_restart_brings_the_server_back(site, cleanup):
     assert not (site / "app.pid").exists()
 
 
-def test_start_up_imports_stay_light(site):
-    """Serving must not pay for importlib.metadata (SPEC section 8)."""
-    # Only what serving adds counts: on 3.9 the interpreter's own start-up
-    # (importlib.util for an editable install) already imports typing.
-    code = ("import sys\n"
-            "before = set(sys.modules)\n"
-            "from paste.script.command import main\n"
-            "cmd = __import__('paste.script.serve', fromlist=['x']).ServeCommand('serve')\n"
-            "cmd.parse_args(['app.ini', 'who=x', 'http_port=1']); cmd.verbose = 0\n"
-            "cmd._parse_arguments(); cmd.load_app_and_server()\n"
-            "heavy = ('importlib.metadata', 'email', 'zipfile', 'inspect', 'typing')\n"
-            "print(sorted(m for m in heavy if m in sys.modules and m not in before))\n")
+def test_paste_deploy_is_used_as_it_is(site):
+    """Only PasteDeploy's public API: no module stand-ins, no replaced loaders (issue 12)."""
+    code = ("import sys, types\n"
+            "from paste.script.serve import ServeCommand\n"
+            "cmd = ServeCommand('serve')\n"
+            "cmd.parse_args(['-n', 'other', 'app.ini', 'egg:PasteScript#test', 'who=x',\n"
+            "                'http_port=1']); cmd.verbose = 0\n"
+            "cmd.args = ['app.ini', 'who=x', 'http_port=1']\n"
+            "cmd._parse_arguments(); app, server = cmd.load_app_and_server()\n"
+            "from paste.deploy import loadwsgi\n"
+            "import importlib.metadata, inspect\n"
+            "print(loadwsgi._loaders['egg'].__module__, loadwsgi._loaders['egg'].__name__)\n"
+            "print(type(sys.modules['importlib.metadata']) is types.ModuleType,\n"
+            "      type(sys.modules['inspect']) is types.ModuleType,\n"
+            "      loadwsgi.importlib_metadata is importlib.metadata)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=site, env=site.env,
-                         capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["paste.deploy.loadwsgi _loadegg", "True True True"]
+    source = (pathlib.Path(__file__).parent.parent / "paste" / "script" / "serve.py").read_text()
+    assert "sys.modules" not in source and "_loaders" not in source
 
 
 def test_daemon_with_monitor_restart(site, cleanup):
@@ -583,16 +623,21 @@ def test_daemon_with_monitor_restart_reports_broken_app(site, cleanup):
 
 
 class DummyServeCommand(ServeCommand):
-    """Serves with a server that records what it got and returns at once."""
+    """Serves with a server that records what it got and returns at once.
 
-    served = []
+    The server runs in a worker, a fork of this process: it writes what it
+    got to ``served.json``.
+    """
 
     def loadserver(self, spec, name=None, relative_to=None, global_conf=None):
         pid_path = self.options.pid_file
 
         def server(app):
+            import json
             pid_text = open(pid_path).read() if pid_path else None
-            self.served.append((spec, name, dict(global_conf), app, pid_text))
+            app = getattr(app, "app", app)   # the worker counts requests in flight
+            with open("served.json", "w") as f:
+                json.dump([spec, name, dict(global_conf), list(app), pid_text, os.getpid()], f)
         return server
 
     def loadapp(self, spec, name=None, relative_to=None, global_conf=None):
@@ -600,15 +645,15 @@ class DummyServeCommand(ServeCommand):
 
 
 def test_serve_in_process_with_dummy_loaders(site, capsys, keep_signals):
-    DummyServeCommand.served = []
+    import json
     cmd = DummyServeCommand("serve")
     rc = cmd.run(["-n", "other", "--server-name", "alt", "--pid-file", "in.pid",
                   "app.ini", "who=me"])
-    assert rc == 0
-    spec, name, global_conf, app, pid_text = DummyServeCommand.served[0]
+    assert rc == 0          # the server returned: paster serve is done
+    spec, name, global_conf, app, pid_text, worker = json.loads((site / "served.json").read_text())
     assert (spec, name, global_conf) == (f"config:{site / 'app.ini'}", "alt", {"who": "me"})
-    assert app == ("app", f"config:{site / 'app.ini'}", "other", str(site))
-    assert pid_text == f"{os.getpid()}\n"
+    assert app == ["app", f"config:{site / 'app.ini'}", "other", str(site)]
+    assert pid_text == f"{os.getpid()}\n" and worker != os.getpid()
     assert not (site / "in.pid").exists()
     assert capsys.readouterr().out == f"Starting server in PID {os.getpid()}.\n"
 

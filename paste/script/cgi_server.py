@@ -22,6 +22,8 @@ __all__ = ["paste_run_cgi", "run_with_cgi"]
 def paste_run_cgi(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
     """Run ``wsgi_app`` for the one request described by the CGI environment."""
     runner_options(local_conf, {}, "cgi")  # it has no options: anything given is a mistake
+    from paste.script.serving import single_process
+    single_process("cgi")   # one request, on this process's stdin and stdout
     run_with_cgi(wsgi_app)
 
 

@@ -415,9 +415,10 @@ def redirect_output(fd: int) -> None:
 class Startup:
     """The daemon's way to tell the waiting terminal process how start-up went.
 
-    Messages are lines on a pipe: ``L<pid>`` (loaded, about to serve) or
-    ``E<exit code> <message>``. Writing to a closed pipe is ignored: a
-    supervised child reporting after the terminal has gone is harmless.
+    Messages are lines on a pipe: ``L<pid>`` (loaded, about to serve),
+    ``R<pid>`` (serving) or ``E<exit code> <message>``. Writing to a closed
+    pipe is ignored: a supervised child reporting after the terminal has
+    gone is harmless.
     """
 
     def __init__(self, fd: int | None = None):
@@ -433,6 +434,10 @@ class Startup:
 
     def loaded(self) -> None:
         self._send(f"L{os.getpid()}")
+
+    def ready(self) -> None:
+        """Serving: the waiting terminal can return at once."""
+        self._send(f"R{os.getpid()}")
 
     def failed(self, message: str, exit_code: int = 1) -> None:
         self._send(f"E{exit_code} {message}")
@@ -479,6 +484,8 @@ def _wait_for_daemon(fd: int, log_file: str | None, grace: float) -> int:
             return 1
         if line.startswith("E"):
             return _report_failure(fd, line, where)
+        if line.startswith("R"):
+            return 0
         if line.startswith("L"):
             pid = line[1:]
             break
@@ -492,6 +499,8 @@ def _wait_for_daemon(fd: int, log_file: str | None, grace: float) -> int:
             return 1
         if line.startswith("E"):
             return _report_failure(fd, line, where)
+        if line.startswith("R"):
+            return 0
     return 0
 
 

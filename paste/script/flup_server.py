@@ -101,6 +101,10 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
     runner = f"flup_{protocol}_{pool}"
     table = {**_COMMON, **extra, **_POOLS[pool]}
     options = runner_options(local_conf, table, runner)
+    # flup has its own process model (and often a Unix socket or one the web
+    # server passed): paster serve runs it with one worker only.
+    from paste.script.serving import single_process
+    single_process(runner)
     module_name = f"flup.server.{stem}" if pool == "thread" else f"flup.server.{stem}_fork"
     module = require(module_name, runner, "flup", "flup")
 

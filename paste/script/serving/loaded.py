@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
-import traceback
 
-__all__ = ["module_source", "module_files", "error_files", "format_error",
-           "purge_modules", "library_roots", "library_modules"]
+__all__ = ["module_source", "module_files", "error_files", "missing_module_paths",
+           "format_error", "error_summary", "purge_modules", "library_roots", "library_modules",
+           "NewModules"]
 
 
 def module_source(module) -> str | None:
@@ -35,6 +36,7 @@ def module_files() -> list[str]:
 
 def error_files(exc: BaseException) -> list[str]:
     """Files named by an error: the broken module is not in ``sys.modules``."""
+    import traceback
     files = []
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -46,6 +48,61 @@ def error_files(exc: BaseException) -> list[str]:
                 files.append(os.path.abspath(frame.filename))
         exc = exc.__cause__ or exc.__context__
     return files
+
+
+def missing_module_paths(exc: BaseException) -> list[str]:
+    """Where the module an import could not find would be, once it is written.
+
+    For ``from pkg import helper`` with ``pkg/helper.py`` not there yet (an
+    editor saving ``app.py`` before the new module), the paths
+    ``pkg/helper.py`` and ``pkg/helper/__init__.py`` in every directory of
+    ``pkg``; for a missing top-level module, the same in every directory on
+    ``sys.path`` that holds no installed code.
+    """
+    paths = []
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = None
+        if isinstance(exc, ModuleNotFoundError):
+            name = getattr(exc, "name", None)
+        elif isinstance(exc, ImportError) and getattr(exc, "name", None):
+            # ``from pkg import helper``: Python reports the missing submodule
+            # as a name missing from the package.
+            match = re.match(r"cannot import name '(\w+)' from '([\w.]+)'", str(exc))
+            if match and match.group(2) == exc.name:
+                name = f"{exc.name}.{match.group(1)}"
+        if name:
+            parent, _, leaf = name.rpartition(".")
+            if parent:
+                package = sys.modules.get(parent)
+                dirs = list(getattr(package, "__path__", None) or [])
+            else:
+                roots = library_roots()
+                dirs = [os.path.abspath(d or os.curdir) for d in sys.path
+                        if isinstance(d, str) and os.path.isdir(d or os.curdir)
+                        and not os.path.join(os.path.abspath(d or os.curdir), "").startswith(roots)]
+            for directory in dirs:
+                paths.append(os.path.join(directory, leaf + ".py"))
+                paths.append(os.path.join(directory, leaf, "__init__.py"))
+        exc = exc.__cause__ or exc.__context__
+    return paths
+
+
+class NewModules:
+    """The source files of modules imported since the last call (cheap when none were)."""
+
+    def __init__(self):
+        self._count = len(sys.modules)
+        self._known = set(sys.modules)
+
+    def __call__(self) -> list[str]:
+        if len(sys.modules) == self._count:
+            return []
+        names = set(sys.modules)
+        new, self._known = names - self._known, names
+        self._count = len(names)
+        return [path for path in (module_source(sys.modules.get(n)) for n in new) if path]
 
 
 def _machinery_dirs() -> tuple[str, ...]:
@@ -62,6 +119,7 @@ def format_error(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if type(exc).__name__ == "BadCommand" and isinstance(message, str):
         return message
+    import traceback
     machinery = _machinery_dirs()
     te = traceback.TracebackException.from_exception(exc)
     seen = set()
@@ -74,6 +132,16 @@ def format_error(exc: BaseException) -> str:
         node.stack = traceback.StackSummary.from_list(frames)
         node = node.__cause__ or node.__context__
     return "".join(te.format()).rstrip("\n")
+
+
+def error_summary(exc: BaseException) -> str:
+    """The error in one line: a BadCommand's message, else ``Type: message``."""
+    message = getattr(exc, "message", None)
+    if type(exc).__name__ == "BadCommand" and isinstance(message, str):
+        return message.strip().splitlines()[0] if message.strip() else "error"
+    import traceback
+    lines = traceback.format_exception_only(type(exc), exc)
+    return (lines[-1] if lines else repr(exc)).strip()
 
 
 def purge_modules(changed: set[str]) -> None:

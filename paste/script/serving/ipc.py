@@ -12,7 +12,7 @@ from __future__ import annotations
 import array
 import json
 import socket
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 __all__ = ["MAX_MESSAGE", "channel_pair", "send", "receive", "chunks"]
 
@@ -39,7 +39,7 @@ def send(sock: socket.socket, message: dict, fds: Iterable[int] = ()) -> None:
         sock.send(data)
 
 
-def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+def receive(sock: socket.socket) -> tuple[dict | None, list[int]]:
     """One message and the descriptors that came with it; ``(None, [])`` at EOF.
 
     Raises ``BlockingIOError`` on a non-blocking socket with nothing to read.

@@ -36,9 +36,18 @@ class FileWatcher:
     method = "none"
 
     def __init__(self, on_change: OnChange):
-        self.on_change = on_change
+        self._on_change = on_change
         self.paths: set[str] = set()
+        # A symlinked module (``pip install -e`` in strict mode makes them)
+        # changes where its target is: that path is watched too, and a
+        # change there is reported for the link.
+        self.links: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+
+    def on_change(self, path: str, kind: str) -> None:
+        self._on_change(path, kind)
+        for link in self.links.get(path, ()):
+            self._on_change(link, kind)
 
     def add(self, paths: Iterable[str]) -> list[str]:
         """Watch these paths too; return the ones that were not watched yet."""
@@ -46,9 +55,16 @@ class FileWatcher:
         with self._lock:
             for path in paths:
                 path = os.path.abspath(path)
-                if path not in self.paths:
-                    self.paths.add(path)
-                    new.append(path)
+                if path in self.paths:
+                    continue
+                self.paths.add(path)
+                new.append(path)
+                target = os.path.realpath(path)
+                if target != path:
+                    self.links.setdefault(target, set()).add(path)
+                    if target not in self.paths:
+                        self.paths.add(target)
+                        new.append(target)
         if new:
             self._watch(new)
         return new

@@ -1,12 +1,14 @@
 # (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
-"""Handing listening sockets from the monitor to each worker.
+"""In a worker: the monitor's listening sockets in place of the runner's own.
 
-The monitor owns every TCP listening socket (:func:`listening_socket`); in a
-worker, :class:`SocketBroker` intercepts ``socket.socket.bind`` and, for a
-TCP address, asks the monitor for its socket and puts it in place
-(``os.dup2``) of the runner's own. Every version of the server thus accepts
-from the same kernel queue, and nothing is refused between two of them.
+:class:`SocketBroker` intercepts ``socket.socket.bind`` and, for a TCP
+address, asks the monitor for its socket (:mod:`.sockets`) and puts it in
+place (``os.dup2``) of the runner's own. No runner-specific code is needed:
+waitress, the wsgiutils runner, cheroot, Twisted and flup all bind through
+Python's ``socket`` module. ``listen()`` on such a socket tells the monitor
+that this worker serves; ``accept()`` on it hands every connection to
+:mod:`.connections`, so that a stopping worker can close them.
 """
 from __future__ import annotations
 
@@ -14,25 +16,23 @@ import errno
 import os
 import socket
 import threading
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from paste.script.reloader.worker import WorkerChannel
-
-__all__ = ["SocketBroker", "listening_socket", "address_in_use"]
+__all__ = ["SocketBroker", "address_in_use"]
 
 
 class SocketBroker:
     """Gets TCP listening sockets from the monitor when the server binds them."""
 
-    def __init__(self, channel: "WorkerChannel"):
+    def __init__(self, channel, on_accept=None):
         self.channel = channel
+        self.on_accept = on_accept
         self.adopted: list[socket.socket] = []
         self._released: list[socket.socket] = []
         self.ready_sent = False
         self._bind = socket.socket.bind
         self._listen = socket.socket.listen
         self._shutdown = socket.socket.shutdown
+        self._accept = socket.socket.accept
         self._lock = threading.Lock()
 
     def install(self) -> None:
@@ -45,22 +45,29 @@ class SocketBroker:
 
         def listen(sock, *args):
             broker._listen(sock, *args)
-            if any(s is sock for s in broker.adopted):
+            if broker.is_adopted(sock):
                 broker.serving()
 
         def shutdown(sock, how):
             # A runner stopping (Twisted does this) must not shut the socket
             # down for the monitor and the next worker too: let go of it first.
-            if any(s is sock for s in broker.adopted):
+            if broker.is_adopted(sock):
                 broker.release([sock])
             return broker._shutdown(sock, how)
 
-        bind.__doc__ = socket.socket.bind.__doc__
-        listen.__doc__ = socket.socket.listen.__doc__
-        shutdown.__doc__ = socket.socket.shutdown.__doc__
-        socket.socket.bind = bind
-        socket.socket.listen = listen
-        socket.socket.shutdown = shutdown
+        def accept(sock):
+            conn, address = broker._accept(sock)
+            if broker.on_accept is not None and broker.is_adopted(sock):
+                broker.on_accept(conn, address)
+            return conn, address
+
+        for name, function in (("bind", bind), ("listen", listen), ("shutdown", shutdown),
+                               ("accept", accept)):
+            function.__doc__ = getattr(socket.socket, name).__doc__
+            setattr(socket.socket, name, function)
+
+    def is_adopted(self, sock) -> bool:
+        return any(s is sock for s in self.adopted)
 
     @staticmethod
     def wants(sock) -> bool:
@@ -122,20 +129,6 @@ def _private_listener() -> socket.socket:
     return sock
 
 
-def listening_socket(family: int, proto: int, address: tuple, v6only) -> socket.socket:
-    """A bound (not yet listening) socket for a worker's bind request."""
-    sock = socket.socket(family, socket.SOCK_STREAM, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and v6only is not None:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
-        socket.socket.__base__.bind(sock, address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def address_in_use(exc: BaseException | None) -> bool:
     """Whether an error (or one it came from) says the address is taken."""
     seen = set()
@@ -143,7 +136,7 @@ def address_in_use(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             return True
-        if "Address already in use" in str(exc):
+        if "Address already in use" in str(exc) or "already in use" in str(exc):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
