@@ -598,7 +598,7 @@ def test_slowloris_does_not_stop_service(kind, tmp_path):
 
 # -- stopping -----------------------------------------------------------------------------
 
-def serve_paster(tmp_path: Path, kind: str, extra: str = "") -> tuple:
+def serve_paster(tmp_path: Path, kind: str, extra: str = "", args=()) -> tuple:
     write(tmp_path / "adversarial_app.py", APP_SOURCE)
     port = free_port()
     use = "PasteScript#wsgiutils" if kind == "wsgiutils" else "waitress#main"
@@ -613,7 +613,7 @@ def serve_paster(tmp_path: Path, kind: str, extra: str = "") -> tuple:
         {extra}
         """)
     env = paster_env(PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "paste.script", "serve", str(config)],
+    proc = subprocess.Popen([sys.executable, "-m", "paste.script", "serve", *args, str(config)],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     wait_for_port(port, proc=proc)
@@ -657,8 +657,25 @@ def test_stop_lets_a_request_in_flight_finish(kind, tmp_path):
     assert code == 0, output
 
 
+def serve_runner(tmp_path: Path, ignore_sigint: bool = False, **options) -> tuple:
+    """The wsgiutils runner on its own, as a script calling ``run_server`` runs it."""
+    write(tmp_path / "adversarial_app.py", APP_SOURCE)
+    port = free_port()
+    code = ("import signal, sys\n"
+            + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignore_sigint else "")
+            + "from adversarial_app import app\n"
+            "from paste.script.wsgiutils_server import run_server\n"
+            f"run_server(app, {{}}, host='127.0.0.1', port='{port}', **{options!r})\n")
+    env = paster_env(PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    wait_for_port(port, proc=proc)
+    return proc, port
+
+
 def test_stop_that_cuts_requests_exits_non_zero(tmp_path):
-    proc, port = serve_paster(tmp_path, "wsgiutils", "shutdown_timeout = 1")
+    proc, port = serve_runner(tmp_path, shutdown_timeout="1")
     thread, result = request_in_background(port, "/slow?20")
     code, seconds, output = stop(proc, [signal.SIGTERM])
     thread.join(60)
@@ -667,30 +684,37 @@ def test_stop_that_cuts_requests_exits_non_zero(tmp_path):
     assert "request(s) in flight" in output and "Traceback" not in output
 
 
+def test_paster_serve_stop_that_cuts_requests_exits_non_zero(tmp_path):
+    # Under paster serve the monitor stops its workers: --graceful-timeout.
+    proc, port = serve_paster(tmp_path, "wsgiutils", args=["--graceful-timeout=1"])
+    thread, result = request_in_background(port, "/slow?20")
+    code, seconds, output = stop(proc, [signal.SIGTERM])
+    thread.join(60)
+    assert code == 1 and seconds < 10, (code, seconds, output)
+    assert result["reply"].status is None and result["reply"].closed, result
+    assert "request(s) in flight cut after the graceful timeout" in output
+    assert "Traceback" not in output
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_second_signal_stops_at_once(tmp_path, sig):
-    proc, port = serve_paster(tmp_path, "wsgiutils", "shutdown_timeout = 60")
+@pytest.mark.parametrize("how", ["runner", "paster"])
+def test_a_second_signal_stops_at_once(tmp_path, sig, how):
+    if how == "runner":
+        proc, port = serve_runner(tmp_path, shutdown_timeout="60")
+    else:
+        proc, port = serve_paster(tmp_path, "wsgiutils", args=["--graceful-timeout=60"])
     thread, result = request_in_background(port, "/slow?30")
     code, seconds, output = stop(proc, [sig, sig])
     thread.join(60)
     assert code == 1 and seconds < 10, (code, seconds, output)
+    assert result["reply"].status is None, result
     assert "Traceback" not in output
 
 
 def test_an_ignored_sigint_stays_ignored(tmp_path):
-    # The --reload worker ignores SIGINT (Ctrl-C is the monitor's, which then
-    # sends SIGTERM): Ctrl-C plus SIGTERM must be one stop, not a forced one.
-    write(tmp_path / "adversarial_app.py", APP_SOURCE)
-    port = free_port()
-    code = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-            "from adversarial_app import app\n"
-            "from paste.script.wsgiutils_server import run_server\n"
-            f"run_server(app, {{}}, host='127.0.0.1', port='{port}')\n")
-    env = paster_env(PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    wait_for_port(port, proc=proc)
+    # A process started with SIGINT ignored (nohup, a background job) meant
+    # it: Ctrl-C plus SIGTERM must be one stop, not a forced one.
+    proc, port = serve_runner(tmp_path, ignore_sigint=True)
     thread, result = request_in_background(port, "/slow?1.5")
     code, seconds, output = stop(proc, [signal.SIGINT, signal.SIGTERM])
     thread.join(60)

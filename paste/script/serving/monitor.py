@@ -144,6 +144,8 @@ class Monitor:
     def shutdown(self, reason: str = "") -> None:
         """Stop every worker gracefully; asked twice, at once."""
         if self.pool.stopping:
+            if any(w.serving_since is not None for w in self.pool.procs):
+                self.exit_code = 1          # requests still in flight are cut
             self.pool.kill_all()
             self.done = True
             return
@@ -244,7 +246,10 @@ class Monitor:
             worker = self.pool.procs.get(pid)
             if worker is not None:
                 self._read_worker(worker)      # what it said last (an error) comes first
-                self.pool.exited(worker, os.waitstatus_to_exitcode(status))
+                code = os.waitstatus_to_exitcode(status)
+                if code and self.pool.stopping and worker.serving_since is not None:
+                    self.exit_code = 1          # a serving worker could not finish its requests
+                self.pool.exited(worker, code)
 
     # -- time ------------------------------------------------------------------------
 

@@ -364,4 +364,9 @@ class GracefulStop:
                                                         or stopped_for >= KEEPALIVE_LIMIT):
                         break
             time.sleep(0.005)
+        else:
+            if self.app.active:
+                print(f"Server child {os.getpid()}: {self.app.active} request(s) in flight "
+                      f"cut after the graceful timeout ({self.timeout:g}s).", flush=True)
+                _exit(1)
         _exit(0)
