@@ -288,6 +288,66 @@ def test_every_socket_runner_serves_two_workers_and_restarts_gracefully(site, ru
     assert all(wait_gone(pid) for pid in workers), s.out.text
 
 
+BLOCKING_RUNNER = """\
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def run(app, global_conf, host, port):
+    # socketserver accepts on a blocking socket after select() said "ready"
+    server = make_server(host, int(port), app, handler_class=Quiet)
+    print(f"serving on http://{host}:{port}", flush=True)
+    server.serve_forever()
+"""
+
+
+def listening_fd_flags(pid: int, port: int) -> int:
+    """The file status flags of the socket ``pid`` listens on ``port`` with."""
+    from tests.support import listening_inodes
+    inodes = {f"socket:[{inode}]" for inode in listening_inodes(port)}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                return int(f.read().split("flags:")[1].split()[0], 8)
+    raise AssertionError(f"process {pid} does not hold the socket listening on {port}")
+
+
+def test_a_runner_with_a_blocking_socket_shares_it_without_stalling_the_others(site):
+    # Several workers accept from one socket: were it blocking, a worker woken
+    # for a connection that another one takes first would block in accept(),
+    # and an old worker stopping during a restart stalls with it. The socket
+    # stays non-blocking whatever the runner sets; this runner still works.
+    s = site(server="egg:waitress#main")
+    write(s.dir / "wkserver.py", BLOCKING_RUNNER)
+    s.ini.write_text(s.ini.read_text().replace("use = egg:waitress#main",
+                                               "paste.server_runner = wkserver:run"))
+    s.start("--workers", "2")
+    workers = set(wait_for_children(s.proc.pid, 2))
+    assert listening_fd_flags(s.proc.pid, s.port) & os.O_NONBLOCK
+    answers = []
+    slow = [threading.Thread(target=lambda: answers.append(get(s.url + "slow?1")))
+            for _ in range(2)]
+    for thread in slow:
+        thread.start()
+    for thread in slow:
+        thread.join(30)
+    assert {pid_of(a) for a in answers if a} == workers      # one at a time each: in parallel
+    prober = Prober(s.url)
+    prober.start()
+    for version in ("v2", "v3"):
+        s.write_app(version)
+        mark = s.signal(signal.SIGHUP)
+        s.said(r"Reloaded: workers", mark)
+        s.wait_for(version)
+    failed = prober.stop()
+    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
+    assert listening_fd_flags(s.proc.pid, s.port) & os.O_NONBLOCK
+
+
 def daemon(s: Site, *args: str):
     return s.paster("--pid-file", str(s.pid_file), "--log-file", str(s.dir / "app.log"), *args)
 

@@ -91,8 +91,13 @@ class SocketBroker:
         timeout = sock.gettimeout()
         os.dup2(fds[0], sock.fileno(), inheritable=False)
         os.close(fds[0])
-        # The shared socket's blocking flag follows this runner's expectation.
-        sock.settimeout(timeout)
+        # The blocking flag belongs to the socket itself, which every worker
+        # shares: it must stay non-blocking. A worker that wakes up for a
+        # connection another one takes first would otherwise block in
+        # accept(), its whole server with it (an old worker stopping during a
+        # restart, typically). A runner that expects a blocking socket gets a
+        # timeout long enough to be one; Python waits for it with poll().
+        sock.settimeout(BLOCKING if timeout is None else timeout)
         self.adopted.append(sock)
 
     def serving(self) -> None:
@@ -118,6 +123,10 @@ class SocketBroker:
             except OSError:
                 pass
         return bool(self.adopted)
+
+
+#: The timeout that stands for "blocking" on a shared listening socket.
+BLOCKING = 365 * 24 * 3600.0
 
 
 def _private_listener() -> socket.socket:

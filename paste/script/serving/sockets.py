@@ -40,6 +40,7 @@ def listening_socket(family: int, proto: int, address: tuple, v6only) -> socket.
         if family == socket.AF_INET6 and v6only is not None:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
         socket.socket.__base__.bind(sock, address)
+        sock.setblocking(False)     # shared by the workers: see handover.adopt
     except BaseException:
         sock.close()
         raise

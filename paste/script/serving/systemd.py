@@ -36,6 +36,7 @@ def listen_fds(environ=None) -> list[socket.socket]:
     for fd in range(LISTEN_FDS_START, LISTEN_FDS_START + int(count)):
         sock = socket.socket(fileno=fd)
         sock.set_inheritable(False)
+        sock.setblocking(False)     # shared by the workers: see handover.adopt
         sockets.append(sock)
     return sockets
 
