@@ -69,6 +69,7 @@ class Pool:
         self.spawn_due: float | None = None
         self.changed: set[str] = set()     # --reload: every file changed since the start
         self.stopping = False
+        self.announcing: tuple | None = None   # (generation, first) once the old let go
 
     # -- generations ---------------------------------------------------------
 
@@ -126,8 +127,21 @@ class Pool:
         self.serving, self.pending = generation, None
         for worker in old:
             self.stop(worker)
-        self.events.generation_serving(generation, self.members(generation), first)
+        self.announcing = (generation, first)
+        self._announce()
         self.balance()          # SIGTTIN/SIGTTOU while it was loading
+
+    def _announce(self) -> None:
+        """Say the generation serves once no older worker accepts connections:
+        from then on every new connection gets the new code."""
+        if self.announcing is None:
+            return
+        generation, first = self.announcing
+        if any(w.generation is not None and w.generation < generation and not w.released
+               for w in self.procs):
+            return
+        self.announcing = None
+        self.events.generation_serving(generation, self.members(generation), first)
 
     def _fail(self, generation: int, worker: Worker) -> None:
         """A worker of the pending generation failed: the generation is given up."""
@@ -160,6 +174,9 @@ class Pool:
             if worker.generation == self.pending and not self.stopping:
                 if not self._plain_restart_needed(worker):
                     self._fail(worker.generation, worker)
+        elif op == "released":
+            worker.released = True
+            self._announce()
         elif op == "finished":
             worker.finished = True
         elif op == "single":
@@ -217,6 +234,7 @@ class Pool:
         self.procs.forget(worker)
         if self.stopping or worker.generation is None:
             return
+        self._announce()
         if worker.state == "stopping":
             if self.plain_restart and self.pending is not None:
                 self._plain_restart_step()

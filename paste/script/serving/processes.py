@@ -46,6 +46,7 @@ class Worker:
         self.exit_code = 1
         self.address_in_use = False
         self.finished = False               # its server returned on its own (cgi)
+        self.released = False               # stopping: it no longer accepts connections
         self.files: set[str] = set()
         self.stale_if_read: set[str] = set()
         self.modules: list[str] = []

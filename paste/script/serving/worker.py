@@ -270,7 +270,8 @@ def _serve(command, channel: WorkerChannel, changed: set[str], options: WorkerOp
     new_modules = NewModules() if options.reload else None
     app = InFlight(app, on_finished=_report_new_modules(channel, new_modules))
     connections.inflight = app
-    stopper = GracefulStop(app, broker, connections, options.graceful_timeout)
+    stopper = GracefulStop(app, broker, connections, options.graceful_timeout,
+                           on_released=lambda: channel.send({"op": "released"}))
     channel.on_stop = stopper
     signal.signal(signal.SIGTERM, lambda signum, frame: stopper())
     if options.reload:
@@ -320,8 +321,9 @@ class GracefulStop:
     """Stop accepting, close connections as they fall idle, exit when nothing is in flight."""
 
     def __init__(self, app: InFlight, broker: SocketBroker, connections: Connections,
-                 timeout: float):
+                 timeout: float, on_released=lambda: None):
         self.app = app
+        self.on_released = on_released
         self.broker = broker
         self.connections = connections
         self.timeout = timeout
@@ -345,6 +347,12 @@ class GracefulStop:
         threading.Thread(target=self._drain, name="paster-worker-drain", daemon=True).start()
 
     def _drain(self) -> None:
+        # Sent from this thread: __call__ may run in a signal handler, which
+        # must not wait for the channel's lock.
+        try:
+            self.on_released()      # the monitor announces the new code after this
+        except (OSError, ValueError):
+            pass
         started = time.monotonic()
         deadline = started + self.timeout
         report_at = started + SLOW_STOP
