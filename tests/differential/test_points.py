@@ -4,6 +4,7 @@ import re
 import pytest
 
 from tests.differential.harness import Pair
+from tests.test_entrypoints import DOC_INDENT
 
 
 def blocks(text: str) -> dict:
@@ -85,7 +86,7 @@ def test_descriptions_of_the_probe_widgets(probe_pair: Pair):
         "    \n"
         "    Make a beta widget.\n"
         "    \n"
-        "        It has settings.\n"
+        f"    {DOC_INDENT}It has settings.\n"
         "gamma = api_probe.widgets:Gamma\n"
         "    (self, /, *args, **kwargs)\n"
         # the description group's name ends with the pattern too
