@@ -118,7 +118,9 @@ def test_pid_reused_by_unrelated_process_is_not_trusted(tmp_path, bystander):
     path.write_text(f"{bystander.pid}\n")
     status = PidFile(str(path)).status()
     assert status.code == PidStatus.DEAD and status.pid == bystander.pid
-    assert stop_daemon(PidFile(str(path)), log=lambda m: None) == 1
+    said = []
+    assert stop_daemon(PidFile(str(path)), log=said.append) == 0     # LSB: nothing to stop
+    assert len(said) == 1 and "not running" in said[0]
     assert not path.exists()
     assert bystander.poll() is None  # never signalled
     path.write_text(f"{bystander.pid}\n")
@@ -152,7 +154,8 @@ def test_stop_terminates_the_holder_and_removes_file(tmp_path, holder):
     assert proc.wait(5) == 0  # SIGTERM ran its finally: clean exit
     assert not path.exists()
     assert messages == [f"Server in PID {proc.pid} stopped"]
-    assert stop_daemon(PidFile(str(path)), log=messages.append) == 1
+    assert stop_daemon(PidFile(str(path)), log=messages.append) == 0   # LSB: already stopped
+    assert len(messages) == 2 and "not running" in messages[1]
 
 
 def test_stop_escalates_to_sigkill(tmp_path, holder):

@@ -294,7 +294,8 @@ def _wait_unlocked(pid_file: PidFile, pid: int, timeout: float) -> bool:
 
 def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 5.0,
                 log: Callable[[str], None] = print) -> int:
-    """Stop the server holding ``pid_file``: 0 when stopped, 1 when none was running.
+    """Stop the server holding ``pid_file``: 0 when stopped, and also 0 when none
+    was running (LSB: stopping a stopped service succeeds), after saying so.
 
     SIGTERM first; after ``timeout`` seconds SIGKILL to the server's process
     group (which takes its forked children too). A stale pid file is removed,
@@ -307,7 +308,7 @@ def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 
         log(status.describe())
         if status.code == PidStatus.DEAD or os.path.exists(pid_file.path):
             _remove_stale(pid_file)
-        return 1
+        return 0
     pid = status.pid
     if pid is None:
         raise PidFileError(f"Pid file {pid_file.path} is locked but empty")

@@ -222,21 +222,25 @@ class Pair:
 
     def run(self, *args: str, setup: Optional[Callable[[Path], None]] = None,
             input: Optional[str] = None, env: Optional[dict] = None,
-            timeout: float = 120, cwd: str = "work") -> tuple:
+            timeout: float = 120, cwd: str = "work", again: Optional[tuple] = None) -> tuple:
         """Run ``paster ARGS`` on both sides; return ``(result_37, result_ours)``.
 
         Each side gets ``tmp/N/<side>/<cwd>`` as its working directory,
         prepared by ``setup(path)`` first.  The directory name is the same
         on both sides, so names that leak into generated files match.
+        With ``again`` (the pair of results of an earlier run), each side
+        runs in the directory it ran in then instead.
         """
         self._count += 1
         results = []
-        for side in (self.old, self.new):
-            top = self.tmp / str(self._count) / side.name
-            work = top / cwd
-            work.mkdir(parents=True)
-            if setup is not None:
-                setup(work)
+        for number, side in enumerate((self.old, self.new)):
+            if again is not None:
+                work = again[number].cwd
+            else:
+                work = self.tmp / str(self._count) / side.name / cwd
+                work.mkdir(parents=True)
+                if setup is not None:
+                    setup(work)
             proc = subprocess.run(
                 [str(side.paster), *args], cwd=work, input=input, capture_output=True,
                 text=True, timeout=timeout, env=side.env(env))

@@ -184,9 +184,10 @@ def serve(command) -> int:
             os.close(log_fd)
         raise
     if pid_file is False:
+        # LSB: starting a service that runs succeeds (3.7 also exited 0).
         if log_fd is not None:
             os.close(log_fd)
-        return 1
+        return 0
     startup = daemon.Startup()
     try:
         if owner is not None:
