@@ -89,6 +89,12 @@ class ServeCommand(Command):
                       help="How long stopping workers may take to finish their requests "
                            "(default 30)")
 
+    #: The actions that may follow the config file (3.x's name for them).
+    possible_subcommands = ACTIONS
+    #: False in subclasses that serve without a config file: then the first
+    #: argument may be an action, and ``loadapp``/``loadserver`` get "".
+    requires_config_file = True
+
     # Set by _parse_arguments (the serving engine relies on these names).
     config_file: str | None = None
     app_spec: str = ""
@@ -110,28 +116,37 @@ class ServeCommand(Command):
         """Turn the arguments into the specs that :meth:`load_app_and_server` uses."""
         args = list(self.args)
         opts = self.options
-        if not args:
+        subcommands = tuple(self.possible_subcommands)
+        if not self.requires_config_file:
+            spec = ""
+        elif not args:
             if opts.show_status or opts.stop_daemon:
                 return  # only the pid file matters
             raise BadCommand("You must give a config file (paster serve CONFIG_FILE)")
-        spec = args.pop(0)
+        else:
+            spec = args.pop(0)
         # The action may follow var=value arguments (an [exe] ``add`` puts
         # those before what is typed after ./app.ini).
-        actions = [arg for arg in args if arg in ACTIONS]
+        actions = [arg for arg in args if arg in subcommands]
         if len(actions) > 1:
-            raise BadCommand(f"Give one of {'|'.join(ACTIONS)}, not {' and '.join(actions)}")
+            raise BadCommand(f"Give one of {'|'.join(subcommands)}, not {' and '.join(actions)}")
         if actions:
             self.action = actions[0]
             args.remove(self.action)
         for arg in args:
             if "=" not in arg:
                 raise BadCommand(f"Unknown argument {arg!r}: expected "
-                                 f"{', '.join(ACTIONS)} or var=value")
+                                 f"{', '.join(subcommands)} or var=value")
         self.global_conf = self.parse_vars(args)
-        if not _SCHEME.match(spec) or (len(spec) > 1 and spec[1] == ":" and os.name == "nt"):
+        if spec and (not _SCHEME.match(spec)
+                     or (len(spec) > 1 and spec[1] == ":" and os.name == "nt")):
             spec = "config:" + spec
         scheme, _, rest = spec.partition(":")
-        if scheme.lower() == "config":
+        if not spec:
+            self.config_file = None
+            self.app_spec = ""
+            self.relative_to = os.getcwd()
+        elif scheme.lower() == "config":
             path, _, fragment = rest.partition("#")
             path = os.path.abspath(path)
             self.config_file = path
@@ -206,10 +221,86 @@ class ServeCommand(Command):
         from paste.script.serving.loading import load_app
         return load_app(self, spec, name, relative_to, global_conf)
 
+    # -- 3.x's methods, for subclasses and code that call them ----------------------
+    # paster serve itself goes through the serving engine; these do, one at a
+    # time, what they did in 3.x.
+
+    def restart_with_reloader(self) -> int:
+        """Serve under the reload monitor (``--reload``); return the exit status."""
+        self.options.reload = True
+        return self.restart_with_monitor(reloader=True)
+
+    def restart_with_monitor(self, reloader: bool = False) -> int:
+        """Serve under the monitor, which replaces a worker that dies; with
+        ``reloader``, the reload monitor. Return the exit status."""
+        from paste.script.serving import launch
+        if not (self.app_spec or self.config_file):
+            self._parse_arguments()
+        if reloader:
+            return launch.run_reloader(self)
+        return launch.serve(self)
+
+    def daemonize(self) -> None:
+        """Detach this process (double fork, new session, stdio to /dev/null).
+
+        Raises :class:`DaemonizeException` when the pid file names a live
+        server. Returns in the daemon; the original process exits 0.
+        """
+        from paste.script import daemon
+        pid_file = self.options.pid_file
+        pid = live_pidfile(pid_file) if pid_file else None
+        if pid:
+            raise DaemonizeException(
+                f"Daemon is already running (PID: {pid} from PID file {pid_file})")
+        if self.verbose > 0:
+            print("Entering daemon mode")
+        startup = daemon.daemonize()
+        startup.ready()
+        startup.close()
+
+    def record_pid(self, pid_file: str) -> None:
+        """Write this process's pid to ``pid_file``, removed again when it exits
+        (SIGTERM included: it becomes a ``SystemExit``, so no stale file stays)."""
+        import atexit
+        from paste.script.daemon import PidFile, PidFileError, install_exit_handlers
+        if self.verbose > 1:
+            print(f"Writing PID {os.getpid()} to {pid_file}")
+        record = PidFile(pid_file)
+        try:
+            record.acquire()
+            record.write()
+        except PidFileError as exc:
+            raise BadCommand(str(exc)) from None
+        atexit.register(record.release)
+        install_exit_handlers()
+
+    def change_user_group(self, user, group) -> None:
+        """Switch to ``user`` and ``group`` (names or numbers) now; as root only."""
+        from paste.script import privileges
+        try:
+            identity = privileges.resolve(user, group)
+        except privileges.PrivilegeError as exc:
+            raise BadCommand(str(exc)) from None
+        if identity is None:
+            return
+        if self.verbose > 0:
+            print(f"Changing user to {identity.user}:{group or '(unknown)'} "
+                  f"({identity.uid}:{identity.gid})")
+        privileges.drop_privileges(identity)
+
 
 # ---------------------------------------------------------------------------
 # Names the original module exported, kept for code that imports them. The
 # daemon machinery itself lives in paste.script.daemon.
+
+def __getattr__(name: str):
+    # 3.x imported PasteDeploy's loadapp and loadserver here; importing it
+    # only when asked keeps ``paster help``, which imports this module, fast.
+    if name in ("loadapp", "loadserver"):
+        import paste.deploy
+        return getattr(paste.deploy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 class DaemonizeException(Exception):
     """Daemon start-up refused (kept for code that catches it)."""
