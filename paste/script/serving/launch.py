@@ -184,10 +184,11 @@ def serve(command) -> int:
             os.close(log_fd)
         raise
     if pid_file is False:
-        # LSB: starting a service that runs succeeds (3.7 also exited 0).
+        # LSB: starting a daemon that runs succeeds (3.7 also exited 0); a
+        # foreground serve that cannot serve has failed.
         if log_fd is not None:
             os.close(log_fd)
-        return 0
+        return 0 if opts.daemon else 1
     startup = daemon.Startup()
     try:
         if owner is not None:
