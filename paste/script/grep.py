@@ -205,6 +205,10 @@ class GrepCommand(Command):
     #: File and directory names never searched (hidden directories and those
     #: in ``_SKIP_DIRS`` are skipped too).
     bad_names = [".svn", "CVS", "_darcs"]
+    #: Counters that command() resets (here too for code that calls the
+    #: search methods directly, as 3.x's could be).
+    found_any = False
+    total_files = 0
 
     parser = Command.standard_parser(verbose=True)
     parser.add_option(
