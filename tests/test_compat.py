@@ -72,3 +72,61 @@ def test_descriptions_and_interfaces():
         assert getattr(epdesc, name).description.strip()
     assert interfaces.IAppInstall.write_config.__doc__
     assert callable(logging_config.listen) and callable(logging_config.stopListening)
+
+
+def test_default_sysconfigs_follow_the_environment_and_subclasses(monkeypatch):
+    from paste.script.appinstall import AbstractInstallCommand, MakeConfigCommand
+    monkeypatch.setenv("PASTE_SYSCONFIG", "/first/sys.py")
+    assert AbstractInstallCommand.default_sysconfigs[0] == (False, "/first/sys.py")
+    monkeypatch.delenv("PASTE_SYSCONFIG")
+    configs = MakeConfigCommand("make-config").default_sysconfigs
+    assert (False, "/first/sys.py") not in configs
+    assert configs[-1] == (True, "paste.script.default_sysconfig")
+
+    class Quiet(MakeConfigCommand):
+        default_sysconfigs = [(True, "my.sysconfig")]
+
+    cmd = Quiet("make-config")
+    assert cmd._sysconfig_list(["--sysconfig=a.py"]) == [(True, "a.py"), (True, "my.sysconfig")]
+    assert cmd._sysconfig_list(["--no-default-sysconfig"]) == []
+
+
+def test_make_config_info_goes_through_show_info(capsys, monkeypatch):
+    from paste.script.appinstall import MakeConfigCommand
+    shown = []
+
+    class Shy(MakeConfigCommand):
+        def show_info(self):
+            shown.append(self.installer.ep_name)
+
+    assert Shy("make-config").run(["--no-default-sysconfig", "--info", "PasteScript#x"]) == 0
+    assert shown == ["x"]
+
+
+def test_parse_exe_file_reads_3x_keys(tmp_path, monkeypatch):
+    config = tmp_path / "app.ini"
+    config.write_text("[exe]\ncommand = serve\noptions = -v 'a b'\nsys.path = lib\n")
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    assert command.parse_exe_file(str(config)) == ["serve", str(config), "-v", "a b"]
+    assert __import__("sys").path[0] == str(tmp_path / "lib")
+    assert command.parse_exe_file(str(tmp_path / "none.ini")) == ["exe", str(tmp_path / "none.ini")]
+
+
+def test_grep_code_helpers(tmp_path):
+    from paste.script.grep import code_uses, occurrence_lines
+    source = tmp_path / "m.py"
+    source.write_text("x = 1\n\ndef f(spam):\n    y = spam\n    return spam\n")
+    code = compile(source.read_text(), str(source), "exec")
+    uses = code_uses(code, "spam", str(source), [])
+    assert [path for _, path in uses] == [["f"]]
+    assert occurrence_lines(uses[0][0], "spam", every=False) == [(4, "y = spam")]
+    assert occurrence_lines(uses[0][0], "spam", every=True) == [(4, "y = spam"), (5, "return spam")]
+
+
+def test_help_prints_the_global_options_of_base_parser(capsys, monkeypatch):
+    from paste.script import help as help_mod
+    assert help_mod.base_parser is command.parser
+    printed = []
+    monkeypatch.setattr(help_mod.base_parser, "print_help", lambda: printed.append(True))
+    help_mod.HelpCommand("help").generic_help()
+    assert printed == [True]

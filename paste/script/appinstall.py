@@ -19,6 +19,7 @@ import re
 import sys
 
 from paste.script.command import BadCommand, Command
+from paste.script.command import run as run_command  # noqa: F401  (3.x's name, kept for importers)
 
 __all__ = ["AbstractInstallCommand", "Installer", "MakeConfigCommand", "SetupCommand"]
 
@@ -48,10 +49,31 @@ def _default_sysconfigs() -> list[tuple[bool, str]]:
     return configs
 
 
+def __getattr__(name: str):
+    # 3.x imported PasteDeploy's appconfig here; importing it only when
+    # asked keeps ``paster help``, which imports this module, fast.
+    if name == "appconfig":
+        from paste.deploy import appconfig
+        return appconfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _DefaultSysconfigs:
+    """``default_sysconfigs`` as 3.x's class attribute: read from the environment
+    ($PASTE_SYSCONFIG, $HOME) each time, so a long-lived process sees changes and no
+    run can grow the shared list. A subclass may replace it with a list of its own."""
+
+    def __get__(self, instance, owner) -> list[tuple[bool, str]]:
+        return _default_sysconfigs()
+
+
 class AbstractInstallCommand(Command):
     """Base of ``make-config`` and ``setup-app``: sysconfigs and installers."""
 
     default_interactive = 1
+    #: (explicit, file or module name) pairs, most specific first, loaded
+    #: unless ``--no-default-sysconfig`` is given.
+    default_sysconfigs = _DefaultSysconfigs()
 
     def run(self, args: list) -> int:
         # Sysconfigs may add options, so they are found and loaded before
@@ -81,15 +103,14 @@ class AbstractInstallCommand(Command):
                 rest.append(arg)
         return ours, rest
 
-    @staticmethod
-    def _sysconfig_list(sysconfig_args: list) -> list[tuple[bool, str]]:
+    def _sysconfig_list(self, sysconfig_args: list) -> list[tuple[bool, str]]:
         """(explicit, name) pairs, most specific first: the last --sysconfig given wins."""
         explicit = [(True, arg[len("--sysconfig="):]) for arg in sysconfig_args
                     if arg.startswith("--sysconfig=")]
         explicit.reverse()
         if "--no-default-sysconfig" in sysconfig_args:
             return explicit
-        return explicit + _default_sysconfigs()
+        return explicit + list(self.default_sysconfigs)
 
     @classmethod
     def standard_parser(cls, **kw):
@@ -465,7 +486,7 @@ class MakeConfigCommand(AbstractInstallCommand):
         if self.options.show_info:
             if len(self.args) > 1:
                 raise BadCommand("With --info you can only give one argument")
-            print(self.installer.description(None))
+            self.show_info()
             return 0
         if len(self.args) > 1:
             self.config_file = self.args[1]
@@ -504,6 +525,10 @@ class MakeConfigCommand(AbstractInstallCommand):
             for filename in filenames or ():
                 print(f"  {filename}")
         return 0
+
+    def show_info(self) -> None:
+        """``--info``: print what the installer says about the application."""
+        print(self.installer.description(None))
 
     def make_vars(self, given: dict) -> dict:
         """Variables for the template: sysconfig's, the user's, then the computed ones."""

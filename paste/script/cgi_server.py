@@ -18,6 +18,12 @@ from paste.script.runners_common import runner_options
 
 __all__ = ["paste_run_cgi", "run_with_cgi"]
 
+#: Where :func:`run_with_cgi` writes the response when it is given no
+#: stream: the binary standard output, as in 3.x. Code may replace it (a
+#: test, with an ``io.BytesIO``); None means ``sys.stdout.buffer`` at the
+#: time of the request.
+stdout = getattr(sys.__stdout__, "buffer", None)
+
 
 def paste_run_cgi(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
     """Run ``wsgi_app`` for the one request described by the CGI environment."""
@@ -31,8 +37,8 @@ def run_with_cgi(application: Callable, environ: dict | None = None,
                  stdin=None, stdout=None, stderr=None) -> None:
     """Run one request through ``application`` following the CGI 1.1 contract.
 
-    ``environ`` defaults to ``os.environ``; ``stdin``/``stdout`` to the binary
-    standard streams. The standard library's ``wsgiref`` CGI handler does the
+    ``environ`` defaults to ``os.environ``; ``stdin`` to the binary standard
+    input, ``stdout`` to this module's ``stdout``. The standard library's ``wsgiref`` CGI handler does the
     work: it fills in the WSGI keys, frames the response with a ``Status:``
     header and answers 500 (logging the traceback to ``stderr``) when the
     application fails.
@@ -41,7 +47,8 @@ def run_with_cgi(application: Callable, environ: dict | None = None,
 
     environ = dict(os.environ if environ is None else environ)
     stdin = stdin if stdin is not None else sys.stdin.buffer
-    stdout = stdout if stdout is not None else sys.stdout.buffer
+    if stdout is None:
+        stdout = globals()["stdout"] or sys.stdout.buffer
     stderr = stderr if stderr is not None else sys.stderr
     # wsgiref fills PATH_INFO/SCRIPT_NAME from the CGI variables; an empty
     # PATH_INFO is fine, but WSGI wants SCRIPT_NAME and PATH_INFO present.

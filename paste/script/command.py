@@ -253,12 +253,49 @@ class NotFoundCommand:
         return _unknown_command(self.command_name, get_commands())
 
 
+def parse_exe_file(config: str) -> list:
+    """``[command, config, *options]`` from the ``[exe]`` section of ``config``.
+
+    3.x's reader of an older ``[exe]`` layout, kept for code that calls it
+    (``paster exe`` itself reads the section with
+    :func:`paste.script.exe.exe_command_line`): ``command`` (default
+    ``exe``), ``options`` (shell-quoted words) and ``sys.path``
+    (shell-quoted directories relative to the file, put first on
+    ``sys.path``). A missing file or section gives ``['exe', config]``.
+    """
+    import configparser
+    import shlex
+    parser = configparser.RawConfigParser()
+    parser.read([config])
+    command_name = "exe"
+    options: list = []
+    if parser.has_option("exe", "command"):
+        command_name = parser.get("exe", "command")
+    if parser.has_option("exe", "options"):
+        options = shlex.split(parser.get("exe", "options"))
+    if parser.has_option("exe", "sys.path"):
+        here = os.path.dirname(config)
+        for path in shlex.split(parser.get("exe", "sys.path")):
+            sys.path.insert(0, os.path.abspath(os.path.join(here, path)))
+    return [command_name, config, *options]
+
+
 def popdefault(dict_: dict, name: str, default=None):
     """``dict_.pop(name, default)`` (kept for code that imports it)."""
     return dict_.pop(name, default)
 
 
 python_version = sys.version.split()[0]
+
+
+def __getattr__(name: str):
+    # 3.x's ``dist``: PasteScript's own distribution, pkg_resources-shaped.
+    # Looked up on first use, so that ``paster help`` does not pay for it.
+    if name == "dist":
+        global dist
+        dist = pluginlib.get_distro("PasteScript")
+        return dist
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(args: list | None = None) -> None:

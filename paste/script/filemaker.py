@@ -20,6 +20,7 @@ import re
 
 from paste.script import pluginlib
 from paste.script.command import BadCommand, NoAnswer
+from paste.script.command import popdefault  # noqa: F401  (3.x defined it here too)
 from paste.script.copydir import CopyError, substitute_content
 from paste.script.util.programs import ProgramRunner
 

@@ -52,6 +52,16 @@ from paste.script.util.options import OptionError, asbool, asint, aslist, asocta
 __all__ = ["run_ajp_thread", "run_ajp_fork", "run_fcgi_thread", "run_fcgi_fork",
            "run_scgi_thread", "run_scgi_fork"]
 
+
+def __getattr__(name: str):
+    # 3.x imported serve's ensure_port_cleanup here; runners do not import
+    # the serve command, so it is looked up only when asked.
+    if name == "ensure_port_cleanup":
+        from paste.script.serve import ensure_port_cleanup
+        return ensure_port_cleanup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _COMMON = {"host": str, "port": asport, "debug": asbool, "minSpare": asint, "maxSpare": asint}
 _UNIX = {"socket": str, "umask": asoctal}
 

@@ -18,7 +18,7 @@ import sys
 from paste.script import pluginlib
 from paste.script.command import BadCommand, Command
 
-__all__ = ["GrepCommand", "find_symbol"]
+__all__ = ["GrepCommand", "find_symbol", "code_uses", "occurrence_lines"]
 
 # Directories that never hold the project's own code.
 _SKIP_DIRS = {"CVS", "_darcs", "__pycache__", "node_modules"}
@@ -138,6 +138,56 @@ def find_symbol(source: str, symbol: str, filename: str = "<string>") -> list[tu
     return result
 
 
+def code_uses(code, symbol: str, filename: str, path: list) -> list[tuple[object, list]]:
+    """(code object, scope path) for each use of ``symbol`` in compiled ``code``.
+
+    3.x's search over code objects (``GrepCommand.search_code``): a code
+    object uses the symbol when it names it as a variable or global, or has
+    a constant equal to it; nested code objects of the same file are
+    searched too. The path is the names of the enclosing functions and
+    classes (3.x meant to leave the module's own code object out, but
+    looked for its Python 2 name, so on Python 3 its paths began with
+    ``<module>``).
+    """
+    import inspect
+    if code.co_name != "<module>":
+        path = path + [code.co_name]
+    uses = []
+    if symbol in code.co_varnames or symbol in code.co_names:
+        uses.append((code, path))
+    for const in code.co_consts:
+        if isinstance(const, str) and const == symbol:
+            uses.append((code, path))
+        if inspect.iscode(const) and const.co_filename == filename:
+            uses.extend(code_uses(const, symbol, filename, path))
+    return uses
+
+
+def occurrence_lines(code, symbol: str, every: bool) -> list[tuple[int, str]]:
+    """(line number, text) of the lines after ``code``'s first line that contain ``symbol``.
+
+    The first hit's indentation is cut from each line, and the search stops
+    at a hit indented less (the code object ended); unless ``every``, only
+    the first hit is given. As 3.x's ``find_occurance``.
+    """
+    import tokenize
+    lines = []
+    first_indent = None
+    with tokenize.open(code.co_filename) as f:
+        for lineno, line in enumerate(f, 1):
+            if lineno <= code.co_firstlineno or symbol not in line:
+                continue
+            indent = len(line) - len(line.lstrip(" \t"))
+            if first_indent is None:
+                first_indent = indent
+            elif indent < first_indent:
+                break
+            lines.append((lineno, line[first_indent:].rstrip()))
+            if not every:
+                break
+    return lines
+
+
 class GrepCommand(Command):
     """``paster grep SYMBOL``: a plugin command, active in projects that use PasteScript."""
 
@@ -151,6 +201,14 @@ class GrepCommand(Command):
     SYMBOL: variables, attributes, arguments, imports, definitions and
     equal strings. Exit status 0 when something was found, 1 otherwise.
     """
+
+    #: File and directory names never searched (hidden directories and those
+    #: in ``_SKIP_DIRS`` are skipped too).
+    bad_names = [".svn", "CVS", "_darcs"]
+    #: Counters that command() resets (here too for code that calls the
+    #: search methods directly, as 3.x's could be).
+    found_any = False
+    total_files = 0
 
     parser = Command.standard_parser(verbose=True)
     parser.add_option(
@@ -194,16 +252,18 @@ class GrepCommand(Command):
         subdirs = []
         for name in names:
             full = os.path.join(directory, name)
+            if name in self.bad_names:
+                continue
             if os.path.isdir(full):
                 if self.skip_dir(name, full, top):
                     continue
                 subdirs.append(full)
             elif name.endswith(".py"):
                 if not self.excluded(self.module_name(full)):
-                    self.search_python(full)
+                    self.search_file(full)
             elif os.path.splitext(name)[1].lower() in self.add_types:
                 if not self.excluded(self.module_name(os.path.dirname(full))):
-                    self.search_text(full)
+                    self.search_file(full)
         for subdir in subdirs:
             self.search_dir(subdir)
 
@@ -234,6 +294,34 @@ class GrepCommand(Command):
     def relative_name(self, filename: str) -> str:
         return os.path.relpath(filename, self.basedir)
 
+    def display(self, filename: str, path: list) -> str:
+        """The heading of a hit: ``module`` or ``module:Class.method``."""
+        module = self.module_name(filename) or os.path.basename(filename)
+        return f"{module}:{'.'.join(path)}" if path else module
+
+    def search_file(self, filename: str) -> None:
+        """Search one file: Python code by its syntax, anything else as text."""
+        if filename.endswith(".py"):
+            self.search_python(filename)
+        else:
+            self.search_text(filename)
+
+    def search_code(self, code, filename: str, path: list) -> None:
+        """Report each use of the symbol in a compiled code object (see :func:`code_uses`)."""
+        for found_code, found_path in code_uses(code, self.symbol, filename, path):
+            self.found(found_code, filename, found_path)
+
+    def found(self, code, filename: str, path: list) -> None:
+        """Print the heading of a hit in ``code``, then its line(s)."""
+        self.found_any = True
+        print(self.display(filename, path))
+        self.find_occurance(code)
+
+    def find_occurance(self, code) -> None:
+        """Print the line(s) of ``code`` with the symbol (all of them with ``-v``)."""
+        for lineno, line in occurrence_lines(code, self.symbol, every=bool(self.verbose)):
+            print(f"  {lineno:3d}  {line}")
+
     def search_python(self, filename: str) -> None:
         self.total_files += 1
         try:
@@ -255,10 +343,9 @@ class GrepCommand(Command):
             return
         self.found_any = True
         lines = source.decode("utf-8", "replace").splitlines()
-        module = self.module_name(filename) or os.path.basename(filename)
         current = None
         for scope, lineno in hits:
-            label = f"{module}:{scope}" if scope else module
+            label = self.display(filename, scope.split(".") if scope else [])
             if label != current:
                 print(label)
                 current = label

@@ -1,7 +1,8 @@
 # (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
 """``paster help``: the global usage and command list, or one command's help."""
-from paste.script.command import BadCommand, Command, get_commands, load_command, parser
+from paste.script.command import BadCommand, Command, get_commands, load_command
+from paste.script.command import parser as base_parser  # the global paster options; 3.x name
 
 __all__ = ["HelpCommand", "format_command_list"]
 
@@ -57,7 +58,7 @@ class HelpCommand(Command):
         return 0
 
     def generic_help(self):
-        parser.print_help()
+        base_parser.print_help()
         print()
         print("Commands:")
         print(format_command_list(get_commands()))

@@ -19,6 +19,16 @@ from paste.script.command import BadCommand, Command
 
 __all__ = ["RequestCommand", "build_environ", "call_app", "Response"]
 
+
+def __getattr__(name: str):
+    # 3.x imported PasteDeploy's loadapp here; importing it only when asked
+    # keeps ``paster help``, which imports this module, fast.
+    if name == "loadapp":
+        from paste.deploy import loadapp
+        return loadapp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]+:", re.I)
 
 

@@ -15,7 +15,11 @@ from paste.script.util.options import asbool, convert
 
 __all__ = ["TestApplication", "make_test_application"]
 
-_PAGE = """\
+# The page and row templates (%-formatted, 3.x's names and keys): a page
+# gets ``environ``, the rows joined; a row gets ``key``, ``value``,
+# ``value_repr`` and ``value_literal`` (the repr as HTML). Code may replace
+# them; the application reads them for each request.
+html_page_template = """\
 <!DOCTYPE html>
 <html>
 <head>
@@ -25,14 +29,24 @@ _PAGE = """\
 <body>
 <h1>Test Application: Working!</h1>
 <table border="1">
-{rows}
+%(environ)s
 </table>
 <p>To see how the server handles an error, add <code>?error=true</code> to the URL.</p>
 </body>
 </html>
 """
 
-_ROW = "<tr><td><b>{key}</b></td><td><tt>{value}</tt></td></tr>"
+html_row_template = "<tr><td><b>%(key)s</b></td><td><tt>%(value_literal)s</tt></td></tr>\n"
+
+text_page_template = "%(environ)s"
+text_row_template = "%(key)s: %(value_repr)s\n"
+
+
+def make_literal(value: str) -> str:
+    """``value`` as HTML text: escaped (quotes too), line breaks as ``<br>``."""
+    value = html.escape(value, True)
+    value = value.replace("\n\r", "\n").replace("\r", "\n")
+    return value.replace("\n", "<br>\n")
 
 
 class TestApplication:
@@ -49,19 +63,27 @@ class TestApplication:
         query = environ.get("QUERY_STRING", "")
         if "error=" in query:
             raise RuntimeError("Here is your error report, ordered and delivered (?error=true)")
-        items = sorted(environ.items())
         if self.text:
-            body = "".join(f"{key}: {value!r}\n" for key, value in items)
+            page, row = text_page_template, text_row_template
             content_type = "text/plain; charset=utf-8"
         else:
-            rows = "\n".join(_ROW.format(key=html.escape(key), value=html.escape(repr(value)))
-                             for key, value in items)
-            body = _PAGE.format(rows=rows)
+            page, row = html_page_template, html_row_template
             content_type = "text/html; charset=utf-8"
-        data = body.encode("utf-8")
+        rows = "".join(row % _row_values(key, environ[key], html_key=not self.text)
+                       for key in sorted(environ))
+        data = (page % {"environ": rows}).encode("utf-8")
         start_response("200 OK", [("Content-Type", content_type),
                                   ("Content-Length", str(len(data)))])
         return [data]
+
+
+def _row_values(key: str, value: Any, html_key: bool) -> dict:
+    try:
+        value_repr = repr(value)
+    except Exception as exc:  # a broken __repr__ in some middleware's object
+        value_repr = f"Cannot use repr(): {exc}"
+    return {"key": html.escape(key) if html_key else key, "value": value,
+            "value_repr": value_repr, "value_literal": make_literal(value_repr)}
 
 
 _OPTIONS = {"text": asbool, "lint": asbool}

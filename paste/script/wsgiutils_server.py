@@ -19,6 +19,16 @@ from paste.script.runners_common import format_address, stop_signals
 
 __all__ = ["run_server", "WSGIServer", "make_server", "ClientDisconnected", "FileWrapper"]
 
+
+def __getattr__(name: str):
+    # 3.x imported serve's ensure_port_cleanup here; runners do not import
+    # the serve command, so it is looked up only when asked.
+    if name == "ensure_port_cleanup":
+        from paste.script.serve import ensure_port_cleanup
+        return ensure_port_cleanup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 log = logging.getLogger(__name__)
 
 #: Option name -> converter, and option name -> default, for ``[server:main]``.

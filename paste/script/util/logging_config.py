@@ -10,11 +10,27 @@ because an application's loggers are often created before the server
 configures logging).
 """
 import configparser
+import errno
 import logging.config
 
-from logging.config import listen, stopListening  # noqa: F401  (the original exported them)
+from logging.config import (  # noqa: F401  (the original exported them)
+    DEFAULT_LOGGING_CONFIG_PORT, listen, stopListening)
 
 __all__ = ["fileConfig", "listen", "stopListening"]
+
+#: The errno of a connection reset by the peer (3.x's listener ignored it).
+RESET_ERROR = errno.ECONNRESET
+
+#: Level names accepted in ``level =`` lines, and their values (3.x's table).
+log_levelNames = {
+    "CRITICAL": logging.CRITICAL,
+    "ERROR": logging.ERROR,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "INFO": logging.INFO,
+    "DEBUG": logging.DEBUG,
+    "NOTSET": logging.NOTSET,
+}
 
 
 def fileConfig(fname, defaults=None, disable_existing_loggers=False, encoding=None):
