@@ -288,6 +288,25 @@ def test_every_socket_runner_serves_two_workers_and_restarts_gracefully(site, ru
     assert all(wait_gone(pid) for pid in workers), s.out.text
 
 
+def test_a_wsgiutils_worker_whose_threads_are_busy_leaves_new_connections_to_the_others(site):
+    # With keep-alive, whoever accepts a connection serves it for good: a
+    # worker that took connections it had no thread for left the others idle.
+    s = site(server="egg:PasteScript#wsgiutils", extra="threads = 1")
+    s.start("--workers", "2")
+    wait_for_children(s.proc.pid, 2)
+    for _attempt in range(4):
+        slow = []
+        thread = threading.Thread(target=lambda: slow.append(get(s.url + "slow?1.5")))
+        thread.start()
+        time.sleep(0.5)                     # its worker's one thread is busy now
+        began = time.monotonic()
+        fast = get(s.url)
+        waited = time.monotonic() - began
+        thread.join(30)
+        assert slow and slow[0] and fast, (slow, fast)
+        assert pid_of(fast) != pid_of(slow[0]) and waited < 0.8, (slow, fast, waited)
+
+
 BLOCKING_RUNNER = """\
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 

@@ -55,12 +55,14 @@ class WSGIServer:
         self.connections: dict = {}
         self._force = False
         self._stopped = threading.Event()
-        self._workers = WorkerPool(settings.threads, lambda conn: serve_requests(self, conn))
+        self._workers = WorkerPool(settings.threads, lambda conn: serve_requests(self, conn),
+                                   self._thread_freed)
         self._ready: list = []
         self._calls = collections.deque()
         self._listener_closed = False
         self._accepting = False
         self._accept_resume = 0.0
+        self._saturated = False     # not accepting while every thread is busy
         self._date_second = -1
         self._date_line = ""
         if hasattr(socket, "TCP_DEFER_ACCEPT"):
@@ -205,8 +207,15 @@ class WSGIServer:
 
     def _resume_accepting(self, now: float) -> None:
         if not self._accepting and not self.stopping and now >= self._accept_resume \
-                and len(self.connections) < self.settings.connection_limit:
+                and len(self.connections) < self.settings.connection_limit \
+                and self._workers.busy < self.settings.threads:
             self._listen(True)
+
+    def _thread_freed(self) -> None:
+        # A worker thread, right after it finished a connection's turn.
+        if self._saturated:
+            self._saturated = False
+            self.call_soon(lambda: self._resume_accepting(time.monotonic()))
 
     def _listen(self, on: bool) -> None:
         if on and not self._accepting:
@@ -221,10 +230,19 @@ class WSGIServer:
         # listening socket is shared, and a worker accepting a whole burst
         # (wrk's 16 keep-alive connections) would serve all of it while the
         # others idle: 2 workers then measured as 1 in one run out of three.
+        # For the same reason a worker whose threads are all busy leaves new
+        # connections to the others (or to the kernel's backlog) until one is
+        # free: with keep-alive, whoever accepts a connection serves it for good.
         if len(self.connections) >= self.settings.connection_limit \
                 and not self._reclaim_idle():
             self._listen(False)  # the kernel's backlog holds the next ones
             return
+        if self._workers.busy >= self.settings.threads:
+            self._saturated = True
+            if self._workers.busy >= self.settings.threads:  # else one was just freed
+                self._listen(False)
+                return
+            self._saturated = False
         try:
             sock, addr = self.socket.accept()
         except BlockingIOError:
@@ -260,14 +278,26 @@ class WSGIServer:
 
 
 class WorkerPool:
-    """``threads`` threads calling ``handle(conn)`` for each connection put in."""
+    """``threads`` threads calling ``handle(conn)`` for each connection put in,
+    then ``freed()``; ``busy`` is how many connections are put in and not done."""
 
-    def __init__(self, threads: int, handle: Callable):
+    def __init__(self, threads: int, handle: Callable, freed: Callable[[], None]):
         self._handle = handle
+        self._freed = freed
         self._queue = queue.SimpleQueue()
-        self.put = self._queue.put
+        self._lock = threading.Lock()
+        self._put = 0       # written by the loop thread only
+        self._done = 0      # written by worker threads, under the lock
         self._threads = [threading.Thread(target=self._work, name=f"wsgiutils-worker-{n}",
                                           daemon=True) for n in range(threads)]
+
+    @property
+    def busy(self) -> int:
+        return self._put - self._done
+
+    def put(self, conn) -> None:
+        self._put += 1
+        self._queue.put(conn)
 
     def start(self) -> None:
         for thread in self._threads:
@@ -296,3 +326,6 @@ class WorkerPool:
                 conn.close_after = True
                 conn.output.broken = True
                 conn.release()
+            with self._lock:
+                self._done += 1
+            self._freed()
