@@ -153,7 +153,7 @@ def test_workers_answer_in_parallel_from_distinct_processes(site):
     s = site(extra="threads = 1")        # one request at a time per worker
     s.start("--workers", "2")
     workers = set(wait_for_children(s.proc.pid, 2))
-    for _attempt in range(3):            # the kernel may give one worker every connection
+    for _attempt in range(6):            # the kernel may give one worker every connection
         results = []
         threads = [threading.Thread(target=lambda: results.append(get(s.url + "slow?0.5")))
                    for _ in range(4)]

@@ -208,8 +208,20 @@ class WSGIServer:
     def _resume_accepting(self, now: float) -> None:
         if not self._accepting and not self.stopping and now >= self._accept_resume \
                 and len(self.connections) < self.settings.connection_limit \
-                and self._workers.busy < self.settings.threads:
+                and not self._all_threads_busy():
             self._listen(True)
+
+    def _all_threads_busy(self) -> bool:
+        """True if no worker thread is free; the next one freed then calls
+        :meth:`_resume_accepting` (through :meth:`_thread_freed`)."""
+        threads = self.settings.threads
+        if self._workers.busy < threads:
+            return False
+        self._saturated = True
+        if self._workers.busy < threads:  # one was freed before it could see the flag
+            self._saturated = False
+            return False
+        return True
 
     def _thread_freed(self) -> None:
         # A worker thread, right after it finished a connection's turn.
@@ -237,12 +249,9 @@ class WSGIServer:
                 and not self._reclaim_idle():
             self._listen(False)  # the kernel's backlog holds the next ones
             return
-        if self._workers.busy >= self.settings.threads:
-            self._saturated = True
-            if self._workers.busy >= self.settings.threads:  # else one was just freed
-                self._listen(False)
-                return
-            self._saturated = False
+        if self._all_threads_busy():
+            self._listen(False)
+            return
         try:
             sock, addr = self.socket.accept()
         except BlockingIOError:
