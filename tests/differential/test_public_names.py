@@ -202,8 +202,10 @@ def test_parse_exe_file(both):
 
 
 def grep_project(work: Path) -> None:
+    # Code on the first line: a module's code object starts there on every
+    # Python (3.9 starts it at the first line of code, later ones at line 1).
     (work / "mod.py").write_text(textwrap.dedent('''\
-        # widget here is a comment
+        import os
         widget = 1
 
         class Shop:
