@@ -17,9 +17,10 @@ socket-activated service.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
-__all__ = ["SocketPool", "listening_socket", "describe"]
+__all__ = ["SocketPool", "listening_socket", "describe", "bind_listener", "resolve_address"]
 
 _WILDCARDS = ("", "0.0.0.0", "::")
 
@@ -30,6 +31,70 @@ def describe(address) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{host}:{port}"
+
+
+def resolve_address(address) -> tuple[int, int, object]:
+    """``(family, proto, sockaddr)`` to bind for ``(host, port)`` or a Unix path.
+
+    ``host`` may be bracketed (``[::1]``); ``""`` means every IPv4 address,
+    as it always has for ``host =`` in a server section. A name that
+    resolves to both families binds IPv4, which clients of ``localhost``
+    expect to answer.
+    """
+    from paste.script.runners_common import format_address, listen_error
+    if isinstance(address, (str, bytes, os.PathLike)):
+        return socket.AF_UNIX, 0, os.fsdecode(address)
+    host, port = str(address[0]), int(address[1])
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
+                                   0, socket.AI_PASSIVE)
+    except OSError as exc:
+        raise listen_error(exc, format_address(host, port)) from None
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, _kind, proto, _canonical, sockaddr = infos[0]
+    return family, proto, sockaddr
+
+
+def bind_listener(address, backlog: int = 1024, mode: int | None = None) -> socket.socket:
+    """A new listening, non-blocking socket on ``address`` (``(host, port)`` or a path).
+
+    A Unix socket file left by a server that is gone is replaced; one a live
+    server listens on is not. Raises
+    :class:`~paste.script.runners_common.ListenError` naming the address.
+    """
+    from paste.script.runners_common import check_unix_socket_free, format_address, listen_error
+    family, proto, sockaddr = resolve_address(address)
+    shown = sockaddr if family == socket.AF_UNIX else format_address(*sockaddr[:2])
+    if family == socket.AF_UNIX:
+        check_unix_socket_free(sockaddr)
+    sock = socket.socket(family, socket.SOCK_STREAM, proto)
+    try:
+        if family == socket.AF_UNIX:
+            _remove_stale_unix_socket(sockaddr)
+            sock.bind(sockaddr)
+            if mode is not None:
+                os.chmod(sockaddr, mode)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(sockaddr)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise listen_error(exc, shown) from None
+    return sock
+
+
+def _remove_stale_unix_socket(path: str) -> None:
+    """Unlink a socket file nobody listens on (checked just before); nothing else."""
+    import stat
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def listening_socket(family: int, proto: int, address: tuple, v6only) -> socket.socket:

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-from paste.script.serving import ipc
+from paste.script.serving import Standalone, ipc
 from paste.script.serving.connections import Connections
 from paste.script.serving.handover import SocketBroker, address_in_use
 from paste.script.serving.inflight import InFlight
@@ -229,19 +229,35 @@ def _watch_imports(channel: WorkerChannel, new_modules: NewModules) -> None:
         pass
 
 
-def _single_process(channel: WorkerChannel):
-    def tell(runner: str) -> None:
-        channel.send({"op": "single", "runner": runner})
-    return tell
+class WorkerHooks(Standalone):
+    """The runner and application hooks of :mod:`paste.script.serving` in a worker."""
+
+    def __init__(self, channel: WorkerChannel, options: WorkerOptions):
+        self.channel = channel
+        self.pool_size = options.pool_size
+        self.reload = options.reload
+        self.stop_callbacks: list = []
+
+    def single_process(self, runner: str) -> None:
+        if self.pool_size is not None and self.pool_size > 1:
+            from paste.script.command import BadCommand
+            raise BadCommand(f"The {runner} server runs in one process: it cannot be "
+                             f"served by {self.pool_size} workers (use --workers 1)")
+        self.channel.send({"op": "single", "runner": runner})
+
+    def files_read(self, paths: list[str]) -> None:
+        if self.reload:
+            self.channel.send_files(paths)
+
+    def on_stop(self, callback) -> None:
+        self.stop_callbacks.append(callback)
 
 
 def _serve(command, channel: WorkerChannel, changed: set[str], options: WorkerOptions) -> None:
     import paste.script.serving as serving
-    serving._pool_size = options.pool_size
-    serving._single = _single_process(channel)
+    serving.use_engine(WorkerHooks(channel, options))
     recorder = None
     if options.reload:
-        serving._report = channel.send_files
         purge_modules(changed)
         importlib.invalidate_caches()
         recorder = ConfigRecorder(getattr(command, "config_file", None))
