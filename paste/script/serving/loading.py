@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from paste.script.command import BadCommand
+from paste.script.util.specs import has_scheme
 
 __all__ = ["ServerSection", "ServerRunner", "ENGINE_OPTIONS", "load_server", "load_app",
            "load_app_and_server", "configure_logging"]
 
 #: Options of a server section that are the engine's, not the runner's.
 ENGINE_OPTIONS = ("workers", "graceful_timeout")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 
 
 class ServerSection:
@@ -50,7 +49,7 @@ class ServerSection:
     def find(cls, spec: str, name: str | None, relative_to: str,
              global_conf: dict | None) -> "ServerSection | None":
         """The section ``loadserver(spec, name)`` reads, if it is in a config file."""
-        if name and _SCHEME.match(name):     # --server-name config:other.ini#x
+        if name and has_scheme(name):     # --server-name config:other.ini#x
             spec, name = name, None
         if "#" in spec:
             spec, fragment = spec.split("#", 1)
