@@ -15,7 +15,6 @@ one machine.
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 from paste.script.command import BadCommand, Command
@@ -24,14 +23,6 @@ from paste.script.command import run as run_command  # noqa: F401  (3.x's name, 
 __all__ = ["AbstractInstallCommand", "Installer", "MakeConfigCommand", "SetupCommand"]
 
 _METADATA_TEMPLATE = "paste_deploy_config.ini_tmpl"
-_REQUIREMENT = re.compile(
-    r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
-    r"(?:\[[^\]]*\])?\s*(?P<spec>.*?)\s*$")
-
-
-def _metadata():
-    import importlib.metadata
-    return importlib.metadata
 
 
 def _default_sysconfigs() -> list[tuple[bool, str]]:
@@ -221,21 +212,24 @@ class AbstractInstallCommand(Command):
         Installing is not paster's job: a missing distribution is a clear
         error telling which ``pip install`` to run.
         """
-        match = _REQUIREMENT.match(requirement)
-        if not match:
-            raise BadCommand(f"Not a distribution name: {requirement!r}")
-        name, spec = match.group("name"), match.group("spec")
-        from paste.script.distribution import Distribution
-        md = _metadata()
+        from paste.script import pluginlib
         try:
-            dist = Distribution.wrap(md.distribution(name))
-        except md.PackageNotFoundError:
+            name, spec = pluginlib.parse_requirement(requirement)
+        except pluginlib.PluginError as exc:
+            raise BadCommand(str(exc)) from None
+        try:
+            dist = pluginlib.get_distro(name)
+        except pluginlib.PluginNotFound:
             raise BadCommand(
                 f"The distribution {name!r} is not installed; install it first "
                 f"(pip install {_shell_quote(requirement.strip())}), then run make-config again"
             ) from None
         if spec:
-            _check_version(dist, requirement, spec)
+            try:
+                pluginlib.check_version(dist, requirement)
+            except pluginlib.PluginError as exc:
+                raise BadCommand(
+                    f"{exc} (pip install {_shell_quote(requirement.strip())})") from None
         if self.verbose:
             print("Distribution already installed:")
             print(f"  {dist} from {dist.location}")
@@ -268,21 +262,6 @@ class AbstractInstallCommand(Command):
 def _shell_quote(text: str) -> str:
     import shlex
     return shlex.quote(text)
-
-
-def _check_version(dist, requirement: str, spec: str) -> None:
-    try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    except ImportError:
-        return  # packaging is optional; without it the name alone is checked
-    try:
-        wanted = SpecifierSet(spec.split(";", 1)[0])
-    except InvalidSpecifier:
-        raise BadCommand(f"Bad version requirement in {requirement!r}") from None
-    if not wanted.contains(dist.version, prereleases=True):
-        raise BadCommand(
-            f"{dist.metadata['Name']} {dist.version} is installed but {requirement!r} "
-            f"was asked for (pip install {_shell_quote(requirement.strip())})")
 
 
 class Installer:
