@@ -235,7 +235,7 @@ def test_broken_command_run_is_one_line(fake_commands, capsys):
     assert err.count("\n") == 1 and "could not be loaded" in err
 
 
-def test_ctrl_c_exits_130_without_traceback(fake_commands):
+def test_ctrl_c_dies_by_sigint_without_traceback(fake_commands):
     env = {**os.environ, "PYTHONPATH": str(fake_commands.site)}
     proc = subprocess.Popen([sys.executable, "-m", "paste.script", "sleeps"], env=env,
                             cwd=fake_commands.work, stdout=subprocess.PIPE,
@@ -243,8 +243,30 @@ def test_ctrl_c_exits_130_without_traceback(fake_commands):
     assert proc.stdout.readline() == "sleeping\n"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130
-    assert "Traceback" not in err
+    # Killed by the signal, as 3.7 (an uncaught KeyboardInterrupt) was; one line.
+    assert proc.returncode == -signal.SIGINT
+    assert err == "\nInterrupted\n"
+
+
+def test_ctrl_c_stops_a_calling_shell_loop(fake_commands):
+    # A shell goes on with its loop when the child exits 130, and stops when
+    # the child dies of SIGINT: Ctrl-C sends it to the whole process group.
+    env = {**os.environ, "PYTHONPATH": str(fake_commands.site)}
+    loop = (f"for i in 1 2 3; do {sys.executable} -m paste.script sleeps; "
+            "echo after $i; done; echo loop finished")
+    proc = subprocess.Popen(["bash", "-c", loop], env=env, cwd=fake_commands.work,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline() == "sleeping\n"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGINT, (out, err)
+    assert out == "" and err == "\nInterrupted\n"
 
 
 def test_shebang_detection(tmp_path, monkeypatch):
@@ -365,6 +387,69 @@ def test_ensure_file_package(cmd, tmp_path):
     cmd.ensure_file(str(tmp_path / "pkg" / "sub" / "mod.py"), "x = 1\n", package=True)
     assert (tmp_path / "pkg" / "__init__.py").exists()
     assert (tmp_path / "pkg" / "sub" / "__init__.py").exists()
+
+
+def test_ensure_file_refuses_none_and_writes_nothing(cmd, tmp_path):
+    # 3.7: AssertionError, nothing written (its TypeError path left an empty file).
+    with pytest.raises(AssertionError, match="You cannot pass a content of None"):
+        cmd.ensure_file(str(tmp_path / "new.ini"), None)
+    assert os.listdir(tmp_path) == []
+
+
+def test_ensure_file_leaves_no_partial_file(cmd, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "inside").write_text("x")
+    cmd.overwrite = True
+    # The rename over a directory fails: the temporary file goes too.
+    with pytest.raises(OSError):
+        from paste.script.util.files import replace_file
+        replace_file(str(tmp_path / "taken"), b"content")
+    assert sorted(os.listdir(tmp_path)) == ["taken"]
+
+
+def test_ensure_file_keeps_the_mode_of_an_existing_file(cmd, tmp_path):
+    target = tmp_path / "run.sh"
+    target.write_text("old\n")
+    target.chmod(0o751)
+    cmd.overwrite = True
+    cmd.ensure_file(str(target), "new\n")
+    assert target.read_text() == "new\n" and (target.stat().st_mode & 0o777) == 0o751
+    fresh = tmp_path / "fresh.txt"
+    old_umask = os.umask(0o027)
+    try:
+        cmd.ensure_file(str(fresh), "x")
+    finally:
+        os.umask(old_umask)
+    assert fresh.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("reply, kept", [("", True), ("n", True), ("no", True), ("y", False)])
+def test_ensure_file_question_defaults_to_no(cmd, tmp_path, monkeypatch, capsys, reply, kept):
+    target = tmp_path / "app.ini"
+    target.write_text("mine\n")
+    cmd.interactive = 1
+    prompts = answers(monkeypatch, "maybe", reply)
+    cmd.ensure_file(str(target), "theirs\n")
+    assert prompts == ["Overwrite file with new content? [y/N] "] * 2
+    assert "Unknown response; Y or N please" in capsys.readouterr().out
+    assert target.read_text() == ("mine\n" if kept else "theirs\n")
+
+
+def test_a_file_holding_a_secret_is_private_and_no_diff_shows_it(cmd, tmp_path, capsys):
+    target = tmp_path / "app.ini"
+    cmd.secret_values = ("s3cr3t-new-value",)
+    cmd.ensure_file(str(target), "[app:main]\nkey = s3cr3t-new-value\nport = 1\n")
+    assert target.stat().st_mode & 0o777 == 0o600
+    target.write_text("[app:main]\nkey = old-secret-value\nport = 2\n")
+    target.chmod(0o644)
+    cmd.interactive = 0
+    cmd.ensure_file(str(target), "[app:main]\nkey = s3cr3t-new-value\nport = 1\n")
+    out = capsys.readouterr().out
+    assert "-port = 2\n+port = 1" in out
+    assert "secret-value" not in out and "key = ********" in out
+    cmd.overwrite = True
+    cmd.ensure_file(str(target), "[app:main]\nkey = s3cr3t-new-value\nport = 1\n")
+    assert target.stat().st_mode & 0o777 == 0o600
 
 
 def test_insert_into_file(cmd, tmp_path, capsys):

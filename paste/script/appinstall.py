@@ -23,6 +23,8 @@ from paste.script.command import run as run_command  # noqa: F401  (3.x's name, 
 __all__ = ["AbstractInstallCommand", "Installer", "MakeConfigCommand", "SetupCommand"]
 
 _METADATA_TEMPLATE = "paste_deploy_config.ini_tmpl"
+#: make-config's variables whose values are secrets.
+_SECRET_VARIABLES = ("app_instance_secret",)
 
 
 def _default_sysconfigs() -> list[tuple[bool, str]]:
@@ -395,9 +397,29 @@ class Installer:
         filename = os.path.abspath(filename)
         if ":" in section:
             section = section.split(":", 1)[1]
-        conf = appconfig(f"config:{filename}#{section}")
+        # A pipeline or a filter gives the configuration of the application
+        # it wraps, as a plain [app:...] section does.
+        conf = wrapped_app_context(appconfig(f"config:{filename}#{section}").context).config()
         conf.filename = filename
         func(command, conf, vars)
+
+
+def wrapped_app_context(context):
+    """The loader context of the application that ``context`` (PasteDeploy's) wraps.
+
+    Pipelines (``app_context``) and filters (``filter-with``, ``filter-app``:
+    ``next_context``) are followed to the application with a distribution;
+    a context that is one already is returned as it is.
+    """
+    for _ in range(50):
+        if context.distribution is not None:
+            break
+        inner = (getattr(context, "app_context", None)
+                 or getattr(context, "next_context", None))
+        if inner is None:
+            break
+        context = inner
+    return context
 
 
 def _import_optional(name: str):
@@ -484,7 +506,8 @@ class MakeConfigCommand(AbstractInstallCommand):
         if self.verbose > 1:
             print("Variables for installation:")
             for name, value in sorted(self.vars.items()):
-                print(f"  {name}: {value!r}")
+                shown = "(secret, not shown)" if name in _SECRET_VARIABLES else repr(value)
+                print(f"  {name}: {shown}")
         self.installer.write_config(self, self.config_file, self.vars)
         edit_ok = self.run_editor() if self.options.edit else True
         filenames = self.installer.editable_config_files(self.config_file)
@@ -522,6 +545,9 @@ class MakeConfigCommand(AbstractInstallCommand):
         vars.setdefault("app_name", self.project_name.lower())
         vars.setdefault("app_instance_uuid", uuid.uuid4())
         vars.setdefault("app_instance_secret", secret_string())
+        # Never printed; a config file that holds them is written 0600.
+        self.secret_values = tuple(str(vars[name]) for name in _SECRET_VARIABLES
+                                   if vars.get(name))
         return vars
 
     def check_config_file(self) -> None:
@@ -645,11 +671,4 @@ class SetupCommand(AbstractInstallCommand):
         except ImportError as exc:
             raise BadCommand(f"Cannot set up {self.shorten(config_file)}: "
                              f"{type(exc).__name__}: {exc}", exit_code=1) from None
-        seen = 0
-        while context.distribution is None and seen < 50:
-            inner = (getattr(context, "app_context", None)
-                     or getattr(context, "next_context", None))
-            if inner is None:
-                break
-            context, seen = inner, seen + 1
-        return context
+        return wrapped_app_context(context)
