@@ -202,9 +202,9 @@ def _unknown_command(name: str, commands: dict) -> int:
     close = difflib.get_close_matches(name, sorted(commands), n=3, cutoff=0.5)
     if close:
         print(f"Did you mean: {', '.join(close)}?", file=out)
-    from paste.script.help import format_command_list
+    from paste.script.help import format_known_commands
     print("Known commands:", file=out)
-    print(format_command_list(commands), file=out)
+    print(format_known_commands(commands), file=out)
     return 2
 
 
