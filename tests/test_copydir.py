@@ -279,16 +279,32 @@ def test_interactive_question_comes_before_overwrite(conflict, monkeypatch):
     assert (out / "differ.txt").read_text() == "old line\n"
 
 
-def test_subdirectory_files_are_replaced_without_overwrite(tmp_path):
-    # 3.7 applied overwrite to the top directory only: its recursion
-    # dropped the flag, so files below were always replaced.
+def test_overwrite_false_keeps_files_at_every_depth(tmp_path):
+    # 3.7 dropped the flag in its recursion, so files below the top were
+    # replaced whatever overwrite said; here the documented parameter holds.
+    src = tmp_path / "tmpl"
+    write(src / "top.txt", "new\n")
+    write(src / "sub" / "deep.txt", "new\n")
+    write(src / "sub" / "deeper" / "deepest.txt", "new\n")
+    out = tmp_path / "out"
+    write(out / "top.txt", "old\n")
+    write(out / "sub" / "deep.txt", "old\n")
+    write(out / "sub" / "deeper" / "deepest.txt", "old\n")
+    log = copy(src, out, overwrite=False, interactive=False)
+    assert [(out / rel).read_text() for rel in ("top.txt", "sub/deep.txt",
+                                                "sub/deeper/deepest.txt")] == ["old\n"] * 3
+    assert log.count("Warning") == 3
+
+
+def test_replace_in_subdirs_is_3_7s_split(tmp_path):
+    # What paster create uses in a project it has just made.
     src = tmp_path / "tmpl"
     write(src / "top.txt", "new\n")
     write(src / "sub" / "deep.txt", "new\n")
     out = tmp_path / "out"
     write(out / "top.txt", "old\n")
     write(out / "sub" / "deep.txt", "old\n")
-    copy(src, out, overwrite=False, interactive=False)
+    copy(src, out, overwrite=False, interactive=False, replace_in_subdirs=True)
     assert (out / "top.txt").read_text() == "old\n"
     assert (out / "sub" / "deep.txt").read_text() == "new\n"
 

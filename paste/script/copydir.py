@@ -35,6 +35,7 @@ __all__ = [
     "substitute_content", "should_skip_file", "CopyError", "TemplateError",
     "UnsafePath", "query_interactive", "query_usage", "all_answer", "reset_answers",
     "standard_vars", "open_template_dir", "with_name_defaults", "svn_makedirs",
+    "destination_name",
     "LaxTemplate", "TypeMapper", "careful_sub", "sub_catcher", "eval_with_catch",
     "html_quote", "url_quote", "test",
 ]
@@ -127,6 +128,22 @@ def with_name_defaults(vars: Mapping[str, Any]) -> dict:
     for name, value in _BUILTIN_NAMES.items():
         values.setdefault(name, value)
     return values
+
+
+def destination_name(name: str, vars: Mapping[str, Any], sub_vars: bool = True) -> tuple[str, bool]:
+    """``(name in the output, whether the file is rendered)`` for a template entry ``name``.
+
+    As in 3.7: ``+var+`` is substituted first, then a ``_tmpl`` suffix is
+    dropped (from a file or a directory name; only files are rendered).
+    ``vars`` should hold ``dot`` and ``plus`` (see :func:`with_name_defaults`).
+    Without ``sub_vars`` the name is kept as it is.
+    """
+    if not sub_vars:
+        return name, False
+    name = substitute_filename(name, vars)
+    if name.endswith("_tmpl"):
+        return name[:-len("_tmpl")], True
+    return name, False
 
 
 def _check_relative_name(name: str, original: str) -> list[str]:
@@ -559,13 +576,7 @@ def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_var
         if outside:
             raise UnsafePath(f"Template entry {entry} is a symlink to {outside}, "
                              f"outside the template directory")
-        # As in 3.7: names are substituted first, then a _tmpl suffix (of a
-        # file or a directory) is dropped; only files are rendered.
-        dest_name = substitute_filename(name, vars) if sub_vars else name
-        is_template = False
-        if sub_vars and dest_name.endswith("_tmpl"):
-            dest_name = dest_name[:-len("_tmpl")]
-            is_template = True
+        dest_name, is_template = destination_name(name, vars, sub_vars)
         dest_full = os.path.join(dest, *_check_relative_name(dest_name, name))
         if entry.is_dir():
             if isinstance(entry, os.PathLike) and os.path.islink(entry):
@@ -679,7 +690,7 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
              simulate: bool = False, indent: int = 0, use_cheetah: bool = False,
              sub_vars: bool = True, interactive: bool = False, svn_add: bool = True,
              overwrite: bool = True, template_renderer: Callable | None = None,
-             out_=None) -> None:
+             out_=None, *, replace_in_subdirs: bool = False) -> None:
     """Copy the template directory ``source`` into ``dest``, rendering with ``vars``.
 
     The parameters, their order and their meaning are Paste Script 3.7's.
@@ -688,9 +699,12 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
 
     An existing file with the same content is left alone. One that
     differs is asked about when ``interactive`` (see
-    :func:`query_interactive` and :data:`all_answer`), else kept unless
-    ``overwrite``; as in 3.7, ``overwrite`` governs the files directly in
-    ``source`` only, and files in its subdirectories are replaced.
+    :func:`query_interactive` and :data:`all_answer`), else kept (with a
+    warning) unless ``overwrite``, at every depth. (3.7 did not pass
+    ``overwrite`` down: files in subdirectories were replaced whatever it
+    said.) ``replace_in_subdirs`` restores that for ``paster create`` in a
+    project directory it has just made, where the files come from the
+    templates stacked in this run and which one wins is 3.7's choice.
     ``svn_add`` adds what is created inside a Subversion working copy.
     ``simulate`` reports what would happen and writes nothing. Everything
     is rendered and checked before the first write; raises
@@ -713,16 +727,7 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
           template_renderer=template_renderer, verbosity=verbosity, pad=pad, out_=out_,
           root_real=root_real)
     dest_real = os.path.realpath(dest)
-    targets: dict = {}
-    parents: dict = {}
-    for step in steps:
-        # Every target is checked before the first write.
-        _check_inside(step.dest, dest_real, parents)
-        earlier = targets.get(step.dest)
-        if earlier is not None and "file" in (earlier.kind, step.kind):
-            raise CopyError(f"Both {earlier.source} and {step.source} would create "
-                            f"{step.dest}")
-        targets[step.dest] = step
+    _check_targets(steps, dest_real)
     svn = _Subversion(svn_add and not simulate, verbosity, out_, dest)
     if not os.path.isdir(dest):
         if verbosity >= 1:
@@ -731,8 +736,23 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
             _make_dir(dest, svn, pad)
     for step in steps:
         _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
-               interactive=interactive, overwrite=overwrite if step.depth == 0 else True,
+               interactive=interactive,
+               overwrite=overwrite or (replace_in_subdirs and step.depth > 0),
                out_=out_, svn=svn)
+
+
+def _check_targets(steps: list, dest_real: str) -> None:
+    """Before the first write: every target stays inside ``dest_real``, and no
+    two entries of the template make the same file."""
+    targets: dict = {}
+    parents: dict = {}
+    for step in steps:
+        _check_inside(step.dest, dest_real, parents)
+        earlier = targets.get(step.dest)
+        if earlier is not None and "file" in (earlier.kind, step.kind):
+            raise CopyError(f"Both {earlier.source} and {step.source} would create "
+                            f"{step.dest}")
+        targets[step.dest] = step
 
 
 def _make_dir(path: str, svn: _Subversion, pad: str) -> None:

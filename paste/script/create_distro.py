@@ -10,7 +10,10 @@ import sys
 from paste.script import pluginlib
 from paste.script.command import BadCommand, Command
 
-__all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points"]
+__all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points",
+           "load_template", "load_error", "print_templates", "print_variables",
+           "any_template_has_setup", "show_file_origins",
+           "run_egg_info"]
 
 TEMPLATE_GROUP = "paste.paster_create_template"
 
@@ -18,22 +21,6 @@ TEMPLATE_GROUP = "paste.paster_create_template"
 def find_template_entry_points(dist_name: str | None = None) -> list:
     """The ``paste.paster_create_template`` entry points, of one distribution or all."""
     return pluginlib.entry_points(TEMPLATE_GROUP, dist_name or None)
-
-
-def _dist_name_of(entry_point) -> str:
-    """The distribution's own spelling of its name (``PasteScript``, not ``pastescript``)."""
-    dist = getattr(entry_point, "dist", None)
-    if dist is None and getattr(entry_point, "dist_name", None):
-        try:
-            dist = pluginlib.find_distribution(entry_point.dist_name)
-        except pluginlib.PluginNotFound:
-            return entry_point.dist_name
-    if dist is not None:
-        try:
-            return dist.metadata["Name"] or dist.name
-        except Exception:
-            pass
-    return "?"
 
 
 class CreateDistroCommand(Command):
@@ -75,13 +62,16 @@ class CreateDistroCommand(Command):
 
     _bad_chars_re = re.compile("[^a-zA-Z0-9_]")
 
+    #: True while templates write into a project directory this run created
+    #: (see :meth:`paste.script.templates.Template.write_files`).
+    project_is_new = False
+
     def command(self):
         from paste.script import copydir  # only create needs it: keep paster help light
         if self.options.list_templates:
             return self.list_templates()
-        template_names = self.options.templates or ["basic_package"]
         templates: list = []
-        for name in template_names:
+        for name in self.options.templates or ["basic_package"]:
             self.extend_templates(templates, name)
         if self.options.list_variables:
             return self.list_variables(templates)
@@ -102,29 +92,15 @@ class CreateDistroCommand(Command):
             return self.inspect_files(output_dir, templates, vars)
 
         copydir.reset_answers()
-        if not os.path.exists(output_dir):
-            # A new project: a file that a later template writes again
-            # replaces the earlier one without a question (as in 3.7).
+        self.project_is_new = not os.path.exists(output_dir)
+        if self.project_is_new:
+            # A file that a later template writes again replaces the
+            # earlier one without a question (as in 3.7).
             copydir.all_answer = "y"
         if self.options.svn_repository:
             self.setup_svn_repository(output_dir, dist_name)
-
         vars = self.gather_vars(templates, vars)
-        # The sorted union of every template's egg_plugins, for the templates.
-        egg_plugins = sorted({plugin for _, template in templates
-                              for plugin in template.egg_plugins})
-        vars["egg_plugins"] = egg_plugins
-        if self.verbose > 1:
-            self._show_vars("Creating with variables", vars)
-        for _, template in templates:
-            self.create_template(template, output_dir, vars)
-
-        if os.path.exists(os.path.join(output_dir, "setup.py")) or (
-                self.simulate and self._any_template_has_setup(templates)):
-            self.run_egg_info(output_dir, dist_name, egg_plugins,
-                              package_dir=vars.get("package_dir"))
-        elif self.verbose > 1:
-            print("No setup.py (cannot run egg_info)")
+        self._apply_templates(templates, output_dir, vars, dist_name)
         if self.options.svn_repository and not self.simulate:
             self.add_svn_repository(vars, output_dir)
         if self.options.config and not self.simulate:
@@ -133,6 +109,24 @@ class CreateDistroCommand(Command):
             saved.pop("package", None)
             self.write_vars(self.options.config, saved)
         return 0
+
+    def _apply_templates(self, templates: list, output_dir: str, vars: dict,
+                         dist_name: str) -> None:
+        """Write every template's files, then run ``setup.py egg_info`` if there is one."""
+        # The sorted union of every template's egg_plugins, for the templates.
+        egg_plugins = sorted({plugin for _, template in templates
+                              for plugin in template.egg_plugins})
+        vars["egg_plugins"] = egg_plugins
+        if self.verbose > 1:
+            self._show_vars("Creating with variables", vars)
+        for _, template in templates:
+            self.create_template(template, output_dir, vars)
+        if os.path.exists(os.path.join(output_dir, "setup.py")) or (
+                self.simulate and any_template_has_setup(templates)):
+            self.run_egg_info(output_dir, dist_name, egg_plugins,
+                              package_dir=vars.get("package_dir"))
+        elif self.verbose > 1:
+            print("No setup.py (cannot run egg_info)")
 
     # -- names and variables --------------------------------------------
 
@@ -145,14 +139,11 @@ class CreateDistroCommand(Command):
             dist_name = self.challenge("Enter project name")
         else:
             raise BadCommand("You must give a project name (paster create PROJECT)")
-        self._check_project_name(dist_name)
-        return dist_name
-
-    def _check_project_name(self, dist_name: str) -> None:
         if not dist_name.strip():
             raise BadCommand("The project name is empty")
         if "\0" in dist_name:
             raise BadCommand(f"Bad project name {dist_name!r}: it contains a NUL byte")
+        return dist_name
 
     def initial_vars(self, dist_name: str) -> dict:
         """``project`` as typed, ``package`` (a valid module name) and ``egg``."""
@@ -211,79 +202,32 @@ class CreateDistroCommand(Command):
         return find_template_entry_points()
 
     def extend_templates(self, templates: list, tmpl_name: str, _chain=()) -> None:
-        """Append ``tmpl_name`` to ``templates`` after its required templates, each once."""
-        full_name, template = self.load_template(tmpl_name)
-        if full_name in _chain:
+        """Append ``tmpl_name`` to ``templates`` after its required templates, each once.
+
+        ``templates`` holds ``(Dist#name, template)`` pairs; the name is
+        3.7's (see :func:`load_template`). A template named twice, however
+        its distribution is spelled, is applied once.
+        """
+        full_name, template = load_template(tmpl_name)
+        key = _template_key(full_name)
+        if key in (_template_key(name) for name in _chain):
             raise BadCommand(f"Template {full_name} requires itself "
                              f"(through {' -> '.join(_chain)})", exit_code=1)
-        if any(full_name == item for item, _ in templates):
+        if any(key == _template_key(item) for item, _ in templates):
             return
         for required in template.required_templates:
             self.extend_templates(templates, required, _chain + (full_name,))
-        if not any(full_name == item for item, _ in templates):
+        if not any(key == _template_key(item) for item, _ in templates):
             templates.append((full_name, template))
 
-    def load_template(self, tmpl_name: str):
-        """``(Dist#name, template instance)`` for a name or ``Dist#name`` spec."""
-        dist_name, _, name = tmpl_name.rpartition("#")
-        try:
-            entry_points = find_template_entry_points(dist_name or None)
-        except pluginlib.PluginNotFound:
-            raise BadCommand(f"Template {tmpl_name!r} not found: distribution "
-                             f"{dist_name!r} is not installed") from None
-        matches = [ep for ep in entry_points if ep.name == name]
-        if not matches:
-            known = sorted({ep.name for ep in find_template_entry_points()})
-            raise BadCommand(f"Template {tmpl_name!r} not found; available templates: "
-                             f"{', '.join(known) or '(none)'} (see --list-templates)")
-        entry_point = matches[0]
-        try:
-            template_class = entry_point.load()
-            template = template_class(entry_point.name)
-        except Exception as err:
-            raise BadCommand(f"Template {tmpl_name!r} could not be loaded from "
-                             f"{entry_point.value}: {type(err).__name__}: {err}",
-                             exit_code=1) from err
-        # Always the distribution's own spelling, so that "pastescript#x" and
-        # "PasteScript#x" are recognised as one template.
-        return f"{_dist_name_of(entry_point)}#{name}", template
-
-    @staticmethod
-    def _any_template_has_setup(templates: list) -> bool:
-        from paste.script import copydir
-        for _, template in templates:
-            directory = copydir.open_template_dir(template.template_dir())
-            if any(directory.joinpath(name).is_file() for name in ("setup.py", "setup.py_tmpl")):
-                return True
-        return False
-
     def list_templates(self) -> int:
-        rows = []
-        for entry_point in find_template_entry_points():
-            try:
-                summary = entry_point.load().summary or ""
-            except Exception as err:
-                summary = f"(failed to load: {type(err).__name__}: {err})"
-            rows.append((entry_point.name, summary))
-        rows.sort()
-        print("Available templates:")
-        if not rows:
-            print("  No templates installed")
-            return 0
-        width = max(len(name) for name, _ in rows) + 1
-        for name, summary in rows:
-            print(f"  {(name + ':').ljust(width)}  {summary}")
+        """``--list-templates``: see :func:`print_templates`."""
+        print_templates(find_template_entry_points())
         return 0
 
     def list_variables(self, templates: list) -> int:
-        for full_name, template in reversed(templates):
-            found = template.read_vars(self)
-            if not found:
-                if self.verbose > 1:
-                    print(f"Template {full_name} has no variables")
-                continue
-            print(f"Variables for template {full_name}:")
-            template.print_vars(indent=2)
+        """``--list-variables``: see :func:`print_variables`."""
+        print_variables(templates, self)
         return 0
 
     # -- after the templates --------------------------------------------
@@ -305,7 +249,8 @@ class CreateDistroCommand(Command):
 
     def setup_svn_repository(self, output_dir: str, dist_name: str) -> None:
         """Make ``REPOS/PROJECT`` with trunk, tags and branches; check its trunk out."""
-        self._subversion().create(self.options.svn_repository, dist_name, output_dir)
+        SubversionProject(self.verbose, self.simulate).create(
+            self.options.svn_repository, dist_name, output_dir)
 
     def add_svn_repository(self, vars: dict, output_dir: str) -> None:
         """Add the ``*.egg-info`` directory (not its generated files) to Subversion.
@@ -315,22 +260,115 @@ class CreateDistroCommand(Command):
         the rest of the egg-info is set in ``svn:ignore``.
         """
         egg_info = pluginlib.egg_info_dir(output_dir, vars["project"])
-        self._subversion().add_egg_info(egg_info, self.ignore_egg_info_files)
-
-    def _subversion(self) -> "SubversionProject":
-        return SubversionProject(self.verbose, self.simulate)
+        SubversionProject(self.verbose, self.simulate).add_egg_info(
+            egg_info, self.ignore_egg_info_files)
 
     # -- inspecting an existing output ----------------------------------
 
     def inspect_files(self, output_dir: str, templates: list, vars: dict) -> int:
-        """Show which template each file under ``output_dir`` came from."""
-        sources: dict = {}
-        for full_name, template in templates:
-            _collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
-        if not os.path.isdir(output_dir):
-            raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
-        _show_sources(output_dir, sources)
+        """Show which template (and which of its files) each file under ``output_dir`` came from."""
+        show_file_origins(output_dir, templates, vars)
         return 0
+
+
+# -- finding and listing templates ---------------------------------------------
+
+def _template_key(full_name: str) -> tuple:
+    dist_name, _, name = full_name.rpartition("#")
+    return re.sub(r"[-_.]+", "-", dist_name).lower(), name
+
+
+def load_template(tmpl_name: str) -> tuple:
+    """``(Dist#name, template instance)`` for a template name or ``Dist#name`` spec.
+
+    The distribution part is 3.7's: as typed in a ``Dist#name`` spec, else
+    the name ``pkg_resources`` gave the distribution (``dist.project_name``,
+    from its metadata directory's name). A template that fails to import
+    is a one-line error (with the fix when it needs Paste).
+    """
+    dist_name, _, name = tmpl_name.rpartition("#")
+    try:
+        entry_points = find_template_entry_points(dist_name or None)
+    except pluginlib.PluginNotFound:
+        raise BadCommand(f"Template {tmpl_name!r} not found: distribution "
+                         f"{dist_name!r} is not installed") from None
+    matches = [ep for ep in entry_points if ep.name == name]
+    if not matches:
+        known = sorted({ep.name for ep in find_template_entry_points()})
+        raise BadCommand(f"Template {tmpl_name!r} not found; available templates: "
+                         f"{', '.join(known) or '(none)'} (see --list-templates)")
+    entry_point = matches[0]
+    try:
+        template = entry_point.load()(entry_point.name)
+    except Exception as err:
+        raise BadCommand(f"Template {tmpl_name!r} could not be loaded from "
+                         f"{entry_point.value}: {load_error(err)}", exit_code=1) from err
+    return f"{dist_name or entry_point.dist.project_name}#{name}", template
+
+
+def load_error(err: BaseException) -> str:
+    """``Type: message`` of a template's import error, with the fix when Paste is missing.
+
+    Templates written for 3.x import Paste's ``paste.util.template``;
+    PasteScript 3.x depended on Paste, this release does not.
+    """
+    text = f"{type(err).__name__}: {err}"
+    if isinstance(err, ModuleNotFoundError) and (err.name or "").startswith("paste.util"):
+        text += " (the template needs Paste: install PasteScript[paste])"
+    return text
+
+
+def print_templates(entry_points: list) -> None:
+    """Print ``Available templates:`` and each template's name and summary, as 3.7 did.
+
+    A template that fails to load gets a ``Warning: could not load entry
+    point NAME (Error: message)`` line before the list instead.
+    """
+    loaded = []
+    for entry_point in entry_points:
+        try:
+            loaded.append(entry_point.load()(entry_point.name))
+        except Exception as err:
+            print(f"Warning: could not load entry point {entry_point.name} "
+                  f"({load_error(err)})")
+    print("Available templates:")
+    if not loaded:
+        print("  No templates installed")
+        return
+    width = max(len(template.name) for template in loaded)
+    for template in sorted(loaded, key=lambda t: t.name):
+        print(f"  {template.name}:{' ' * (width - len(template.name))}  {template.summary}")
+
+
+def print_variables(templates: list, command) -> None:
+    """Each template's variables, in 3.7's order and format (plugins parse it).
+
+    Templates come in the order they are applied (required ones first),
+    each under ``NAME (from Dist#NAME)`` and a dashed line; with ``-vv`` a
+    template without variables says so.
+    """
+    for full_name, template in templates:
+        found = template.read_vars(command)
+        if not found and command.verbose <= 1:
+            continue
+        title = f"{template.name} (from {full_name})"
+        print(title)
+        print("-" * len(title))
+        if not found:
+            print("  No variables found")
+            print()
+            continue
+        template.print_vars(indent=2)
+
+
+def any_template_has_setup(templates: list) -> bool:
+    """True when one of the ``(name, template)`` pairs ships a ``setup.py`` at its top."""
+    from paste.script import copydir
+    for _, template in templates:
+        directory = copydir.open_template_dir(template.template_dir())
+        if any(directory.joinpath(name).is_file() for name in ("setup.py", "setup.py_tmpl")):
+            return True
+    return False
 
 
 class SubversionProject:
@@ -435,6 +473,17 @@ def _plugins_mtime(output_dir: str, dist_name: str):
     return os.path.getmtime(path) if os.path.exists(path) else None
 
 
+def show_file_origins(output_dir: str, templates: list, vars: dict) -> None:
+    """``--inspect-files``: each file under ``output_dir`` with the template file it came
+    from, then the files the templates would make that are missing."""
+    sources: dict = {}
+    for full_name, template in templates:
+        _collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
+    if not os.path.isdir(output_dir):
+        raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
+    _show_sources(output_dir, sources)
+
+
 def _collect_sources(source, dest: str, vars: dict, full_name: str, sources: dict,
                      relative: str = "") -> None:
     """Map each file a template would create under ``dest`` to its template file."""
@@ -446,9 +495,7 @@ def _collect_sources(source, dest: str, vars: dict, full_name: str, sources: dic
     for entry in sorted(directory.iterdir(), key=lambda e: e.name):
         if copydir.should_skip_file(entry.name):
             continue
-        name = copydir.substitute_filename(entry.name, names)
-        if name.endswith("_tmpl"):
-            name = name[:-len("_tmpl")]
+        name, _rendered = copydir.destination_name(entry.name, names)
         shown = f"{relative}{entry.name}"
         target = os.path.normpath(os.path.join(dest, name))
         if entry.is_dir():

@@ -100,21 +100,18 @@ class FileOp(FileWriter):
 
     def _copy_tree(self, source, target: str, relative: str, base_package: str,
                    package: bool) -> None:
-        from paste.script.copydir import (should_skip_file, substitute_filename,
-                                          with_name_defaults)
+        from paste.script.copydir import destination_name, should_skip_file, with_name_defaults
         self.ensure_dir(target, package=package, package_root=target)
         names = with_name_defaults(self.template_vars)
         for child in sorted(source.iterdir(), key=lambda e: e.name):
             if should_skip_file(child.name):
                 continue
-            name = substitute_filename(child.name, names)
+            name, _rendered = destination_name(child.name, names)
             path = f"{relative}/{child.name}"
             if child.is_dir():
                 into = os.path.join(target, *self._relative_parts(name))
                 self._copy_tree(child, into, path, base_package, package)
                 continue
-            if name.endswith("_tmpl"):
-                name = name[:-len("_tmpl")]
             content = self.load_content(base_package, target, name, path)
             self.ensure_file(os.path.join(target, *self._relative_parts(name)), content,
                              package=package)
