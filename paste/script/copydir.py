@@ -636,35 +636,45 @@ def _check_inside(path: str, root_real: str, parents: dict | None = None) -> Non
 class _Subversion:
     """``svn add`` for what is created inside a Subversion working copy of ``dest``.
 
-    ``svn info`` is asked only when a ``.svn`` directory is found at or
-    above ``dest``: elsewhere nothing can be a working copy.
+    With ``-v`` each path created outside a working copy says so, as 3.7
+    said. ``svn info`` is asked only when a ``.svn`` directory is found at
+    or above ``dest``: elsewhere nothing can be a working copy.
     """
 
-    def __init__(self, enabled: bool, verbosity: int, out_, dest: str = "."):
-        self.enabled = (enabled and shutil.which("svn") is not None
-                        and _has_svn_above(os.path.abspath(dest)))
+    def __init__(self, requested: bool, verbosity: int, out_, dest: str = "."):
+        self.requested = requested
+        self.possible = (requested and shutil.which("svn") is not None
+                         and _has_svn_above(os.path.abspath(dest)))
         self.verbosity = verbosity
         self.out_ = out_
         self._working_copies: dict = {}
 
-    def add(self, path: str, pad: str) -> None:
-        if not self.enabled:
+    def add(self, path: str, pad: str, kind: str = "file", simulate: bool = False) -> None:
+        """``svn add path`` if its directory is in a working copy (``kind``: file or directory)."""
+        if not self.requested:
             return
-        import subprocess
-        parent = os.path.dirname(os.path.abspath(path))
-        if parent not in self._working_copies:
-            info = subprocess.run(["svn", "info", parent], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-            self._working_copies[parent] = info.returncode == 0
-        if not self._working_copies[parent]:
+        if not self._in_working_copy(os.path.dirname(os.path.abspath(path))):
             if self.verbosity > 1:
-                self.out_.write(f"{pad}Not part of a svn working copy; cannot add {path}\n")
+                self.out_.write(f"{pad}Not part of a svn working copy; cannot add {kind}\n")
             return
         if self.verbosity > 1:
             self.out_.write(f"{pad}Running: svn add {path}\n")
+        if simulate:
+            return
+        import subprocess
         proc = subprocess.run(["svn", "add", path], stdout=subprocess.PIPE, text=True)
         if self.verbosity > 1 and proc.stdout:
             self.out_.write(f"Script output:\n{proc.stdout}\n")
+
+    def _in_working_copy(self, parent: str) -> bool:
+        if not self.possible:
+            return False
+        if parent not in self._working_copies:
+            import subprocess
+            info = subprocess.run(["svn", "info", parent], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            self._working_copies[parent] = info.returncode == 0
+        return self._working_copies[parent]
 
 
 def _has_svn_above(path: str) -> bool:
@@ -683,7 +693,7 @@ def svn_makedirs(dir: str, svn_add: bool, verbosity: int, pad: str) -> None:
     if not os.path.exists(parent):
         svn_makedirs(parent, svn_add, verbosity, pad)
     os.mkdir(dir)
-    _Subversion(svn_add, verbosity, sys.stdout, dir).add(dir, pad)
+    _Subversion(svn_add, verbosity, sys.stdout, dir).add(dir, pad, "directory")
 
 
 def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
@@ -728,12 +738,14 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
           root_real=root_real)
     dest_real = os.path.realpath(dest)
     _check_targets(steps, dest_real)
-    svn = _Subversion(svn_add and not simulate, verbosity, out_, dest)
+    svn = _Subversion(svn_add, verbosity, out_, dest)
     if not os.path.isdir(dest):
         if verbosity >= 1:
             out_.write(f"{pad}Creating {dest}/\n")
         if not simulate:
             _make_dir(dest, svn, pad)
+    elif verbosity >= 2:
+        out_.write(f"{pad}Directory {dest} exists\n")
     for step in steps:
         _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
                interactive=interactive,
@@ -763,7 +775,7 @@ def _make_dir(path: str, svn: _Subversion, pad: str) -> None:
         os.mkdir(path)
     except OSError as err:
         raise CopyError(f"Cannot create directory {path}: {err.strerror}") from err
-    svn.add(path, pad)
+    svn.add(path, pad, "directory")
 
 
 def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: str,
@@ -774,13 +786,15 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
         if verbosity >= 1:
             out_.write(f"{here}Recursing into {os.path.basename(step.source)}\n")
         if os.path.isdir(dest):
+            if verbosity >= 2:
+                out_.write(f"{here}  Directory {dest} exists\n")
             return
         if os.path.exists(dest):
             raise CopyError(f"Cannot create directory {dest}: a file is in the way")
         if verbosity >= 1:
             out_.write(f"{here}  Creating {dest}/\n")
         if not simulate:
-            _make_dir(dest, svn, here)
+            _make_dir(dest, svn, here + "  ")
         return
     if os.path.isdir(dest):
         raise CopyError(f"Cannot write file {dest}: a directory is in the way")
@@ -795,22 +809,24 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
         if interactive:
             # Asked even when simulating, as in 3.7 (a backup is then not made).
             if not query_interactive(step.source, dest, step.content, old, simulate, out_):
-                out_.write(f"{here}Keeping {dest}\n")
                 return
         elif not overwrite:
             out_.write(f"{here}Warning: {dest} exists with different content; "
                        f"kept (use --overwrite to replace it)\n")
             return
-    if simulate:
-        if exists:
-            out_.write(f"{here}Would overwrite {dest} (content differs)\n")
-        elif verbosity >= 1:
-            out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
-        return
     if verbosity >= 1:
-        verb = "Overwriting" if exists else "Copying"
-        target = dest if exists else f"{os.path.basename(step.source)} to {dest}"
-        out_.write(f"{here}{verb} {target}\n")
+        # 3.7's words, also when replacing or simulating.
+        out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
+    if not simulate:
+        _write(step, dest_real)
+    if not exists:
+        svn.add(dest, here, "file", simulate)
+    elif svn.requested and verbosity > 1:
+        out_.write(f"{here}File already exists (not doing svn add)\n")
+
+
+def _write(step: _Step, dest_real: str) -> None:
+    dest = step.dest
     parent = os.path.dirname(dest)
     try:
         if parent and not os.path.isdir(parent):
@@ -820,5 +836,3 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
             f.write(step.content)
     except OSError as err:
         raise CopyError(f"Cannot write {dest}: {err.strerror}") from err
-    if not exists:
-        svn.add(dest, here)
