@@ -136,7 +136,7 @@ class CreateDistroCommand(Command):
         elif self.interactive:
             dist_name = self.challenge("Enter project name")
         else:
-            raise BadCommand("You must give a project name (paster create PROJECT)")
+            raise BadCommand("You must provide a PACKAGE_NAME")
         if not dist_name.strip():
             raise BadCommand("The project name is empty")
         if "\0" in dist_name:

@@ -18,3 +18,113 @@ def test_help_lists_the_same_commands(pair: Pair):
         return sorted(line.split()[0] for line in listing.splitlines() if line.strip())
 
     assert commands(new.stdout) == commands(old.stdout)
+
+
+# -- issue 19 ----------------------------------------------------------------
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.differential.harness import Side
+
+
+def broken_command_site(work):
+    """A distribution on PYTHONPATH whose global command cannot be imported."""
+    info = work / "site" / "BrokenCmd-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: BrokenCmd\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[paste.global_paster_command]\nbroken = no_such_module_anywhere:Command\n")
+
+
+def test_help_for_an_unknown_command(pair: Pair):
+    # Item 5: a line saying so, then the general help, exit 0. The line is
+    # on stderr here (3.7: stdout), as every error line is (item 9).
+    old, new = pair.run("help", "nosuch")
+    assert old.returncode == new.returncode == 0
+    assert old.stdout.startswith("No such command: nosuch\n")
+    assert new.stderr == "No such command: nosuch\n"
+    assert new.stdout == old.stdout[len("No such command: nosuch\n"):]
+    assert "Commands:\n" in new.stdout
+
+
+def test_general_help_is_37s(pair: Pair):
+    old, new = pair.run("help")
+    assert old.returncode == new.returncode == 0
+    assert new.stdout == old.stdout
+
+
+def test_command_that_fails_to_load(pair: Pair):
+    # Item 8: a warning line before the list, as 3.7 printed it; the
+    # command is then not listed.
+    env = {"PYTHONPATH": "site"}
+    old, new = pair.run("help", setup=broken_command_site, env=env)
+    assert old.returncode == new.returncode == 0
+    assert new.stdout == old.stdout
+    assert ("\nCannot load command broken: No module named 'no_such_module_anywhere'\n"
+            "Commands:\n") in new.stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (("help", "a", "b"), 2, "You must provide no more than 1 arguments"),
+    (("make-config",), 2, "You must provide at least 1 arguments"),
+    (("setup-app",), 2, "You must provide at least 1 arguments"),
+    (("nosuch",), 2, "Command 'nosuch' not known (you may need to run setup.py egg_info)"),
+])
+def test_errors_go_to_stderr(pair: Pair, args, code, message):
+    # Item 9: usage and BadCommand messages are on stderr here, where 3.7
+    # printed them on stdout (docs/changelog.rst); the words and the exit
+    # status are 3.7's.
+    old, new = pair.run(*args)
+    assert (old.returncode, new.returncode) == (code, code), (old.output, new.output)
+    assert new.stdout == "" and old.stderr == ""
+    assert old.stdout.splitlines()[0] == new.stderr.splitlines()[0] == message
+    assert new.stderr == old.stdout
+
+
+def test_bad_command_after_output_goes_to_stderr(pair: Pair):
+    # Item 9, a BadCommand raised after normal output: that stays on stdout.
+    old, new = pair.run("create", "--no-interactive")
+    assert old.returncode == new.returncode == 2
+    assert old.stdout.endswith("\nYou must provide a PACKAGE_NAME\n")
+    assert new.stderr == "You must provide a PACKAGE_NAME\n"
+    # (ours names its own distribution from its lower-case metadata directory)
+    assert new.stdout.replace("pastescript#", "PasteScript#") + new.stderr == old.stdout
+
+
+def _interrupt_a_shell_loop(side: Side, work) -> tuple:
+    """Ctrl-C (SIGINT to the process group) while ``paster create`` waits for an
+    answer inside a shell loop; returns (the shell's status, its output)."""
+    work.mkdir(parents=True)
+    loop = f"for i in 1 2 3; do {side.paster} create Foo$i; echo after $i; done"
+    proc = subprocess.Popen(["bash", "-c", loop], cwd=work, env=side.env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        seen = b""
+        while b"Enter version" not in seen:
+            byte = proc.stdout.read(1)
+            assert byte, f"{side.name}: no prompt ({seen!r})"
+            seen += byte
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, (seen + out).decode(), err.decode()
+
+
+def test_ctrl_c_stops_a_shell_loop(pair: Pair):
+    # Issue 16 item 10: both die of SIGINT, so the loop stops; 3.7 printed
+    # a traceback, ours one line.
+    (old_code, old_out, old_err), (new_code, new_out, new_err) = (
+        _interrupt_a_shell_loop(side, pair.tmp / side.name) for side in (pair.old, pair.new))
+    assert old_code == new_code == -signal.SIGINT
+    assert "after" not in old_out and "after" not in new_out
+    assert "Traceback" in old_err and old_err.rstrip().endswith("KeyboardInterrupt")
+    assert new_err == "\nInterrupted\n"
