@@ -137,7 +137,7 @@ def test_make_config_renders_the_package_template(app_venv, tmp_path):
     assert ini.get("app:main", "use") == "egg:ThrowAwayApp"
     assert ini.get("app:main", "greeting") == "bonjour"
     assert ini.get("server:main", "port") == str(port)
-    assert re.fullmatch(r"[A-Za-z0-9_-]{25}", ini.get("app:main", "secret"))
+    assert re.fullmatch(r"[A-Za-z0-9+/]{25}", ini.get("app:main", "secret"))
     assert "Now you should edit the config files" in result.stdout
     assert "app.ini" in result.stdout
 

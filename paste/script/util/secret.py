@@ -19,10 +19,14 @@ def random_bytes(length: int) -> bytes:
 
 
 def secret_string(length: int = 25) -> str:
-    """A random string of ``length`` URL- and INI-safe characters (letters, digits, - and _)."""
+    """A random string of ``length`` base64 characters (letters, digits, ``+`` and ``/``).
+
+    As in 3.x: random bytes, base64-encoded, the padding dropped, cut to
+    ``length``.
+    """
     text = ""
     while len(text) < length:
-        text += base64.urlsafe_b64encode(random_bytes(length)).decode("ascii").rstrip("=")
+        text += base64.b64encode(random_bytes(length)).decode("ascii").rstrip("=")
     return text[:length]
 
 
