@@ -296,15 +296,17 @@ def test_overwrite_false_keeps_files_at_every_depth(tmp_path):
     assert log.count("Warning") == 3
 
 
-def test_replace_in_subdirs_is_3_7s_split(tmp_path):
-    # What paster create uses in a project it has just made.
+def test_new_output_is_3_7s_split(tmp_path):
+    # What paster create uses in a project it has just made: the files are
+    # the earlier templates', kept silently at the top, replaced below.
     src = tmp_path / "tmpl"
     write(src / "top.txt", "new\n")
     write(src / "sub" / "deep.txt", "new\n")
     out = tmp_path / "out"
     write(out / "top.txt", "old\n")
     write(out / "sub" / "deep.txt", "old\n")
-    copy(src, out, overwrite=False, interactive=False, replace_in_subdirs=True)
+    log = copy(src, out, overwrite=False, interactive=False, new_output=True)
+    assert "Warning" not in log
     assert (out / "top.txt").read_text() == "old\n"
     assert (out / "sub" / "deep.txt").read_text() == "new\n"
 
@@ -341,7 +343,7 @@ def test_interactive_all_answers_following_files(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("reply, content, backups", [
-    ("all n", "old\n", 0), ("all b", "new\n", 3), ("a", "new\n", 0), ("", "old\n", 1),
+    ("all n", "old\n", 0), ("all b", "new\n", 3), ("", "old\n", 1),
 ])
 def test_interactive_answers_for_all(tmp_path, monkeypatch, reply, content, backups):
     src = tmp_path / "tmpl"
@@ -353,6 +355,15 @@ def test_interactive_answers_for_all(tmp_path, monkeypatch, reply, content, back
     copy(src, out, overwrite=False, interactive=True)
     assert (out / "c.txt").read_text() == content
     assert len([n for n in os.listdir(out) if ".bak" in n]) == backups
+
+
+def test_unknown_answer_shows_the_usage_and_asks_again(conflict, monkeypatch):
+    src, out = conflict
+    remaining = answers(monkeypatch, "a", "n")
+    log = copy(src, out, overwrite=False, interactive=True)
+    assert remaining == [] and log.count("[y/n/d/B/?]") == 2
+    assert copydir.query_usage + "\n" in log
+    assert (out / "differ.txt").read_text() == "old line\n"
 
 
 def test_all_answer_set_beforehand(conflict, monkeypatch):

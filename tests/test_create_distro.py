@@ -152,7 +152,11 @@ def test_simulate_writes_nothing(tmp_path, monkeypatch, capsys):
     assert os.listdir(tmp_path) == []
     out = capsys.readouterr().out
     assert "Copying setup.py_tmpl to ./Foo/setup.py" in out
-    assert "Would run" in out and "egg_info" in out
+    assert "No setup.py (cannot run egg_info)" in out  # none was written, as in 3.7
+    write(tmp_path / "Foo" / "setup.py", "raise SystemExit('must not run')\n")
+    assert create("--no-interactive", "--simulate", "Foo") == 0
+    assert f"Running {sys.executable} setup.py egg_info\n" in capsys.readouterr().out
+    assert os.listdir(tmp_path / "Foo") == ["setup.py"]
 
 
 def test_existing_different_file_kept_then_overwritten(tmp_path, monkeypatch, capsys):
@@ -271,7 +275,7 @@ def test_project_name_asked_when_missing(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "Asked" / "setup.py").exists()
     proc = run_paster("create", "--no-interactive", cwd=tmp_path)
-    assert proc.returncode == 2 and "project name" in proc.stderr
+    assert proc.returncode == 2 and "PACKAGE_NAME" in proc.stderr
 
 
 # -- templates of our own ------------------------------------------------------

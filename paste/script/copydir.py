@@ -450,59 +450,60 @@ def query_interactive(src_fn: str, dest_fn: str, src_content, dest_content,
     Answers, as in Paste Script 3.7: ``y`` replace, ``n`` keep, ``d`` (or
     ``dc``) show a unified (context) diff, ``b`` or an empty answer back the
     old file up to ``.bak`` and replace it, ``all y``/``all n``/``all b``
-    that answer for this and every later question (``a`` = ``all y``).
-    Returns True to replace. End of input raises EOFError: nobody is there
-    to answer, and 3.7 stopped there too.
+    that answer for this and every later question. Anything else shows
+    :data:`query_usage`. Returns True to replace. End of input raises
+    EOFError: nobody is there to answer, and 3.7 stopped there too.
     """
     global all_answer
     out_ = out_ or sys.stdout
-    old_lines = _text(dest_content).splitlines()
-    new_lines = _text(src_content).splitlines()
-    unified = list(difflib.unified_diff(old_lines, new_lines, dest_fn, src_fn, lineterm=""))
+    old_text, new_text = _text(dest_content), _text(src_content)
+    old_lines, new_lines = old_text.splitlines(), new_text.splitlines()
+    # 3.7 joined difflib's lines, headers with their own newline, by newlines.
+    unified = list(difflib.unified_diff(old_lines, new_lines, dest_fn, src_fn))
     added = sum(1 for line in unified if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in unified if line.startswith("-") and not line.startswith("---"))
     change = ""
     if added != removed:
         change = f"; {abs(added - removed)} lines {'added' if added > removed else 'removed'}"
-    out_.write(f"Replace {len(dest_content)} bytes with {len(src_content)} bytes "
+    out_.write(f"Replace {len(old_text)} bytes with {len(new_text)} bytes "
                f"({removed}/{len(old_lines)} lines changed{change})\n")
-    prompt = f"Overwrite {dest_fn} [y/n/d/B/?] "
     while True:
-        if all_answer is None:
-            out_.write(prompt)
-            out_.flush()
-            try:
-                response = input().strip().lower()
-            except EOFError:
-                out_.write("\n")
-                raise EOFError(f"No answer (end of input) to: Overwrite {dest_fn}?") from None
-        else:
-            response = all_answer
-        if response == "a":
-            response = "all y"
-        if response.startswith("all "):
-            rest = response[4:].strip()
-            if not rest or rest[0] not in ("y", "n", "b"):
-                out_.write(query_usage)
-                continue
-            response = all_answer = rest[0]
+        response = all_answer
+        if response is None:
+            response = _read_answer(f"Overwrite {dest_fn} [y/n/d/B/?] ", out_)
         if not response or response[0] == "b":
             backup = _backup_name(dest_fn)
             out_.write(f"Backing up {dest_fn} to {backup}\n")
             if not simulate:
                 shutil.copyfile(dest_fn, backup)
             return True
-        if response[0] == "y":
-            return True
-        if response[0] == "n":
-            return False
+        if response.startswith("all "):
+            rest = response[4:].strip()
+            if not rest or rest[0] not in ("y", "n", "b"):
+                out_.write(query_usage + "\n")
+                continue
+            # (3.7 checked "all b" here after the backup test: it shows
+            # the usage once, then backs up.)
+            response = all_answer = rest[0]
+        if response[0] in ("y", "n"):
+            return response[0] == "y"
         if response == "dc":
-            out_.write("\n".join(difflib.context_diff(old_lines, new_lines, dest_fn, src_fn,
-                                                      lineterm="")) + "\n")
+            out_.write("\n".join(difflib.context_diff(old_lines, new_lines, dest_fn,
+                                                      src_fn)) + "\n")
         elif response[0] == "d":
             out_.write("\n".join(unified) + "\n")
         else:
-            out_.write(query_usage)
+            out_.write(query_usage + "\n")
+
+
+def _read_answer(prompt: str, out_) -> str:
+    out_.write(prompt)
+    out_.flush()
+    try:
+        return input().strip().lower()
+    except EOFError:
+        out_.write("\n")
+        raise EOFError(f"No answer (end of input) to: {prompt.strip()}") from None
 
 
 def _backup_name(filename: str) -> str:
@@ -700,7 +701,7 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
              simulate: bool = False, indent: int = 0, use_cheetah: bool = False,
              sub_vars: bool = True, interactive: bool = False, svn_add: bool = True,
              overwrite: bool = True, template_renderer: Callable | None = None,
-             out_=None, *, replace_in_subdirs: bool = False) -> None:
+             out_=None, *, new_output: bool = False) -> None:
     """Copy the template directory ``source`` into ``dest``, rendering with ``vars``.
 
     The parameters, their order and their meaning are Paste Script 3.7's.
@@ -712,9 +713,10 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
     :func:`query_interactive` and :data:`all_answer`), else kept (with a
     warning) unless ``overwrite``, at every depth. (3.7 did not pass
     ``overwrite`` down: files in subdirectories were replaced whatever it
-    said.) ``replace_in_subdirs`` restores that for ``paster create`` in a
-    project directory it has just made, where the files come from the
-    templates stacked in this run and which one wins is 3.7's choice.
+    said.) ``new_output`` says that ``dest`` was made in this run (by
+    ``paster create``), so a differing file comes from a template applied
+    earlier in the run: then 3.7's choice holds, the earlier file is kept
+    silently at the top and replaced below it.
     ``svn_add`` adds what is created inside a Subversion working copy.
     ``simulate`` reports what would happen and writes nothing. Everything
     is rendered and checked before the first write; raises
@@ -749,8 +751,8 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
     for step in steps:
         _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
                interactive=interactive,
-               overwrite=overwrite or (replace_in_subdirs and step.depth > 0),
-               out_=out_, svn=svn)
+               overwrite=overwrite or (new_output and step.depth > 0),
+               warn_kept=not new_output, out_=out_, svn=svn)
 
 
 def _check_targets(steps: list, dest_real: str) -> None:
@@ -779,7 +781,8 @@ def _make_dir(path: str, svn: _Subversion, pad: str) -> None:
 
 
 def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: str,
-           interactive: bool, overwrite: bool, out_, svn: _Subversion) -> None:
+           interactive: bool, overwrite: bool, warn_kept: bool, out_,
+           svn: _Subversion) -> None:
     here = pad + "  " * step.depth
     dest = step.dest
     if step.kind == "dir":
@@ -811,8 +814,9 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
             if not query_interactive(step.source, dest, step.content, old, simulate, out_):
                 return
         elif not overwrite:
-            out_.write(f"{here}Warning: {dest} exists with different content; "
-                       f"kept (use --overwrite to replace it)\n")
+            if warn_kept:
+                out_.write(f"{here}Warning: {dest} exists with different content; "
+                           f"kept (use --overwrite to replace it)\n")
             return
     if verbosity >= 1:
         # 3.7's words, also when replacing or simulating.

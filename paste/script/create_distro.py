@@ -12,7 +12,7 @@ from paste.script.command import BadCommand, Command
 
 __all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points",
            "load_template", "load_error", "print_templates", "print_variables",
-           "any_template_has_setup", "show_file_origins",
+           "show_file_origins",
            "run_egg_info"]
 
 TEMPLATE_GROUP = "paste.paster_create_template"
@@ -119,8 +119,7 @@ class CreateDistroCommand(Command):
         vars["egg_plugins"] = egg_plugins
         for _, template in templates:
             self.create_template(template, output_dir, vars)
-        if os.path.exists(os.path.join(output_dir, "setup.py")) or (
-                self.simulate and any_template_has_setup(templates)):
+        if os.path.exists(os.path.join(output_dir, "setup.py")):
             self.run_egg_info(output_dir, dist_name, egg_plugins,
                               package_dir=vars.get("package_dir"))
         elif self.verbose > 1:
@@ -232,7 +231,9 @@ class CreateDistroCommand(Command):
         """Run ``setup.py egg_info`` in the project; then list ``egg_plugins`` (see
         :func:`run_egg_info`)."""
         if self.simulate:
-            print(f"Would run {sys.executable} setup.py egg_info in {output_dir}")
+            # 3.7's words; the program is not started (3.7 started it).
+            if self.verbose:
+                print(f"Running {sys.executable} setup.py egg_info")
             return
         run_egg_info(output_dir, dist_name, egg_plugins, package_dir, self.verbose)
 
@@ -354,16 +355,6 @@ def print_variables(templates: list, command) -> None:
             print()
             continue
         template.print_vars(indent=2)
-
-
-def any_template_has_setup(templates: list) -> bool:
-    """True when one of the ``(name, template)`` pairs ships a ``setup.py`` at its top."""
-    from paste.script import copydir
-    for _, template in templates:
-        directory = copydir.open_template_dir(template.template_dir())
-        if any(directory.joinpath(name).is_file() for name in ("setup.py", "setup.py_tmpl")):
-            return True
-    return False
 
 
 class SubversionProject:

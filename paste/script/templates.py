@@ -195,10 +195,8 @@ class Template:
         """Copy :meth:`template_dir` into ``output_dir`` (see :func:`copydir.copy_dir`).
 
         In a project directory that ``paster create`` made in this run, a
-        differing file below the top directory is replaced even without
-        ``--overwrite``: it comes from a template applied earlier in the
-        run, and 3.7 let the later one win there (and kept the earlier one
-        at the top).
+        differing file comes from a template applied earlier in the run:
+        3.7's choice holds (see ``new_output`` of ``copy_dir``).
         """
         if not os.path.exists(output_dir):
             # Said even with -q, as in 3.7.
@@ -216,7 +214,7 @@ class Template:
                 interactive=command.interactive, overwrite=command.overwrite,
                 indent=1, use_cheetah=self.use_cheetah,
                 template_renderer=self.template_renderer,
-                replace_in_subdirs=getattr(command, "project_is_new", False))
+                new_output=getattr(command, "project_is_new", False))
         except copydir.CopyError as err:
             raise BadCommand(str(err), exit_code=1) from err
 
