@@ -654,6 +654,11 @@ def test_docs_example_template_end_to_end(tmp_path):
     proc = run_in(python, "-m", "paste.script", "create", "--no-interactive", "-t", "example_wsgi",
                   "Greeter", "greeting=Howdy", f"http_port={port}", cwd=work)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # what docs/templates.rst shows
+    assert proc.stdout.startswith(
+        "Selected and implied templates:\n"
+        "  PasteScript#basic_package      A basic setuptools-enabled package\n"
+        "  exampletemplates#example_wsgi  A small WSGI application served by paster serve\n")
     project = work / "Greeter"
     assert (project / ".gitignore").exists()
     assert (project / "Greeter.egg-info" / "paster_plugins.txt").read_text().split() == ["PasteScript"]

@@ -918,3 +918,18 @@ def test_questions_about_existing_files_print_what_37_printed(pair: Pair, site_e
     assert_same_run(old, new)
 
     assert _lines(ours_named_as_37(new.stdout)) == _lines(old.stdout)
+
+
+def test_a_template_named_twice_is_applied_once(pair: Pair):
+    # The distribution spelled two ways: 3.7 took them for two templates
+    # and applied basic_package twice; ours once (docs/changelog.rst).
+    old, new = pair.run("create", "-t", "pastescript#basic_package",
+                        "-t", "PasteScript#basic_package", "--no-interactive", "Foo")
+    assert_same_run(old, new)
+    assert old.stdout.startswith("Selected and implied templates:\n"
+                                 "  pastescript#basic_package  A basic setuptools-enabled package\n"
+                                 "  PasteScript#basic_package  A basic setuptools-enabled package\n\n")
+    assert new.stdout.startswith("Selected and implied templates:\n"
+                                 "  pastescript#basic_package  A basic setuptools-enabled package\n\n")
+    assert old.stdout.count("Creating template basic_package") == 2
+    assert new.stdout.count("Creating template basic_package") == 1

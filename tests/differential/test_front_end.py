@@ -128,3 +128,13 @@ def test_ctrl_c_stops_a_shell_loop(pair: Pair):
     assert "after" not in old_out and "after" not in new_out
     assert "Traceback" in old_err and old_err.rstrip().endswith("KeyboardInterrupt")
     assert new_err == "\nInterrupted\n"
+
+
+def test_unknown_command_suggests_the_closest(pair: Pair):
+    # Ours adds one line to 3.7's message and list (docs/changelog.rst).
+    old, new = pair.run("serv")
+    assert old.returncode == new.returncode == 2
+    assert new.stdout == ""
+    lines = new.stderr.splitlines(True)
+    assert lines[1] == "Did you mean: serve?\n"
+    assert "".join(lines[:1] + lines[2:]) == old.stdout
