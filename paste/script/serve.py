@@ -34,27 +34,8 @@ def _add_setting_options(parser) -> None:
                           action="append" if setting.repeat else "store", help=setting.help)
 
 
-class ServeCommand(Command):
-    summary = "Serve the described application"
-    usage = "CONFIG_FILE [start|stop|restart|status] [var=value]"
-    description = """\
-    This command serves a web application that uses a Paste Deploy
-    configuration file for the server and application.
-
-    If start/stop/restart is given, then --daemon is implied, and it will
-    start (normal operation), stop (--stop-daemon), or do both. restart of a
-    running server loads the new code in new workers (SIGHUP) and keeps the
-    old ones serving if it fails. status reports whether a daemon runs (LSB
-    exit codes: 0 running, 1 dead with a pid file left, 3 not running).
-
-    var=value arguments are available in the configuration file as
-    %(var)s, e.g. port = %(http_port)s.
-    """
-    min_args = 0
-    max_args = None
-    takes_config_file = 1
-    default_verbosity = 1
-
+def _parser():
+    """``paster serve``'s options (3.7's, then the engine's own settings)."""
     parser = Command.standard_parser(quiet=True)
     parser.add_option("-n", "--app-name", dest="app_name", metavar="NAME",
                       help="Load the named application (default main)")
@@ -93,6 +74,31 @@ class ServeCommand(Command):
                       help="Load the application and the server as a worker would, print "
                            "one line and exit (0: they load; 1: the error); start nothing")
     _add_setting_options(parser)
+    return parser
+
+
+class ServeCommand(Command):
+    summary = "Serve the described application"
+    usage = "CONFIG_FILE [start|stop|restart|status] [var=value]"
+    description = """\
+    This command serves a web application that uses a Paste Deploy
+    configuration file for the server and application.
+
+    If start/stop/restart is given, then --daemon is implied, and it will
+    start (normal operation), stop (--stop-daemon), or do both. restart of a
+    running server loads the new code in new workers (SIGHUP) and keeps the
+    old ones serving if it fails. status reports whether a daemon runs (LSB
+    exit codes: 0 running, 1 dead with a pid file left, 3 not running).
+
+    var=value arguments are available in the configuration file as
+    %(var)s, e.g. port = %(http_port)s.
+    """
+    min_args = 0
+    max_args = None
+    takes_config_file = 1
+    default_verbosity = 1
+
+    parser = _parser()
 
     #: The actions that may follow the config file (3.x's name for them).
     possible_subcommands = ACTIONS

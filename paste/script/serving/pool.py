@@ -1,17 +1,12 @@
 # (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
-"""The monitor's workers and their state machine.
+"""The monitor's workers: what they say, and keeping the serving generation whole.
 
 Workers belong to *generations*: the workers started together for one
-version of the code. One generation serves; a new one (SIGHUP, ``restart``,
-a change under ``--reload``) is *pending* while its workers load and set
-their runners up (:class:`~.protocol.State`). When every worker of the
-pending generation is ready, it becomes the serving one: the old workers
-are told to stop, and once each of them has stopped accepting (or after
-:data:`RELEASE_WAIT`), the new ones are told to go. So a client that got
-an answer from the new code never gets one from the old code on a new
-connection. When a pending worker fails to load or to start, the pending
-generation is given up and the old one goes on serving.
+version of the code. How a new generation takes over from the old one is
+:mod:`.generations`' part of the pool; this module handles what workers
+say (each message of :class:`~.protocol.Op` has one method here) and their
+ends.
 
 The pool keeps the serving generation at its size. A worker that dies
 after it served is replaced at once; a replacement that dies before it
@@ -19,23 +14,16 @@ serves is retried after a growing delay (:class:`Backoff`). A worker that
 must go while it still works (``--max-requests``, ``--worker-timeout``,
 ``--max-worker-memory``) is *retiring*: its successor is started first,
 and it is stopped once the successor serves.
-
-A runner that binds its own socket (no monitor socket to share) cannot
-overlap with its successor: the pool then restarts plainly, stopping the
-old workers once the new ones have loaded and before their runners start.
 """
 from __future__ import annotations
 
 import time
 
-from paste.script.serving.processes import ProcessTable, WorkerRecord, describe_exit
+from paste.script.serving.generations import RELEASE_WAIT, Generations
+from paste.script.serving.processes import ProcessTable, WorkerRecord
 from paste.script.serving.protocol import Op, State
 
 __all__ = ["Pool", "Backoff", "RELEASE_WAIT"]
-
-#: How long the new generation waits for the old one to stop accepting
-#: before it goes anyway (an old worker that does not answer is stuck).
-RELEASE_WAIT = 1.0
 
 
 class Backoff:
@@ -56,7 +44,7 @@ class Backoff:
         self.failures = 0
 
 
-class Pool:
+class Pool(Generations):
     """The workers of one monitor.
 
     ``events`` (:class:`.reporting.Reporter`) is told what happens;
@@ -91,17 +79,6 @@ class Pool:
     def members(self, generation) -> list[WorkerRecord]:
         return self.procs.members(generation)
 
-    def start_generation(self, changed=()) -> int:
-        """Fork the workers of a new generation; a pending one is given up."""
-        if self.pending is not None:
-            for worker in self.members(self.pending):
-                self.procs.discard(worker)
-        self.generation += 1
-        self.pending = self.generation
-        for _ in range(self.size):
-            self._add_worker(self.generation, changed)
-        return self.generation
-
     def _add_worker(self, generation: int, changed=()) -> WorkerRecord:
         standby, self.standby = self.standby, None
         hold = self.self_binding and self.serving is not None and generation == self.pending
@@ -127,50 +104,6 @@ class Pool:
         generation = worker.generation
         self.procs.discard(worker)
         self._add_worker(generation)
-
-    def _pending_complete(self) -> bool:
-        members = self.members(self.pending)
-        return bool(members) and all(w.state in (State.READY, State.SERVING) for w in members)
-
-    def _promote(self) -> None:
-        """The pending generation is complete: the old one stops accepting, then it goes."""
-        generation, self.pending = self.pending, None
-        first = self.serving is None
-        self.serving = generation
-        for worker in [w for w in self.procs if w.generation is not None
-                       and w.generation < generation]:
-            self.stop(worker)
-        self.go_due = time.monotonic() + RELEASE_WAIT
-        self.announcing = (generation, first)
-        self._go_when_released()
-
-    def _go_when_released(self) -> None:
-        """Tell the serving generation's ready workers to go once no older one accepts."""
-        if self.serving is None:
-            return
-        old = [w for w in self.procs if w.generation is not None
-               and w.generation < self.serving and not w.released]
-        if old and self.go_due is not None and time.monotonic() < self.go_due:
-            return
-        self.go_due = None
-        for worker in self.members(self.serving):
-            if worker.state is State.READY:
-                self._go(worker)
-        if self.announcing is not None:
-            generation, first = self.announcing
-            self.announcing = None
-            self.events.generation_serving(generation, self.members(generation), first)
-        self.balance()
-
-    def _fail(self, worker: WorkerRecord) -> None:
-        """A worker of the pending generation failed: the generation is given up."""
-        self.pending = None
-        for other in self.members(worker.generation):
-            if other is not worker:
-                self.procs.discard(other)
-        self.events.generation_failed(worker.generation, worker, self.serving is None)
-
-    # -- what workers say ------------------------------------------------------
 
     def bind(self, worker: WorkerRecord, message: dict) -> None:
         self.sockets.answer(worker, message, new_address=self.serving is not None)
@@ -237,37 +170,6 @@ class Pool:
         if worker is self.standby:
             worker.state = State.STANDING
 
-    # -- plain restarts (runners that bind their own sockets) ----------------------
-
-    def _plain_restart_needed(self, worker: WorkerRecord) -> bool:
-        """A new worker could not bind what the old ones hold: restart plainly."""
-        if not (worker.address_in_use and not worker.adopted and not worker.refused
-                and self.serving is not None and not self.self_binding):
-            return False
-        self.self_binding = True
-        self.events.plain_restart()
-        self.start_generation(self.changed)
-        return True
-
-    def _plain_restart_step(self) -> None:
-        """Every new worker has loaded: stop the old ones; once they are gone, go."""
-        if self.pending is None:
-            return
-        pending = self.members(self.pending)
-        if any(w.state is State.LOADING for w in pending):
-            return
-        old = [w for w in self.procs if w.generation is not None and w.generation < self.pending]
-        for worker in old:
-            self.stop(worker)
-        if not old:
-            for worker in pending:
-                if worker.state is State.STARTING and worker.held:
-                    worker.held = False
-                    worker.started_at = time.monotonic()
-                    worker.send({"op": Op.GO})
-
-    # -- processes ending ------------------------------------------------------
-
     def exited(self, worker: WorkerRecord, code: int) -> None:
         """``worker`` has exited with ``code`` (negative: killed by that signal)."""
         self.procs.forget(worker)
@@ -294,15 +196,6 @@ class Pool:
         delay = self.backoff.failed()
         self.spawn_due = max(self.spawn_due or 0.0, time.monotonic() + delay)
         self.events.worker_died(worker, code, delay, self.backoff.failures)
-
-    def _pending_exited(self, worker: WorkerRecord, code: int) -> None:
-        """A new worker ended before its generation serves: a broken deploy."""
-        if not worker.failed:
-            worker.failed = True
-            worker.summary = worker.error = (
-                f"The new server process exited with {describe_exit(code)} before it was "
-                "serving.")
-        self._fail(worker)
 
     def _forgotten(self, worker: WorkerRecord) -> None:
         if worker is self.standby:
@@ -352,6 +245,14 @@ class Pool:
         self.size = max(1, size)
         self.balance()
 
+    def resize_by(self, change: int) -> None:
+        """SIGTTIN (+1) or SIGTTOU (-1)."""
+        if change > 0 and self.single_runner:
+            self.events.resize_refused(self.single_runner)
+            return
+        self.resize(self.size + change)
+        self.events.resized(change, self.size)
+
     def stop(self, worker: WorkerRecord) -> None:
         self.procs.stop(worker)
 
@@ -373,30 +274,13 @@ class Pool:
         for worker in self._starting():
             yield worker.started_at + self.start_timeout
 
-    def _starting(self) -> list[WorkerRecord]:
-        """Workers the start timeout applies to."""
-        return [w for w in self.procs if w.generation is not None and not w.held
-                and w.state in (State.LOADING, State.STARTING, State.READY)]
-
     def run_timers(self, now: float) -> None:
         self.procs.overdue(now)
         if self.go_due is not None and now >= self.go_due:
-            self._go_when_released()
+            self._go_when_released(now)
         if self.spawn_due is not None and now >= self.spawn_due:
             self.balance()
         for worker in self._starting():
             if now >= worker.started_at + self.start_timeout:
                 self._start_timed_out(worker)
 
-    def _start_timed_out(self, worker: WorkerRecord) -> None:
-        worker.failed = True
-        worker.summary = worker.error = (
-            f"The server process {worker.pid} did not start within {self.start_timeout:g}s "
-            "(--start-timeout); it was stopped.")
-        generation = worker.generation
-        self.procs.discard(worker)
-        if generation == self.pending:
-            self._fail(worker)
-        elif generation == self.serving:
-            self._serving_exited(worker, -9)
-            self.balance()

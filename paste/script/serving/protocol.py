@@ -66,8 +66,11 @@ class State(str, enum.Enum):
 class Event(str, enum.Enum):
     """What the monitor's collaborators ask it to do (``Monitor.post``)."""
 
-    SHUTDOWN = "shutdown"        # stop everything gracefully: {reason}
-    RELOAD = "reload"            # start a generation with the code on disk: {changed}
+    SHUTDOWN = "shutdown"        # stop everything gracefully: {reason, error, signum}
+    RELOAD = "reload"            # start a generation with the code on disk: {changed, why}
     RETRY_START = "retry_start"  # --monitor-restart: the first generation again: {delay}
     REPLACE = "replace"          # a worker must go; start its successor first: {worker, why}
+    RESIZE = "resize"            # one worker more or fewer: {change}
+    REOPEN_LOGS = "reopen_logs"  # logrotate moved the log files
     UPGRADE = "upgrade"          # SIGUSR2: re-execute the monitor in place
+    UPGRADED = "upgraded"        # the new monitor serves, or failed: {succeeded}

@@ -144,6 +144,14 @@ class Reloader:
 
     # -- what workers report ---------------------------------------------------
 
+    def files_message(self, worker, message: dict) -> None:
+        """A worker's ``files`` message (:data:`.protocol.Op.FILES`)."""
+        self.files(worker, message.get("paths", []))
+
+    def modules_message(self, worker, message: dict) -> None:
+        """A worker's ``modules`` message (:data:`.protocol.Op.MODULES`)."""
+        self.modules(worker, message.get("names", []), message.get("last"))
+
     def files(self, worker, paths) -> None:
         """Watch what a worker read; a file changed since it was read means a reload."""
         worker.files.update(paths)

@@ -133,6 +133,14 @@ class Reporter:
             return
         self.post(Event.SHUTDOWN, reason="the server finished")
 
+    def resized(self, change: int, size: int) -> None:
+        self.say(f"SIG{'TTIN' if change > 0 else 'TTOU'}: {size} "
+                 f"worker{'s' if size != 1 else ''}.")
+        self.write_state()
+
+    def resize_refused(self, runner: str) -> None:
+        self.say(f"SIGTTIN ignored: the {runner} server runs in one process.")
+
     def write_state(self, **changes) -> None:
         workers = [w.pid for w in self.pool.members(self.pool.serving)]
         self.state.update(workers=workers,

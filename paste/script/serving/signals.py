@@ -34,13 +34,41 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["HANDLED", "SignalPipe", "worker_signals", "wake_only"]
+__all__ = ["HANDLED", "SignalPipe", "worker_signals", "wake_only", "signal_events"]
 
 HANDLED = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
            signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD)
 #: What a worker leaves to the monitor.
 _WORKER_IGNORES = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
                    signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
+
+
+_STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def _events() -> dict:
+    from paste.script.serving.protocol import Event
+    table = {signal.SIGHUP: (Event.RELOAD, {"why": "SIGHUP received"}),
+             signal.SIGUSR1: (Event.REOPEN_LOGS, {}),
+             signal.SIGUSR2: (Event.UPGRADE, {}),
+             signal.SIGTTIN: (Event.RESIZE, {"change": +1}),
+             signal.SIGTTOU: (Event.RESIZE, {"change": -1})}
+    for signum in _STOPS:
+        table[signum] = (Event.SHUTDOWN, {"reason": signal.Signals(signum).name,
+                                          "signum": signum})
+    return table
+
+
+def signal_events(signums: list[int], stopping: bool) -> list:
+    """The monitor's events for these signals: ``[(Event, data), ...]``.
+
+    A stop comes first (the workers' exits that came with it are expected);
+    once stopping, only another stop means anything. SIGCHLD is no event:
+    the loop reaps on every turn.
+    """
+    table = _events()
+    ordered = sorted(signums, key=lambda s: s not in _STOPS)
+    return [table[s] for s in ordered if s in table and (s in _STOPS or not stopping)]
 
 
 def wake_only(signum, frame) -> None:

@@ -26,6 +26,8 @@ import os
 import signal
 import sys
 
+from paste.script.serving.protocol import Event
+
 __all__ = ["Upgrade", "Inherited", "inherited", "ENVIRON"]
 
 #: ``<pid file fd>:<report fd>``, set for the new monitor.
@@ -34,23 +36,28 @@ _SOCKETS_START = 3
 
 
 class Upgrade:
-    """In the old monitor: the new monitor, from its start to its report."""
+    """In the old monitor: the new monitor, from its start to its report.
 
-    def __init__(self, monitor, pid: int, read_fd: int):
-        self.monitor = monitor
+    What happens is posted to the monitor (:data:`~.protocol.Event.UPGRADED`).
+    """
+
+    def __init__(self, pid: int, read_fd: int, post, say):
         self.pid = pid
         self.read_fd = read_fd
+        self.post = post
+        self.say = say
         self.succeeded = False
+        self.over = False
         self._buffer = b""
 
     @classmethod
-    def start(cls, monitor) -> "Upgrade | None":
-        pid_file = getattr(monitor.settings, "pid_file", None)
-        if monitor.pool.serving is None or pid_file is None or pid_file.fileno() is None:
-            monitor.say("SIGUSR2 ignored: a binary upgrade needs a running server with a "
-                        "pid file (--pid-file or --daemon).", sys.stderr)
+    def start(cls, settings, pool, socket_pool, notifier, post, say) -> "Upgrade | None":
+        pid_file = settings.pid_file
+        if pool.serving is None or pid_file is None or pid_file.fileno() is None:
+            say("SIGUSR2 ignored: a binary upgrade needs a running server with a "
+                "pid file (--pid-file or --daemon).", sys.stderr)
             return None
-        sockets = monitor.sockets.listening()
+        sockets = socket_pool.listening()
         read_fd, write_fd = os.pipe()
         from paste.script.serving.processes import flush_std_streams
         flush_std_streams()
@@ -59,13 +66,13 @@ class Upgrade:
             try:
                 os.close(read_fd)
                 _exec_new_monitor([s.fileno() for s in sockets], pid_file.fileno(), write_fd,
-                                  monitor.notifier.address)
+                                  notifier.address)
             finally:
                 os._exit(127)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        monitor.say(f"SIGUSR2: starting a new monitor (PID {pid}) with the code on disk.")
-        return cls(monitor, pid, read_fd)
+        say(f"SIGUSR2: starting a new monitor (PID {pid}) with the code on disk.")
+        return cls(pid, read_fd, post, say)
 
     def fileno(self) -> int:
         return self.read_fd
@@ -83,26 +90,25 @@ class Upgrade:
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
             text = line.decode("utf-8", "replace")
-            if text.startswith("R") and not self.succeeded:
-                self.succeeded = True
-                self.monitor.command.handed_over = True
-                self.monitor.say(f"SIGUSR2: the new monitor (PID {self.pid}) serves; "
-                                 "this one stops.")
-                self.monitor.upgrade_over(True)
+            if text.startswith("R") and not self.over:
+                self.succeeded = self.over = True
+                self.say(f"SIGUSR2: the new monitor (PID {self.pid}) serves; this one stops.")
+                self.post(Event.UPGRADED, succeeded=True)
             elif text.startswith("E"):
-                self.monitor.say(f"SIGUSR2: the new monitor failed: {text[1:].partition(' ')[2]}",
-                                 sys.stderr)
+                self.say(f"SIGUSR2: the new monitor failed: {text[1:].partition(' ')[2]}",
+                         sys.stderr)
         if not chunk:
             self._close()
 
     def exited(self, code: int) -> None:
         """The new monitor exited (reaped by the old one, its parent)."""
         self._close()
-        if not self.succeeded:
+        if not self.over:
             from paste.script.serving.processes import how_it_ended
-            self.monitor.say(f"SIGUSR2: the new monitor ended ({how_it_ended(code)}) before it "
-                             "served; this one goes on serving.", sys.stderr)
-            self.monitor.upgrade_over(False)
+            self.over = True
+            self.say(f"SIGUSR2: the new monitor ended ({how_it_ended(code)}) before it "
+                     "served; this one goes on serving.", sys.stderr)
+            self.post(Event.UPGRADED, succeeded=False)
 
     def stop(self) -> None:
         """The old monitor is told to stop: the new one, not yet in charge, stops too."""
@@ -114,10 +120,6 @@ class Upgrade:
 
     def _close(self) -> None:
         if self.read_fd >= 0:
-            try:
-                self.monitor.selector.unregister(self)
-            except (KeyError, ValueError):
-                pass
             os.close(self.read_fd)
             self.read_fd = -1
 
