@@ -14,6 +14,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import pytest
+
 __all__ = ["Output", "get", "Prober", "parent_of", "children", "wait_for_children",
            "wait_gone", "open_to_others"]
 
@@ -376,3 +378,25 @@ class KeepAliveClient(threading.Thread):
         self.done.set()
         self.join(30)
         return self.errors
+
+
+@pytest.fixture
+def site(tmp_path):
+    """``site(server=..., extra=..., config=...)``: a :class:`Site`, stopped after the test,
+    which fails if one of its workers outlived the monitor."""
+    from tests.support import pid_alive
+    sites = []
+
+    def make(**kw):
+        made = Site(tmp_path, **kw)
+        sites.append(made)
+        return made
+
+    yield make
+    for made in sites:
+        workers = children(made.proc.pid) if made.proc is not None else []
+        made.stop()
+        for pid in workers:
+            if pid_alive(pid):
+                os.kill(pid, 9)
+                pytest.fail(f"worker {pid} outlived the monitor")
