@@ -26,7 +26,6 @@ import socket
 import threading
 import time
 
-from paste.script.serving.connections import Connections
 from paste.script.serving.control_thread import exit_now
 from paste.script.serving.processes import descendants, kill_tree
 from paste.script.serving.signals import wake_only
@@ -90,6 +89,7 @@ class GracefulStop:
         self.own_stop = bool(self.hooks.stop_callbacks)
         self.connections = None
         if not self.own_stop and self.hooks.listeners:
+            from paste.script.serving.connections import Connections
             # Before the listeners are released: their addresses say which
             # connections are theirs.
             self.connections = Connections(self.hooks.listeners, self.inflight)
