@@ -142,7 +142,7 @@ def stop(command) -> int:
 
 def _reload_running(command) -> int | None:
     """``restart`` of a running server: new workers, same pid; None if none runs."""
-    from paste.script.daemon import PidFile, PidFileError, _alive
+    from paste.script.daemon import PidFile, PidFileError
     from paste.script.serving.control import reload_running
     pid_file = PidFile(command.options.pid_file or "paster.pid")
     try:
@@ -152,7 +152,7 @@ def _reload_running(command) -> int | None:
     if not status.running or not status.pid:
         return None
     try:
-        outcome = reload_running(pid_file.path, status.pid, alive=lambda: _alive(status.pid))
+        outcome = reload_running(pid_file.path, status.pid)
     except PermissionError:
         raise BadCommand(f"Not allowed to signal PID {status.pid} (run as its user or root)",
                          exit_code=1) from None
@@ -176,7 +176,7 @@ def serve(command) -> int:
     owner = None
     if identity is not None and identity.uid is not None:
         owner = (identity.uid, -1 if identity.gid is None else identity.gid)
-    log_fd = _open_log_file(opts.log_file)
+    log_fd = _open_log_file(opts.log_file, owner)
     try:
         pid_file = _acquire_pid_file(opts.pid_file, command.verbose)
     except BaseException:
@@ -195,8 +195,6 @@ def serve(command) -> int:
             # The server's users keep using these once unprivileged.
             if pid_file is not None:
                 pid_file.chown(*owner)
-            if log_fd is not None:
-                os.fchown(log_fd, *owner)
         if opts.daemon:
             if command.verbose > 0:
                 print(f"Entering daemon mode (log file {opts.log_file})")
@@ -244,7 +242,6 @@ def _serve_in_process(command, startup) -> int:
     except BadCommand as exc:
         startup.failed(exc.message, exc.exit_code)
         raise
-    startup.loaded()
     if command.verbose > 0:
         print(f"Starting server in PID {os.getpid()}.", flush=True)
     try:
@@ -283,11 +280,11 @@ def _acquire_pid_file(path: str | None, verbose: int):
     return pid_file
 
 
-def _open_log_file(path: str | None) -> int | None:
+def _open_log_file(path: str | None, owner: tuple | None = None) -> int | None:
     from paste.script.serving.logfile import open_log
     if not path:
         return None
     try:
-        return open_log(path)
+        return open_log(path, owner)
     except OSError as exc:
         raise BadCommand(f"Cannot open log file {path}: {exc.strerror}") from None

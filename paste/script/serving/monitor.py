@@ -44,7 +44,7 @@ class Monitor:
         self.verbose = settings.verbose
         self.notifier = Notifier()
         self.sockets = SocketPool(listen_fds())
-        self.state = StateFile(settings.pid_path)
+        self.state = StateFile(settings.pid_path, settings.log_file)
         self.log = LogFile(settings.log_file, settings.log_owner)
         self.report = Reporter(self)
         self.pool = Pool(self.report, self._fork, self.sockets, settings.workers,
