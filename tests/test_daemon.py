@@ -338,7 +338,7 @@ def test_a_successor_takes_the_pid_file_over_and_the_parent_leaves_it(tmp_path):
     fd = pid_file.fileno()
     os.set_inheritable(fd, True)
     code = ("import sys, time; from paste.script.daemon import PidFile\n"
-            "PidFile.inherit(sys.argv[1], int(sys.argv[2])); print('took', flush=True)\n"
+            "PidFile.inherit(sys.argv[1], int(sys.argv[2])).write(); print('took', flush=True)\n"
             "time.sleep(60)\n")
     successor = subprocess.Popen([PYTHON, "-c", code, str(path), str(fd)], pass_fds=[fd],
                                  stdout=subprocess.PIPE, text=True)
@@ -359,7 +359,7 @@ def test_a_successor_takes_the_pid_file_over_and_the_parent_leaves_it(tmp_path):
 NEVER_READY = textwrap.dedent("""
     import os, signal, sys, time
     from paste.script.daemon import daemonize
-    startup = daemonize(log_file=sys.argv[2], start_timeout=float(sys.argv[3]))
+    startup = daemonize(log_file=sys.argv[2], timeout=float(sys.argv[3]))
     pids = [os.getpid()]
     if sys.argv[4:] == ["stubborn"]:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -430,10 +430,10 @@ def test_restart_gives_up_after_the_start_timeout_and_the_server_goes_on(tmp_pat
                               stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout.readline() == "ready\n"
-        ok, message = reload_running(str(pid_path), server.pid, start_timeout=0.5)
+        ok, message = reload_running(str(pid_path), server.pid, timeout=0.5)
         assert not ok
-        assert message == (f"Server in PID {server.pid} did not have the new code ready within "
-                           f"0.5s (--start-timeout); the old code goes on serving "
+        assert message == (f"Server in PID {server.pid} has not reported the new code ready "
+                           f"after 0.5s; the old code goes on serving "
                            f"(see {tmp_path / 'server.log'})")
         assert server.poll() is None
     finally:

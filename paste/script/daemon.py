@@ -273,27 +273,16 @@ class PidFile:
 
     @classmethod
     def inherit(cls, path: str, fd: int) -> "PidFile":
-        """Take over the locked pid file whose descriptor ``fd`` a parent passed on.
-
-        For a monitor re-executed in place: this process records its pid
-        in the file and holds the lock through ``fd``; the parent, whose
-        pid the file no longer names, leaves the file in place when it
-        exits (:meth:`release`).
-        """
+        """The pid file whose locked descriptor ``fd`` this process inherited
+        (a monitor re-executed by SIGUSR2); :meth:`write` makes it ours, and
+        the old monitor, whose pid the file then no longer names, leaves it
+        in place when it exits (:meth:`release`)."""
         pid_file = cls(path)
-        if not pid_file._same_file(fd):
-            raise PidFileError(f"Pid file {pid_file.path} was replaced; cannot take it over")
-        if not pid_file._lock(fd):
-            raise AlreadyRunning(pid_file.path, pid_file._read_quietly())
-        os.set_inheritable(fd, False)
         pid_file._fd = fd
-        pid_file.write()
         return pid_file
 
-    def fileno(self) -> int:
-        """The locked descriptor (to pass to a re-executed monitor)."""
-        if self._fd is None:
-            raise PidFileError(f"Pid file {self.path} is not held")
+    def fileno(self) -> int | None:
+        """The locked descriptor (None when the file is not held)."""
         return self._fd
 
     def _same_file(self, fd: int) -> bool:
@@ -701,7 +690,7 @@ def _read_lines(fd: int, timeout: float | None):
 STOP_GRACE = 10.0
 
 
-def _wait_for_daemon(fd: int, log_file: str | None, start_timeout: float) -> int:
+def _wait_for_daemon(fd: int, log_file: str | None, start_timeout: float | None) -> int:
     """In the terminal process: wait for the daemon's report; return the exit code.
 
     A daemon that has not reported within ``start_timeout`` seconds is
@@ -762,7 +751,7 @@ def _report_failure(fd: int, line: str, where: str) -> int:
 
 
 def daemonize(log_fd: int | None = None, log_file: str | None = None,
-              start_timeout: float = 60.0) -> Startup:
+              timeout: float | None = 60.0) -> Startup:
     """Detach from the terminal; returns only in the daemon.
 
     Double fork with a new session in between (the daemon can never get a
@@ -770,8 +759,8 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
     ``/dev/null``, stdout and stderr to ``log_fd`` (or ``/dev/null``). The
     original process waits until the daemon reports through the returned
     :class:`Startup` and exits with 0, or with the failure's exit code after
-    printing its message. A daemon that has not reported after
-    ``start_timeout`` seconds is stopped, and the original process exits 1.
+    printing its message. A daemon that has not reported after ``timeout``
+    seconds (None: no limit) is stopped, and the original process exits 1.
     """
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -781,7 +770,7 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
         os.close(write_end)
         os.waitpid(first, 0)
         try:
-            code = _wait_for_daemon(read_end, log_file, start_timeout)
+            code = _wait_for_daemon(read_end, log_file, timeout)
         except KeyboardInterrupt:
             code = 130
         sys.stdout.flush()

@@ -100,13 +100,14 @@ def read_state(pid_path: str) -> dict | None:
 
 
 def reload_running(pid_path: str, pid: int,
-                   start_timeout: float = 60.0) -> tuple[bool, str] | None:
+                   timeout: float = 65.0) -> tuple[bool, str] | None:
     """SIGHUP the server ``pid`` and wait for the outcome: ``(ok, message)``.
 
     None when that server keeps no state file (it cannot be reloaded this
-    way; stop and start it instead), or has exited. After ``start_timeout``
-    seconds without an outcome, gives up: the server goes on serving the
-    old code, and it stops the new one itself.
+    way; stop and start it instead), or has exited. After ``timeout``
+    seconds without an outcome (a little more than the server's start
+    timeout, after which it reports a new generation that is not ready as
+    failed), gives up: the server goes on serving the old code.
     """
     from paste.script.daemon import PidFile, PidFileError, ServerProcess
     state = read_state(pid_path)
@@ -123,13 +124,13 @@ def reload_running(pid_path: str, pid: int,
     with server:
         if not server.signal(signal.SIGHUP):
             return None
-        return _wait_reloaded(pid_path, server, before, start_timeout, where)
+        return _wait_reloaded(pid_path, server, before, timeout, where)
 
 
-def _wait_reloaded(pid_path: str, server, before: int, start_timeout: float,
+def _wait_reloaded(pid_path: str, server, before: int, timeout: float,
                    where: str) -> tuple[bool, str]:
     pid = server.pid
-    deadline = time.monotonic() + start_timeout
+    deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
         state = read_state(pid_path)
@@ -142,9 +143,8 @@ def _wait_reloaded(pid_path: str, server, before: int, start_timeout: float,
             return False, state.get("error") or "the new code failed to load"
         left = deadline - time.monotonic()
         if left <= 0:
-            return False, (f"Server in PID {pid} did not have the new code ready within "
-                           f"{start_timeout:g}s (--start-timeout); the old code goes on "
-                           f"serving{where}")
+            return False, (f"Server in PID {pid} has not reported the new code ready "
+                           f"after {timeout:g}s; the old code goes on serving{where}")
         if server.wait_gone(min(delay, left)):
             return False, f"Server in PID {pid} exited while reloading{where}"
         delay = min(delay * 2, 0.05)
