@@ -375,13 +375,30 @@ NEVER_READY = textwrap.dedent("""
 """)
 
 
-def test_a_daemon_that_never_reports_is_stopped_after_the_start_timeout(tmp_path):
+@pytest.fixture
+def never_ready(tmp_path):
+    """Run NEVER_READY; whatever it left running is killed at the end."""
     script = tmp_path / "never.py"
     script.write_text(NEVER_READY)
     pid_path = tmp_path / "daemon.pid"
+
+    def run(*args):
+        try:
+            return subprocess.run([PYTHON, str(script), str(pid_path), "the.log", *args],
+                                  capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError("the terminal still waits for the daemon") from exc
+
+    yield run, pid_path
+    for pid in (pid_path.read_text().split() if pid_path.exists() else []):
+        if pid_alive(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_daemon_that_never_reports_is_stopped_after_the_start_timeout(never_ready):
+    run, pid_path = never_ready
     started = time.monotonic()
-    result = subprocess.run([PYTHON, str(script), str(pid_path), "the.log", "1"],
-                            capture_output=True, text=True, timeout=60)
+    result = run("1")
     took = time.monotonic() - started
     daemon_pid = int(pid_path.read_text())
     assert result.returncode == 1
@@ -392,14 +409,11 @@ def test_a_daemon_that_never_reports_is_stopped_after_the_start_timeout(tmp_path
 
 
 @pytest.mark.slow
-def test_a_daemon_deaf_to_sigterm_is_killed_with_its_process_group(tmp_path):
+def test_a_daemon_deaf_to_sigterm_is_killed_with_its_process_group(never_ready):
     from paste.script.daemon import STOP_GRACE
-    script = tmp_path / "never.py"
-    script.write_text(NEVER_READY)
-    pid_path = tmp_path / "daemon.pid"
+    run, pid_path = never_ready
     started = time.monotonic()
-    result = subprocess.run([PYTHON, str(script), str(pid_path), "the.log", "0.5", "stubborn"],
-                            capture_output=True, text=True, timeout=60)
+    result = run("0.5", "stubborn")
     took = time.monotonic() - started
     pids = [int(pid) for pid in pid_path.read_text().split()]
     assert result.returncode == 1 and "did not start within 0.5s" in result.stderr
