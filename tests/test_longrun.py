@@ -15,28 +15,9 @@ import time
 
 import pytest
 
-from tests.serving_support import (HTTP_RUNNERS, KeepAliveClient, Prober, Site, children, get,
-                                   pid_of, wait_gone)
+from tests.serving_support import (HTTP_RUNNERS, KeepAliveClient, Prober, children, get,
+                                   pid_of, site, wait_gone)  # noqa: F401  (site: a fixture)
 from tests.support import pid_alive
-
-
-@pytest.fixture
-def site(tmp_path):
-    sites = []
-
-    def make(**kw):
-        made = Site(tmp_path, **kw)
-        sites.append(made)
-        return made
-
-    yield make
-    for made in sites:
-        workers = children(made.proc.pid) if made.proc is not None else []
-        made.stop()
-        for pid in workers:
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-                pytest.fail(f"worker {pid} outlived the monitor")
 
 
 def rss(pid: int) -> int:
