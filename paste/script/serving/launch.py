@@ -340,9 +340,6 @@ def _open_log_file(path: str | None, owner) -> int | None:
     if not path:
         return None
     try:
-        fd = open_log(path)
-        if owner is not None:
-            os.fchown(fd, *owner)   # the server's users keep using it once unprivileged
-        return fd
+        return open_log(path, owner)
     except OSError as exc:
         raise ServeError(f"Cannot open log file {path}: {exc.strerror}") from None
