@@ -129,20 +129,19 @@ def serve(command) -> int:
     if identity is not None and identity.uid is not None:
         owner = (identity.uid, -1 if identity.gid is None else identity.gid)
     upgrade = _inherited()
-    log_fd = _open_log_file(opts.log_file, owner) if upgrade is None else None
-    try:
-        pid_file = upgrade.pid_file(opts.pid_file) if upgrade is not None else \
-            _acquire_pid_file(opts.pid_file, command.verbose, owner)
-    except BaseException:
-        if log_fd is not None:
-            os.close(log_fd)
-        raise
+    # The pid file first: a server that cannot start leaves no log file behind.
+    pid_file = upgrade.pid_file(opts.pid_file) if upgrade is not None else \
+        _acquire_pid_file(opts.pid_file, command.verbose, owner)
     if pid_file is False:
         # LSB: starting a daemon that runs succeeds (3.7 also exited 0); a
         # foreground serve that cannot serve has failed.
-        if log_fd is not None:
-            os.close(log_fd)
         return 0 if opts.daemon else 1
+    try:
+        log_fd = _open_log_file(opts.log_file, owner) if upgrade is None else None
+    except BaseException:
+        if pid_file is not None:
+            pid_file.release()
+        raise
     startup = upgrade.startup(pid_file) if upgrade is not None else daemon.Startup()
     stopped_by = None
     try:
