@@ -158,9 +158,10 @@ def test_requests_that_kill_their_worker_are_not_start_failures(site):
 
 # -- 6. Unix sockets are the monitor's too ---------------------------------------------
 
-def unix_get(path: str) -> str | None:
+def unix_get(path: str, errors: list | None = None) -> str | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(10)
+    data = b""
     try:
         sock.connect(path)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -171,8 +172,14 @@ def unix_get(path: str) -> str | None:
                 break
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        return body.decode() if head.startswith(b"HTTP/1.1 200") else None
-    except OSError:
+        if head.startswith(b"HTTP/1.1 200"):
+            return body.decode()
+        if errors is not None:
+            errors.append(data[:200])
+        return None
+    except OSError as exc:
+        if errors is not None:
+            errors.append(repr(exc))
         return None
     finally:
         sock.close()
@@ -192,8 +199,7 @@ def test_a_waitress_unix_socket_is_shared_by_the_workers_and_survives_reloads(si
 
     def probe():
         while not stop.is_set():
-            if unix_get(path) is None:
-                failed.append(time.monotonic())
+            unix_get(path, failed)
     prober = threading.Thread(target=probe)
     prober.start()
     try:
@@ -203,7 +209,7 @@ def test_a_waitress_unix_socket_is_shared_by_the_workers_and_survives_reloads(si
     finally:
         stop.set()
         prober.join()
-    assert not failed, f"{len(failed)} requests failed over 4 HUPs"
+    assert not failed, f"{len(failed)} requests failed over 4 HUPs: {failed}"
     s.stop()
     assert not os.path.exists(path)              # removed on the final stop only
 
