@@ -2,8 +2,7 @@
 
 Issue 19 item 1: 3.7 loaded the server from the same spec as the
 application, so ``app.ini#alt`` served ``[app:alt]`` on ``[server:alt]``
-(``--server-name`` still chose another). The serving engine is the lead's;
-this test shows 3.7's behaviour for it.
+(``--server-name`` still chose another).
 """
 from __future__ import annotations
 
@@ -92,7 +91,6 @@ def stop(results) -> None:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
-@pytest.mark.xfail(reason="engine: issue 19 item 1, lead", strict=True)
 def test_fragment_names_the_server_section_too(pair: Pair):
     started = pair.run("serve", "app.ini#alt", "start", setup=setup, env={"PYTHONPATH": "."})
     try:
