@@ -261,25 +261,40 @@ def test_ctrl_c_dies_by_sigint_without_traceback(fake_commands):
     assert err == "\nInterrupted\n"
 
 
-def test_ctrl_c_stops_a_calling_shell_loop(fake_commands):
-    # A shell goes on with its loop when the child exits 130, and stops when
-    # the child dies of SIGINT: Ctrl-C sends it to the whole process group.
-    env = {**os.environ, "PYTHONPATH": str(fake_commands.site)}
-    loop = (f"for i in 1 2 3; do {sys.executable} -m paste.script sleeps; "
-            "echo after $i; done; echo loop finished")
-    proc = subprocess.Popen(["bash", "-c", loop], env=env, cwd=fake_commands.work,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def interrupt_shell_loop(command: str, cwd, env: dict, waiting_for: bytes) -> tuple:
+    """Ctrl-C in a shell loop that runs ``command`` three times.
+
+    Once the first run has printed ``waiting_for``, SIGINT goes to the whole
+    process group, as a terminal sends it. Returns ``(the shell's status,
+    stdout, stderr)``; a shell that goes on looping is killed after 30 s.
+    """
+    loop = f"for i in 1 2 3; do {command}; echo after $i; done; echo loop finished"
+    proc = subprocess.Popen(["bash", "-c", loop], cwd=cwd, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        assert proc.stdout.readline() == "sleeping\n"
+        seen = b""
+        while waiting_for not in seen:
+            byte = proc.stdout.read(1)
+            assert byte, f"never printed {waiting_for!r}: {seen!r}"
+            seen += byte
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == -signal.SIGINT, (out, err)
-    assert out == "" and err == "\nInterrupted\n"
+    return proc.returncode, (seen + out).decode(), err.decode()
+
+
+def test_ctrl_c_stops_a_calling_shell_loop(fake_commands):
+    # A shell goes on with its loop when the child exits 130, and stops when
+    # the child dies of SIGINT: Ctrl-C sends it to the whole process group.
+    env = {**os.environ, "PYTHONPATH": str(fake_commands.site)}
+    code, out, err = interrupt_shell_loop(f"{sys.executable} -m paste.script sleeps",
+                                          fake_commands.work, env, b"sleeping\n")
+    assert code == -signal.SIGINT, (out, err)
+    assert out == "sleeping\n" and err == "\nInterrupted\n"
 
 
 def test_shebang_detection(tmp_path, monkeypatch):

@@ -1,5 +1,10 @@
 """The ``paster`` front end, against 3.7.0."""
+import signal
+
+import pytest
+
 from tests.differential.harness import Pair
+from tests.test_command import interrupt_shell_loop
 
 
 def test_unknown_command_exit_status(pair: Pair):
@@ -21,15 +26,6 @@ def test_help_lists_the_same_commands(pair: Pair):
 
 
 # -- issue 19 ----------------------------------------------------------------
-
-import os
-import signal
-import subprocess
-import sys
-
-import pytest
-
-from tests.differential.harness import Side
 
 
 def broken_command_site(work):
@@ -96,34 +92,16 @@ def test_bad_command_after_output_goes_to_stderr(pair: Pair):
     assert new.stdout.replace("pastescript#", "PasteScript#") + new.stderr == old.stdout
 
 
-def _interrupt_a_shell_loop(side: Side, work) -> tuple:
-    """Ctrl-C (SIGINT to the process group) while ``paster create`` waits for an
-    answer inside a shell loop; returns (the shell's status, its output)."""
-    work.mkdir(parents=True)
-    loop = f"for i in 1 2 3; do {side.paster} create Foo$i; echo after $i; done"
-    proc = subprocess.Popen(["bash", "-c", loop], cwd=work, env=side.env(),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        seen = b""
-        while b"Enter version" not in seen:
-            byte = proc.stdout.read(1)
-            assert byte, f"{side.name}: no prompt ({seen!r})"
-            seen += byte
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.returncode, (seen + out).decode(), err.decode()
-
-
 def test_ctrl_c_stops_a_shell_loop(pair: Pair):
     # Issue 16 item 10: both die of SIGINT, so the loop stops; 3.7 printed
     # a traceback, ours one line.
-    (old_code, old_out, old_err), (new_code, new_out, new_err) = (
-        _interrupt_a_shell_loop(side, pair.tmp / side.name) for side in (pair.old, pair.new))
+    results = []
+    for side in (pair.old, pair.new):
+        work = pair.tmp / side.name
+        work.mkdir(parents=True)
+        results.append(interrupt_shell_loop(f"{side.paster} create Foo$i", work, side.env(),
+                                            b"Enter version"))
+    (old_code, old_out, old_err), (new_code, new_out, new_err) = results
     assert old_code == new_code == -signal.SIGINT
     assert "after" not in old_out and "after" not in new_out
     assert "Traceback" in old_err and old_err.rstrip().endswith("KeyboardInterrupt")

@@ -15,33 +15,23 @@ from pathlib import Path
 import pytest
 
 from tests.differential.harness import Pair
-from tests.differential.test_daemon import wait_for_pid_file
+from tests.differential.test_daemon import APP as DAEMON_APP, wait_for_pid_file
 from tests.support import free_port, http_get, pid_alive, port_owner, write
 
+#: Each application says its name; test_daemon's ``dmapp`` runs the server.
 APP = '''
-from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-
 def make_app(global_conf, name):
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"app={name}".encode()]
     return app
-
-
-class Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def run(app, global_conf, host, port):
-    make_server(host, int(port), app, handler_class=Quiet).serve_forever()
 '''
 
 
 def setup(work: Path) -> None:
     """Two applications and two servers, each side on ports of its own."""
     write(work / "namedapp.py", APP)
+    write(work / "dmapp.py", DAEMON_APP)
     write(work / "app.ini", f"""
         [app:main]
         paste.app_factory = namedapp:make_app
@@ -52,12 +42,12 @@ def setup(work: Path) -> None:
         name = alt
 
         [server:main]
-        paste.server_runner = namedapp:run
+        paste.server_runner = dmapp:run
         host = 127.0.0.1
         port = {free_port()}
 
         [server:alt]
-        paste.server_runner = namedapp:run
+        paste.server_runner = dmapp:run
         host = 127.0.0.1
         port = {free_port()}
         """)
