@@ -306,3 +306,54 @@ def test_git_checkout_of_200_modules_never_serves_a_mix_of_branches(repo, tmp_pa
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         output.finish()
+
+
+HELD_APP = """\
+import heldmod, othermod
+
+def make_app(global_conf):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{heldmod.NAME} {othermod.NAME}".encode()]
+    return app
+"""
+
+HELD_CONFIG = CONFIG.replace("burstapp:make_app", "heldapp:make_app")
+
+
+def test_a_file_open_for_writing_is_not_loaded_when_another_is_saved(tmp_path):
+    """Issue 16 item 7: the close of one file used to load another half-written."""
+    src = tmp_path / "src"
+    write(src / "heldapp.py", HELD_APP)
+    held = write(src / "heldmod.py", 'NAME = "held1"\n')
+    other = write(src / "othermod.py", 'NAME = "other1"\n')
+    port = free_port()
+    ini = write(tmp_path / "app.ini", HELD_CONFIG.format(port=port))
+    url = f"http://127.0.0.1:{port}/"
+    env = paster_env(PYTHONPATH=str(src))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    proc = start_paster("serve", "--reload", str(ini), cwd=tmp_path, env=env)
+    output = Output(proc)
+    try:
+        _wait_for_answer(url, "held1 other1", output)
+        mark = output.mark()
+        with open(held, "w") as writer:           # a writer that takes its time
+            writer.write("NAME = (\n")
+            writer.flush()                        # on disk: half a module
+            other.write_text('NAME = "other2"\n')   # saved and closed meanwhile
+            import time
+            time.sleep(0.2)                       # the writer is slow (< the 0.5 s cap)
+            writer.write('    "held2")\n')
+        _wait_for_answer(url, "held2 other2", output)
+        lines = output.text.splitlines()[mark:]
+        reloads = [line for line in lines if "changed; reloading" in line]
+        assert reloads == ["src/heldmod.py, src/othermod.py changed; reloading."], lines
+        assert not any("Error" in line for line in lines), lines
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        output.finish()
