@@ -26,6 +26,7 @@ import sys
 import time
 
 from paste.script.serving.loaded import library_roots
+from paste.script.serving.protocol import State
 from paste.script.serving.settle import SettlePolicy
 from paste.script.serving.watcher import WRITTEN, WatcherProcess
 
@@ -69,6 +70,7 @@ class Reloader:
         self.restarts = 0
         self.lost_at_ns = 0
         self.ended: int | None = None     # the watcher process last seen ending
+        self.monitor_files: frozenset[str] = frozenset()
 
     def fileno(self) -> int:
         return self.watcher.fileno()
@@ -77,7 +79,9 @@ class Reloader:
         return self.watcher.fds()
 
     def start(self, config_file: str | None) -> None:
-        """Fork the watcher process (the monitor has no thread yet: see :mod:`.watcher`)."""
+        """Fork the watcher process (the monitor has no thread: see :mod:`.watcher`)."""
+        from paste.script.serving.loaded import module_files
+        self.monitor_files = frozenset(module_files())
         started_ns = time.time_ns()
         self.watcher.start()
         if config_file:
@@ -85,17 +89,6 @@ class Reloader:
 
     def close(self) -> None:
         self.watcher.close()
-
-    @property
-    def reload_due(self) -> float | None:
-        """When the changes noted so far are due to be loaded; set to None to drop them."""
-        return self.policy.due()
-
-    @reload_due.setter
-    def reload_due(self, value) -> None:
-        if value is not None:
-            raise ValueError("reload_due can only be cleared")
-        self.policy.clear()
 
     # -- changes -------------------------------------------------------------
 
@@ -119,17 +112,17 @@ class Reloader:
         self._give_up_stale_generation()
 
     def _give_up_stale_generation(self) -> None:
-        """A generation still loading may have read the files before this change:
-        it must never serve. (One told to serve is promoted at the reload instead,
-        so its requests can finish.)"""
+        """A pending generation may have read files from before this change:
+        it must never serve. (Its workers wait for the monitor's go, so none
+        has answered anything yet.)"""
         pool = self.pool
-        if pool.pending is None or pool.plain_restart:
+        if pool.pending is None or pool.self_binding:
             return
         members = pool.members(pool.pending)
-        if any(w.state in ("started", "serving") for w in members):
+        if any(w.state is State.SERVING for w in members):
             return
         for worker in members:
-            pool.discard(worker)
+            pool.procs.discard(worker)
         pool.pending = None
         self.superseded = True
         self.want_standby()
@@ -140,7 +133,6 @@ class Reloader:
             paths = self.policy.take(float("inf")) or []
         if self.pool.stopping or not paths:
             return
-        self.pool.settle_pending()
         again, self.superseded = self.superseded or self.pool.pending is not None, False
         if self.verbose > 0 and not again:
             # A generation given up for newer changes is not announced twice:
@@ -150,7 +142,9 @@ class Reloader:
             self.monitor.say(f"{shown}{more} changed; reloading.")
         elif self.verbose > 1:
             self.monitor.say(f"{len(paths)} more file(s) changed; reloading again.")
-        self.pool.changed.update(paths)
+        # What a fork inherits from the monitor and must load afresh: only
+        # the monitor's own modules (bounded by them, not by the changes seen).
+        self.pool.changed.update(set(paths).intersection(self.monitor_files))
         for path in paths:
             _drop_bytecode(path)
         self.monitor.start_reload(paths)
@@ -172,6 +166,14 @@ class Reloader:
 
     # -- what workers report ---------------------------------------------------
 
+    def files_message(self, worker, message: dict) -> None:
+        """A worker's ``files`` message (:data:`.protocol.Op.FILES`)."""
+        self.files(worker, message.get("paths", []))
+
+    def modules_message(self, worker, message: dict) -> None:
+        """A worker's ``modules`` message (:data:`.protocol.Op.MODULES`)."""
+        self.modules(worker, message.get("names", []), message.get("last"))
+
     def files(self, worker, paths) -> None:
         """Watch what a worker read; a file changed since it was read means a reload."""
         worker.files.update(paths)
@@ -179,7 +181,7 @@ class Reloader:
             self.pool.replace_stale(worker)
         # The watcher reports those modified since the worker started, once watched.
         new = self.watcher.add(paths, since_ns=worker.started_ns)
-        if worker.state in ("started", "serving") and self.verbose > 1:
+        if worker.state is State.SERVING and self.verbose > 1:
             for path in new:
                 if not path.startswith(self.libraries):
                     self.monitor.say(f"Watching {_short(path)} (imported while serving).")
@@ -193,8 +195,13 @@ class Reloader:
             return
         self.library_modules = list(worker.modules)
         if self.pool.standby is not None:
-            self.pool.discard(self.pool.standby)
+            self.pool.procs.discard(self.pool.standby)
         self.standby_due = time.monotonic()
+
+    def stop_timers(self) -> None:
+        """The server stops: no reload, no standby, no new watcher any more."""
+        self.policy.clear()
+        self.standby_due = self.restart_due = None
 
     def want_standby(self) -> None:
         """A generation serves (or failed): fork a standby shortly, if there is none."""
