@@ -175,6 +175,24 @@ class Prober(threading.Thread):
         self.join(30)
         return self.errors
 
+    def check_switches(self, *versions: str) -> None:
+        """Stop, and check that the probes saw every version in order and none failed.
+
+        So the probing overlapped each switch (old answers, then new ones),
+        and once a version answered, no earlier one did (a new connection
+        never gets old code after new).
+        """
+        failed = self.stop()
+        assert self.answers and not failed, \
+            f"{len(failed)} of {len(self.answers)} failed: {failed[:10]}"
+        order = [next((i for i, v in enumerate(versions) if body.startswith(v + " ")), None)
+                 for body in self.answers]
+        assert None not in order, f"an answer of no version asked: {self.answers}"
+        seen = sorted(set(order))
+        assert seen == list(range(len(versions))), \
+            f"the probes did not see every version ({versions}): {sorted(set(order))}"
+        assert order == sorted(order), "an old answer came after a new one"
+
 
 def open_to_others(path) -> None:
     """Let an unprivileged user read ``path``'s tree and reach it (pytest's tmp dirs are 0700).
@@ -212,8 +230,12 @@ def make_app(global_conf, **local_conf):
         path = environ["PATH_INFO"]
         query = environ.get("QUERY_STRING") or ""
         extra = ""
+        began = time.time()
         if path == "/slow":
             time.sleep(float(query or "1"))
+            extra = f" from={{began}} to={{time.time()}}"
+        elif path == "/log":
+            print(f"request logged by {{os.getpid()}}", flush=True)
         elif path == "/exit":
             os._exit(int(query or "7"))
         elif path == "/hang":
@@ -325,6 +347,16 @@ class Site:
         mark = self.out.mark()
         self.proc.send_signal(signum)
         return mark
+
+    @staticmethod
+    def wait_for_probes(prober: "Prober", count: int = 3, timeout: float = 10.0) -> None:
+        """Wait until ``prober`` has ``count`` more answers: it runs now, across what comes."""
+        target = len(prober.answers) + count
+        deadline = time.monotonic() + timeout
+        while len(prober.answers) < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the prober made no progress: {prober.errors[-5:]}")
+            time.sleep(0.005)
 
     def workers(self, count: int | None = None) -> list[int]:
         return wait_for_children(self.proc.pid, count) if count else children(self.proc.pid)
