@@ -321,26 +321,32 @@ def test_event_watcher_polls_installed_code(tmp_path):
         watcher.stop()
 
 
-def test_worker_drops_privileges_after_loading_when_the_command_can(tmp_path):
-    """run_worker in a real fork with a stand-in command: load, drop, report, serve."""
+def test_worker_drops_privileges_before_loading_when_the_command_can(tmp_path):
+    """run_worker in a real fork with a stand-in command: drop, load, report, serve
+    (issue 16 item 17: the factory never runs with the monitor's privileges)."""
     from paste.script.serving import ipc
+    from paste.script.serving.control_thread import WorkerOptions
     from paste.script.serving.worker import run_worker
 
     marker = tmp_path / "dropped"
 
     class Command:
         def load_app_and_server(self):
+            assert marker.read_text() == "yes"      # dropped already
+            marker.write_text("yes, then loaded")
             return (lambda environ, start_response: []), (lambda app: None)
 
         def drop_privileges(self):
             marker.write_text("yes")
 
+    command = Command()
     monitor_end, worker_end = ipc.channel_pair()
     pid = os.fork()
     if pid == 0:     # never return into pytest from the child
         try:
             monitor_end.close()
-            run_worker(Command(), worker_end, verbose=0)
+            run_worker(command, worker_end, WorkerOptions(verbose=0,
+                                                          prepare=command.drop_privileges))
         finally:
             os._exit(1)
     worker_end.close()
@@ -350,7 +356,7 @@ def test_worker_drops_privileges_after_loading_when_the_command_can(tmp_path):
             message, _fds = ipc.receive(monitor_end)
             assert message is not None, ops
             ops.append(message["op"])
-        assert marker.read_text() == "yes"
+        assert marker.read_text() == "yes, then loaded"
         ipc.send(monitor_end, {"op": "go"})
         _pid, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0     # server(app) returned
