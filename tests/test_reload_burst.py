@@ -7,10 +7,12 @@ and checks that no answer mixes the branches and none fails.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
-import shutil
+import time
 
 import pytest
 
@@ -258,7 +260,6 @@ def repo(tmp_path):
 
 
 def _wait_for_answer(url: str, prefix: str, output: Output, timeout: float = 60.0) -> None:
-    import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = get(url)
@@ -269,35 +270,21 @@ def _wait_for_answer(url: str, prefix: str, output: Output, timeout: float = 60.
     raise AssertionError(f"never answered {prefix!r}; last {body!r}")
 
 
-def test_git_checkout_of_200_modules_never_serves_a_mix_of_branches(repo, tmp_path):
+@contextlib.contextmanager
+def _serving(tmp_path, src, config: str, first: str):
+    """``paster serve --reload`` of ``config`` with ``src`` on the path, answering ``first``:
+    yields its URL and its :class:`Output`."""
     port = free_port()
-    ini = write(tmp_path / "app.ini", CONFIG.format(port=port))
+    ini = write(tmp_path / "app.ini", config.format(port=port))
     url = f"http://127.0.0.1:{port}/"
-    env = paster_env(PYTHONPATH=str(repo))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = paster_env(PYTHONPATH=str(src))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)     # bytecode caches on, as in development
     proc = start_paster("serve", "--reload", str(ini), cwd=tmp_path, env=env)
     output = Output(proc)
-    prober = None
     try:
-        _wait_for_answer(url, "a ", output)
-        prober = Prober(url, period=0.002)
-        prober.start()
-        switches = 0
-        for branch in "babab":
-            mark = output.mark()
-            _git(repo, "checkout", "-q", branch)
-            output.wait_for(r"changed; reloading\.", mark, timeout=60)
-            _wait_for_answer(url, f"{branch} ", output)
-            switches += 1
-        errors = prober.stop()
-        answers = [a.split(" pid=")[0] for a in prober.answers if a is not None]
-        mixed = [a for a in answers if a not in ("a", "b")]
-        assert not mixed, f"{len(mixed)} of {len(answers)} answers mixed branches: {mixed[:5]}"
-        assert not errors, f"{len(errors)} failed of {len(prober.answers)}: {errors[:5]}"
-        assert {"a", "b"} <= set(answers) and switches == 5
+        _wait_for_answer(url, first, output)
+        yield url, output
     finally:
-        if prober is not None:
-            prober.done.set()
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -306,6 +293,25 @@ def test_git_checkout_of_200_modules_never_serves_a_mix_of_branches(repo, tmp_pa
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         output.finish()
+
+
+def test_git_checkout_of_200_modules_never_serves_a_mix_of_branches(repo, tmp_path):
+    with _serving(tmp_path, repo, CONFIG, "a ") as (url, output):
+        prober = Prober(url, period=0.002)
+        prober.start()
+        try:
+            for branch in "babab":
+                mark = output.mark()
+                _git(repo, "checkout", "-q", branch)
+                output.wait_for(r"changed; reloading\.", mark, timeout=60)
+                _wait_for_answer(url, f"{branch} ", output)
+        finally:
+            errors = prober.stop()
+    answers = [a.split(" pid=")[0] for a in prober.answers if a is not None]
+    mixed = [a for a in answers if a not in ("a", "b")]
+    assert not mixed, f"{len(mixed)} of {len(answers)} answers mixed branches: {mixed[:5]}"
+    assert not errors, f"{len(errors)} failed of {len(prober.answers)}: {errors[:5]}"
+    assert {"a", "b"} <= set(answers)
 
 
 HELD_APP = """\
@@ -327,33 +333,16 @@ def test_a_file_open_for_writing_is_not_loaded_when_another_is_saved(tmp_path):
     write(src / "heldapp.py", HELD_APP)
     held = write(src / "heldmod.py", 'NAME = "held1"\n')
     other = write(src / "othermod.py", 'NAME = "other1"\n')
-    port = free_port()
-    ini = write(tmp_path / "app.ini", HELD_CONFIG.format(port=port))
-    url = f"http://127.0.0.1:{port}/"
-    env = paster_env(PYTHONPATH=str(src))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    proc = start_paster("serve", "--reload", str(ini), cwd=tmp_path, env=env)
-    output = Output(proc)
-    try:
-        _wait_for_answer(url, "held1 other1", output)
+    with _serving(tmp_path, src, HELD_CONFIG, "held1 other1") as (url, output):
         mark = output.mark()
         with open(held, "w") as writer:           # a writer that takes its time
             writer.write("NAME = (\n")
             writer.flush()                        # on disk: half a module
             other.write_text('NAME = "other2"\n')   # saved and closed meanwhile
-            import time
             time.sleep(0.2)                       # the writer is slow (< the 0.5 s cap)
             writer.write('    "held2")\n')
         _wait_for_answer(url, "held2 other2", output)
         lines = output.text.splitlines()[mark:]
-        reloads = [line for line in lines if "changed; reloading" in line]
-        assert reloads == ["src/heldmod.py, src/othermod.py changed; reloading."], lines
-        assert not any("Error" in line for line in lines), lines
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        output.finish()
+    reloads = [line for line in lines if "changed; reloading" in line]
+    assert reloads == ["src/heldmod.py, src/othermod.py changed; reloading."], lines
+    assert not any("Error" in line for line in lines), lines

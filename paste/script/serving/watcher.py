@@ -521,8 +521,10 @@ def _run_watcher(reader: int, writer: int, parent: int, interval: float, events:
                  poll_roots: tuple[str, ...]) -> None:
     """The watcher process: watch what the monitor asks for, send back what changes."""
     import selectors
+    import signal
     from paste.script.serving.signals import worker_signals
     worker_signals()         # the terminal's signals are the monitor's
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
     _close_all_but({0, 1, 2, reader, writer})
     outbox = PendingChanges()
@@ -559,19 +561,22 @@ def _watch(watcher: FileWatcher, outbox: PendingChanges, records: list[bytes]) -
 
 
 def _changed(path: str, check: bytes) -> str | None:
+    """How ``path`` changed before it was watched, by ``check``: removed, or
+    ``WRITING`` (changed, and nothing tells whether its writer is done: a close
+    seen from now on, or the settle policy's cap, says when it is)."""
     if check == b"?":
         return None
     if check == b"!":
-        return WRITTEN
+        return WRITING
     try:
         st = os.stat(path)
     except OSError:
         return REMOVED if check[:1] == b"s" else None
     if check == b"-":
-        return WRITTEN
+        return WRITING
     if check[:1] == b"t":
-        return WRITTEN if st.st_mtime_ns > int(check[1:]) else None
-    return WRITTEN if check != b"s%d,%d,%d" % (st.st_mtime_ns, st.st_size, st.st_ino) else None
+        return WRITING if st.st_mtime_ns > int(check[1:]) else None
+    return WRITING if check != b"s%d,%d,%d" % (st.st_mtime_ns, st.st_size, st.st_ino) else None
 
 
 def _send(fd: int, records: list[bytes]) -> None:
