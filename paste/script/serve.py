@@ -351,9 +351,9 @@ def read_pidfile(filename: str) -> int | None:
 
 def live_pidfile(pidfile: str) -> int | None:
     """The pid of ``pidfile`` if that process is alive, else None."""
-    from paste.script.daemon import _alive
+    from paste.script.daemon import process_alive
     pid = read_pidfile(pidfile)
-    return pid if pid is not None and _alive(pid) else None
+    return pid if pid is not None and process_alive(pid) else None
 
 
 class LazyWriter:

@@ -204,15 +204,9 @@ class AccessLogFile:
         from paste.script.serving.errors import ServeError
         from paste.script.serving.logfile import open_log
         try:
-            fd = open_log(self.path)
+            return open_log(self.path, self.owner)     # given to the user only if created
         except OSError as exc:
             raise ServeError(f"Cannot open access log {self.path}: {exc.strerror}") from None
-        if self.owner is not None:
-            try:
-                os.fchown(fd, *self.owner)
-            except OSError:
-                pass
-        return fd
 
     def reopen_for(self, workers, say) -> None:
         """SIGUSR1: open the path again, and hand it to every worker."""

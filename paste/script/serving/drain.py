@@ -26,7 +26,6 @@ import socket
 import threading
 import time
 
-from paste.script.serving.connections import Connections
 from paste.script.serving.control_thread import exit_now
 from paste.script.serving.processes import descendants, kill_tree
 from paste.script.serving.signals import wake_only
@@ -58,13 +57,14 @@ def release_listener(sock: socket.socket) -> None:
     family = socket.AF_UNIX if sock.family == socket.AF_UNIX else socket.AF_INET
     private = socket.socket(family, socket.SOCK_STREAM)
     try:
-        if family == socket.AF_INET:
-            private.bind(("127.0.0.1", 0))
+        # An address nobody knows: a loopback port, or an abstract Unix name
+        # (Linux's autobind), since a Unix socket must be bound to listen.
+        private.bind(("127.0.0.1", 0) if family == socket.AF_INET else "")
         private.listen(1)
         private.setblocking(False)
         os.dup2(private.fileno(), fd, inheritable=False)
-    except OSError:
-        pass
+    except OSError as exc:      # it would go on accepting: say so
+        print(f"Server child {os.getpid()} could not stop accepting: {exc}", flush=True)
     finally:
         private.close()
 
@@ -90,6 +90,7 @@ class GracefulStop:
         self.own_stop = bool(self.hooks.stop_callbacks)
         self.connections = None
         if not self.own_stop and self.hooks.listeners:
+            from paste.script.serving.connections import Connections
             # Before the listeners are released: their addresses say which
             # connections are theirs.
             self.connections = Connections(self.hooks.listeners, self.inflight)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 
-from paste.script.serving.processes import WorkerRecord, describe_exit
+from paste.script.serving.processes import WorkerRecord, how_it_ended
 from paste.script.serving.protocol import Op, State
 
 __all__ = ["Generations", "RELEASE_WAIT"]
@@ -122,7 +122,7 @@ class Generations:
         if not worker.failed:
             worker.failed = True
             worker.summary = worker.error = (
-                f"The new server process exited with {describe_exit(code)} before it was "
+                f"The new server process ended ({how_it_ended(code)}) before it was "
                 "serving.")
         self._fail(worker)
 

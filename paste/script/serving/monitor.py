@@ -299,7 +299,7 @@ def _assemble(monitor: Monitor, watcher_factory=None) -> None:
     settings = monitor.settings
     monitor.notifier = Notifier()
     monitor.sockets = SocketPool(listen_fds(), owner=settings.log_owner)
-    monitor.state = StateFile(settings.pid_path)
+    monitor.state = StateFile(settings.pid_path, settings.log_file)
     monitor.log = LogFile(settings.log_file, settings.log_owner)
     monitor.report = Reporter(monitor.post, settings, monitor.notifier, monitor.state,
                               monitor.say)
