@@ -10,8 +10,8 @@ import time
 import pytest
 from pathlib import Path
 
-from tests.serving_support import (KeepAliveClient, Output, Prober, Site, children, get,
-                                   open_to_others, wait_for_children)
+from tests.serving_support import (KeepAliveClient, Output, Prober, Site, children, get,  # noqa: F401
+                                   public_tmp, wait_for_children)
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
@@ -480,20 +480,20 @@ def _ids_of(pid: int) -> tuple[int, int]:
     return int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1])
 
 
-def test_user_group_and_pid_file_with_reload(server, tmp_path):
+def test_user_group_and_pid_file_with_reload(server, public_tmp):
     # The monitor stays root (it binds and holds the pid file); every worker
     # loads the app, then switches to --user/--group before serving.
     import grp
     import pwd
     nobody = pwd.getpwnam("nobody")
     group = next(name for name in ("nogroup", "nobody") if _has_group(name))
-    pid_path = tmp_path / "reload.pid"
-    s = server(extra_args=["--user", "nobody", "--group", group, "--pid-file", str(pid_path)])
-    open_to_others(tmp_path)
+    pid_path = public_tmp / "reload.pid"
+    s = Server(public_tmp, extra_args=["--user", "nobody", "--group", group,
+                                       "--pid-file", str(pid_path)])
     first = s.start()
     assert _ids_of(worker_pid(first)) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
     assert pid_path.read_text().strip() == str(s.proc.pid)
-    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=tmp_path)
+    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=public_tmp)
     assert again.returncode == 1 and "running" in (again.stdout + again.stderr).lower()
     write_app(s.src, version="v2")
     second = s.wait_for("v2 one")
