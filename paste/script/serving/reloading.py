@@ -181,6 +181,8 @@ class Reloader:
     def modules(self, worker, names: list[str], last: bool) -> None:
         """The library modules the serving worker uses: the standby should import these."""
         worker.modules.extend(names)
+        if last and not self.use_standby and self.verbose > 1:
+            self.monitor.say("No warm standby (PASTE_RELOAD_PRELOAD=0).")
         if not (last and self.use_standby and worker.generation == self.pool.serving):
             return
         if worker.modules == self.library_modules:
