@@ -26,7 +26,7 @@ import sys
 import time
 
 from paste.script.serving.loaded import library_roots
-from paste.script.serving.protocol import State
+from paste.script.serving.protocol import Event, State
 from paste.script.serving.settle import SettlePolicy
 from paste.script.serving.watcher import WRITTEN, WatcherProcess
 
@@ -48,8 +48,9 @@ class Reloader:
     (a :class:`.watcher.WatcherProcess` unless given).
     """
 
-    def __init__(self, monitor, pool, interval: float, verbose: int, watcher_factory=None):
-        self.monitor = monitor
+    def __init__(self, post, say, pool, interval: float, verbose: int, watcher_factory=None):
+        self.post = post                # the monitor's event queue
+        self.say = say
         self.pool = pool
         self.interval = interval
         self.verbose = verbose
@@ -99,7 +100,7 @@ class Reloader:
         if self.watcher.method and not self.method_said:
             self.method_said = True
             if self.verbose > 1:
-                self.monitor.say(f"Watching files for changes ({self.watcher.method}).")
+                self.say(f"Watching files for changes ({self.watcher.method}).")
         if not self.watcher.alive and self.restart_due is None and self.ended != self.watcher.pid:
             self.ended = self.watcher.pid
             self._watcher_ended()
@@ -131,26 +132,26 @@ class Reloader:
             # one save of many files (a branch switch) is one reload to the reader.
             shown = ", ".join(_short(p) for p in paths[:3])
             more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
-            self.monitor.say(f"{shown}{more} changed; reloading.")
+            self.say(f"{shown}{more} changed; reloading.")
         elif self.verbose > 1:
-            self.monitor.say(f"{len(paths)} more file(s) changed; reloading again.")
+            self.say(f"{len(paths)} more file(s) changed; reloading again.")
         # What a fork inherits from the monitor and must load afresh: only
         # the monitor's own modules (bounded by them, not by the changes seen).
         self.pool.changed.update(set(paths).intersection(self.monitor_files))
         for path in paths:
             _drop_bytecode(path)
-        self.monitor.start_reload(paths)
+        self.post(Event.RELOAD, changed=list(paths))
 
     def _watcher_ended(self) -> None:
         if self.pool.stopping:
             return
         if not self.watcher.can_restart:
-            self.monitor.say("The file watcher exited: changes are no longer noticed "
+            self.say("The file watcher exited: changes are no longer noticed "
                              "(restart paster serve).", sys.stderr)
             return
         delay = min(2.0 ** (self.restarts - 1), RESTART_MOST) if self.restarts else 0.0
         self.restarts += 1
-        self.monitor.say(f"The file watcher (PID {self.watcher.pid}) exited; starting "
+        self.say(f"The file watcher (PID {self.watcher.pid}) exited; starting "
                          f"another{f' in {delay:g}s' if delay else ''}.", sys.stderr)
         self.restart_due = time.monotonic() + delay
         # What changed from a second before it ended is taken as changed.
@@ -176,13 +177,13 @@ class Reloader:
         if worker.state is State.SERVING and self.verbose > 1:
             for path in new:
                 if not path.startswith(self.libraries):
-                    self.monitor.say(f"Watching {_short(path)} (imported while serving).")
+                    self.say(f"Watching {_short(path)} (imported while serving).")
 
     def modules(self, worker, names: list[str], last: bool) -> None:
         """The library modules the serving worker uses: the standby should import these."""
         worker.modules.extend(names)
         if last and not self.use_standby and self.verbose > 1:
-            self.monitor.say("No warm standby (PASTE_RELOAD_PRELOAD=0).")
+            self.say("No warm standby (PASTE_RELOAD_PRELOAD=0).")
         if not (last and self.use_standby and worker.generation == self.pool.serving):
             return
         if worker.modules == self.library_modules:
