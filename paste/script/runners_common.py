@@ -114,30 +114,14 @@ def listen_error(exc: OSError, address: str) -> ListenError:
 
 
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A listening TCP socket on (host, port), IPv4 or IPv6 as ``host`` says.
+    """A listening, non-blocking TCP socket on (host, port), IPv4 or IPv6 as ``host`` says.
 
-    Raises :class:`ListenError` naming ``host:port`` when that fails.
+    The same as :func:`paste.script.serving.listen` for ``(host, port)``:
+    under ``paster serve`` the monitor's socket, shared with the other
+    workers. Raises :class:`ListenError` naming ``host:port`` when that fails.
     """
-    address = format_address(host, port)
-    bind_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        infos = socket.getaddrinfo(bind_host or None, port, socket.AF_UNSPEC,
-                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-        # "localhost" may resolve to ::1 first; clients (and the original
-        # server) expect 127.0.0.1 to answer.
-        infos.sort(key=lambda info: info[0] != socket.AF_INET)
-        family, kind, proto, _, sockaddr = infos[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise listen_error(exc, address) from None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(sockaddr)
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        raise listen_error(exc, address) from None
-    return sock
+    from paste.script import serving
+    return serving.listen((host, port), backlog=backlog)
 
 
 def check_unix_socket_free(path: str) -> None:
@@ -163,13 +147,17 @@ def check_unix_socket_free(path: str) -> None:
 def stop_signals(on_stop: Callable[[int], None]) -> Iterator[None]:
     """Call ``on_stop(signum)`` on SIGTERM/SIGINT while the block runs.
 
-    Only the main thread can install signal handlers; elsewhere (a runner
-    started in a thread by a test or an embedding program) this does nothing
-    and the caller stops the server through its own API. A signal the
-    process ignores stays ignored: whoever started it meant that (``nohup``,
-    or the ``--reload`` worker, whose Ctrl-C is the monitor's to handle).
+    In a ``paster serve`` worker this installs nothing: the engine owns
+    those signals there (:func:`paste.script.serving.owns_signals`) and
+    stops the runner through what it registered with
+    :func:`paste.script.serving.on_stop`. Only the main thread can install
+    signal handlers; elsewhere (a runner started in a thread by a test or an
+    embedding program) this does nothing either, and the caller stops the
+    server through its own API. A signal the process ignores stays ignored:
+    whoever started it meant that (``nohup``).
     """
-    if threading.current_thread() is not threading.main_thread():
+    from paste.script import serving
+    if serving.owns_signals() or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
