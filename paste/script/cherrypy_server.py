@@ -14,17 +14,26 @@ retransmissions), ``timeout`` (socket timeout in seconds, 10), ``shutdown_timeou
 ``server_name`` (for ``SERVER_NAME``), ``protocol_version`` (``HTTP/1.1``),
 and HTTPS with ``ssl_certificate`` + ``ssl_private_key`` (+ optional
 ``ssl_certificate_chain``), or the older single-file ``ssl_pem``.
+
+The listening socket comes from :func:`paste.script.serving.listen` (the
+monitor's under ``paster serve``); a stop, from the engine or SIGTERM/SIGINT,
+is cheroot's own graceful ``stop()``: no new connection, the requests in
+flight finish (answered with ``Connection: close``), idle keep-alive
+connections are closed.
 """
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import Any, Callable
 
+from paste.script import serving
 from paste.script.runners_common import (
-    ListenError, bind_socket, format_address, require, runner_options, stop_signals)
+    ListenError, format_address, require, runner_options, stop_signals)
 from paste.script.util.options import OptionError, asfloat, asint, asport
 
-__all__ = ["cpwsgi_server"]
+__all__ = ["cpwsgi_server", "OPTIONS"]
 
 OPTIONS = {
     "host": str,
@@ -41,6 +50,11 @@ OPTIONS = {
     "ssl_certificate_chain": str,
     "ssl_pem": str,
 }
+
+
+#: How long a stop from the engine waits for the engine to take the
+#: listening socket away (it does so right after calling the runner's stop).
+RELEASE_WAIT = 2.0
 
 
 def _no_body_for_head(app: Callable) -> Callable:
@@ -64,12 +78,33 @@ def _no_body_for_head(app: Callable) -> Callable:
     return head_safe
 
 
-def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_conf: Any) -> None:
-    """Serve ``wsgi_app`` with cheroot until SIGTERM or SIGINT (requests in flight finish)."""
-    options = runner_options(local_conf, OPTIONS, "cherrypy")
-    wsgi = require("cheroot.wsgi", "cherrypy", "cheroot", "cherrypy")
-    where = "the [server] section (cherrypy)"
+def _server_class(wsgi) -> type:
+    class Server(wsgi.Server):
+        """cheroot's WSGI server, listening on the socket :func:`serving.listen` gives."""
 
+        listen_error: OSError | None = None
+
+        # cheroot takes no socket bound elsewhere (only systemd's, through
+        # LISTEN_FDS); bind() is the public method its prepare() calls to
+        # create the listening socket (tests/test_http_runners.py checks it).
+        def bind(self, family, type, proto=0):
+            try:
+                sock = serving.listen(self.bind_addr, backlog=self.request_queue_size)
+            except OSError as exc:
+                self.listen_error = exc     # prepare() folds it into a vaguer message
+                raise
+            if self.ssl_adapter is not None:
+                sock = self.ssl_adapter.bind(sock)
+            self.socket = sock
+            self.bind_addr = self.resolve_real_bind_addr(sock)
+            return sock
+
+    Server.__qualname__ = Server.__name__ = "Server"
+    return Server
+
+
+def _make_server(wsgi, wsgi_app: Callable, options: dict, where: str):
+    """A configured (not yet listening) cheroot server."""
     host = options.get("host") or "127.0.0.1"
     port = options.get("port", 8080)
     kwargs: dict[str, Any] = {"request_queue_size": 1024}
@@ -79,57 +114,97 @@ def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_c
             kwargs[name] = options[name]
     if kwargs.get("numthreads", 10) < 1:
         raise OptionError("numthreads", kwargs["numthreads"], "expected at least 1 thread", where)
-    server = wsgi.Server((host, port), _no_body_for_head(wsgi_app), **kwargs)
+    server = _server_class(wsgi)((host, port), _no_body_for_head(wsgi_app), **kwargs)
     if options.get("protocol_version"):
         if options["protocol_version"] not in ("HTTP/1.0", "HTTP/1.1"):
             raise OptionError("protocol_version", options["protocol_version"],
                               "expected HTTP/1.0 or HTTP/1.1", where)
         server.protocol = options["protocol_version"]
+    return server
 
-    scheme = "http"
+
+def _use_tls(server, options: dict, where: str) -> bool:
+    """Configure HTTPS from the ``ssl_*`` options; False when there are none."""
     certificate = options.get("ssl_certificate") or options.get("ssl_pem")
     private_key = options.get("ssl_private_key") or options.get("ssl_pem")
-    if certificate or private_key:
-        if not (certificate and private_key):
-            missing = "ssl_private_key" if certificate else "ssl_certificate"
-            raise OptionError(missing, None, "HTTPS needs both ssl_certificate and ssl_private_key",
-                              where)
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-        try:
-            server.ssl_adapter = BuiltinSSLAdapter(
-                certificate, private_key, options.get("ssl_certificate_chain"))
-        except (OSError, ValueError) as exc:
-            raise OptionError("ssl_certificate", certificate,
-                              f"cannot load the certificate or key: {exc}", where) from None
-        scheme = "https"
-
-    address = format_address(host, port)
+    if not (certificate or private_key):
+        return False
+    if not (certificate and private_key):
+        missing = "ssl_private_key" if certificate else "ssl_certificate"
+        raise OptionError(missing, None, "HTTPS needs both ssl_certificate and ssl_private_key",
+                          where)
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
     try:
-        server.prepare()
-    except OSError as exc:
-        # cheroot folds the reason into its message; probing the address
-        # gives the usual one-line explanation naming host:port.
-        probe = bind_socket(host, port)
-        probe.close()
-        raise ListenError(address, str(exc)) from None
-    bound_port = server.socket.getsockname()[1] if server.socket is not None else port
-    print(f"serving on {scheme}://{format_address(host, bound_port)}", flush=True)
+        server.ssl_adapter = BuiltinSSLAdapter(
+            certificate, private_key, options.get("ssl_certificate_chain"))
+    except (OSError, ValueError) as exc:
+        raise OptionError("ssl_certificate", certificate,
+                          f"cannot load the certificate or key: {exc}", where) from None
+    return True
 
+
+def _released(sock, inode: int) -> bool:
+    """Whether the engine pointed the listening descriptor at its private socket."""
+    try:
+        return os.fstat(sock.fileno()).st_ino != inode
+    except (OSError, ValueError):
+        return True
+
+
+def _serve(server) -> None:
+    """Serve until the engine or a signal stops the server, then stop gracefully."""
     stopper: list[threading.Thread] = []
+    lock = threading.Lock()
+    listener = server.socket
+    inode = os.fstat(listener.fileno()).st_ino
 
-    def stop(signum: int) -> None:
+    def stop(signum: int | None = None) -> None:
         # stop() joins the workers (requests in flight finish): not in a
         # signal handler, which would block the very loop it is stopping.
-        if not stopper:
-            thread = threading.Thread(target=server.stop, name="cherrypy-stop")
-            stopper.append(thread)
-            thread.start()
+        with lock:
+            if not stopper:
+                target = server.stop if signum is not None else stop_when_released
+                thread = threading.Thread(target=target, name="cherrypy-stop")
+                stopper.append(thread)
+                thread.start()
 
+    def stop_when_released() -> None:
+        # cheroot's stop() wakes its loop by connecting to its own listening
+        # socket: under paster serve, only once the engine has pointed that
+        # descriptor at its private socket, never to the one the workers share.
+        deadline = time.monotonic() + RELEASE_WAIT
+        while not _released(listener, inode) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        server.stop()
+
+    serving.on_stop(stop)
+    serving.ready()
     with stop_signals(stop):
         try:
             server.serve()
         finally:
-            if stopper:
+            with lock:
+                started = bool(stopper)
+            if started:
                 stopper[0].join()
             else:
                 server.stop()
+
+
+def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_conf: Any) -> None:
+    """Serve ``wsgi_app`` with cheroot until stopped (requests in flight finish)."""
+    options = runner_options(local_conf, OPTIONS, "cherrypy")
+    wsgi = require("cheroot.wsgi", "cherrypy", "cheroot", "cherrypy")
+    where = "the [server] section (cherrypy)"
+    server = _make_server(wsgi, wsgi_app, options, where)
+    scheme = "https" if _use_tls(server, options, where) else "http"
+    host, port = server.bind_addr
+    try:
+        server.prepare()
+    except OSError as exc:
+        if server.listen_error is not None:
+            raise server.listen_error from None
+        raise ListenError(format_address(host, port), str(exc)) from None
+    bound_port = server.bind_addr[1] if isinstance(server.bind_addr, tuple) else port
+    print(f"serving on {scheme}://{format_address(host, bound_port)}", flush=True)
+    _serve(server)
