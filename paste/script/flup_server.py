@@ -112,8 +112,8 @@ def _table(protocol: str, pool: str) -> dict:
     return {**_COMMON, **_PROTOCOLS[protocol][1], **_POOLS[pool]}
 
 
-#: Every option a runner of this module takes (each runner function's own
-#: ``OPTIONS`` attribute lists exactly the ones it takes).
+#: Every option a runner of this module takes (each runner function's
+#: ``options`` attribute lists exactly the ones that runner takes).
 OPTIONS = {name: converter for protocol in _PROTOCOLS for pool in _POOLS
            for name, converter in _table(protocol, pool).items()}
 
@@ -448,12 +448,12 @@ class _Stop:
     def request(self) -> None:
         """The engine's :func:`~paste.script.serving.on_stop` callback (another thread).
 
-        It returns once the server accepts no more (or after a second).
+        It returns once the server accepts no more (or after two seconds).
         """
         self.requested.set()
         self._wake()
         if threading.current_thread() is not threading.main_thread():
-            self.accepting_stopped.wait(1.0)
+            self.accepting_stopped.wait(2.0)
 
     def signal(self, signum: int) -> None:
         if self.requested.is_set():
@@ -629,6 +629,7 @@ class _ProcessPool:
         self.size = settings.pool_options.get("maxSpare", 5)
         self.max_requests = settings.pool_options.get("maxRequests", 0)
         self.children: dict[int, socket.socket] = {}
+        self.unacknowledged: set[int] = set()   # told to stop, not yet sure to accept no more
         self.stop = _Stop()
         self.stopping_since: float | None = None
 
@@ -653,15 +654,23 @@ class _ProcessPool:
             if self.stopping_since is not None:
                 timeout = max(0.0, self.stopping_since + self.settings.shutdown_timeout
                               - time.monotonic())
+                if self.unacknowledged:
+                    timeout = min(timeout, 0.05)
             ends = {end: pid for pid, end in self.children.items()}
             readable, _, _ = select.select([self.stop, *ends], [], [], timeout)
             for end in readable:
                 if end is self.stop:
                     self.stop.drain()
-                elif not _receive(end):
+                    continue
+                message = _receive(end)
+                if not message:
                     self._reap(ends[end])
+                elif b"a" in message:
+                    self.unacknowledged.discard(ends[end])
             if self.stop.requested.is_set() and self.stopping_since is None:
                 self._stop_children()
+            elif self.stopping_since is not None:
+                self._check_acknowledged()
             if self.stopping_since is not None and (
                     self.stop.forced.is_set()
                     or time.monotonic() >= self.stopping_since + self.settings.shutdown_timeout):
@@ -704,12 +713,19 @@ class _ProcessPool:
 
     def _stop_children(self) -> None:
         self.stopping_since = time.monotonic()
-        for end in self.children.values():
+        for pid, end in self.children.items():
             try:
                 end.send(b"s")
             except OSError:
-                pass
-        self.stop.accepting_stopped.set()
+                continue
+            self.unacknowledged.add(pid)
+        self._check_acknowledged()
+
+    def _check_acknowledged(self) -> None:
+        """Once every process said it accepts no more, the engine's callback may return."""
+        self.unacknowledged &= set(self.children)
+        if not self.unacknowledged or time.monotonic() > self.stopping_since + 1.0:
+            self.stop.accepting_stopped.set()
 
     def _kill_children(self) -> None:
         for pid in list(self.children):
@@ -736,6 +752,7 @@ class _Child:
         self.pool = pool
         self.control = control
         self.stopping = threading.Event()
+        self.accepting = threading.Lock()      # held from the last look at stopping to accept()
         self.wake_read, self.wake_write = os.pipe()
 
     def run(self) -> int:
@@ -751,9 +768,10 @@ class _Child:
         pool = self.pool
         while not self.stopping.is_set():
             readable, _, _ = select.select([pool.sock, self.wake_read], [], [])
-            if self.stopping.is_set() or pool.sock not in readable:
-                continue
-            accepted = _accept(pool.sock)
+            with self.accepting:
+                if self.stopping.is_set() or pool.sock not in readable:
+                    continue
+                accepted = _accept(pool.sock)
             if accepted is None:
                 continue
             conn, address = accepted
@@ -776,6 +794,13 @@ class _Child:
                 message = b""
             self.stopping.set()
             os.write(self.wake_write, b"!")
+            with self.accepting:
+                pass                # no accept() under way: none will follow
+            if message:
+                try:
+                    self.control.send(b"a")
+                except OSError:
+                    pass
             self.pool.connections.stop()
             if not message:
                 # The parent is gone: finish the request in hand, not forever.
@@ -875,5 +900,5 @@ def run_scgi_fork(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> N
 for _runner in (run_ajp_thread, run_ajp_fork, run_fcgi_thread, run_fcgi_fork, run_scgi_thread,
                 run_scgi_fork):
     _protocol, _pool = _runner.__name__.split("_")[1:]
-    _runner.OPTIONS = _table(_protocol, _pool)
+    _runner.options = _table(_protocol, _pool)
 del _runner, _protocol, _pool

@@ -134,14 +134,16 @@ class _Acceptor:
         self.sock = sock
         self.factory = factory
         self.connections = connections
-        self.watched = sock.dup()
+        # os.dup, not sock.dup(): that sets the duplicate's blocking mode,
+        # which is the shared socket's, for every process.
+        self.watched = os.dup(sock.fileno())
         self.inode = os.fstat(sock.fileno()).st_ino
         self.reading = False
         self._reported = 0.0
 
     # IReadDescriptor
     def fileno(self) -> int:
-        return self.watched.fileno()
+        return self.watched
 
     def logPrefix(self) -> str:
         return "paste-acceptor"
@@ -168,6 +170,8 @@ class _Acceptor:
             self.connections.pending = conn
             try:
                 self.reactor.adoptStreamConnection(conn.fileno(), conn.family, self.factory)
+            except OSError:
+                pass     # the client left before Twisted could look at the connection
             finally:
                 if self.connections.pending is conn:     # no channel took it
                     self.connections.pending = None
@@ -195,7 +199,7 @@ class _Acceptor:
         if self.reading:
             self.reading = False
             self.reactor.removeReader(self)
-            self.watched.close()
+            os.close(self.watched)
 
 
 def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
