@@ -297,3 +297,102 @@ def test_fcgi_on_a_socket_inherited_as_stdin(tmp_path):
     finally:
         output = kill_group(backend)
     assert "serving" not in output  # nothing printed: stdout may belong to the web server
+
+
+# -- under the serving engine's hooks -------------------------------------------
+
+@pytest.mark.parametrize("order", ["release-first", "callbacks-first"])
+@pytest.mark.parametrize("runner", ["flup_fcgi_thread", "flup_fcgi_fork", "flup_scgi_thread",
+                                    "flup_scgi_fork"])
+def test_flup_on_the_engines_socket_stops_gracefully(tmp_path, runner, order):
+    """Served through paster serve's hooks (tests.runner_support.EngineHarness):
+    the engine's socket, nothing accepted before ready(), SIGTERM left to the
+    engine; a stop lets the request in flight finish, closes nginx's idle
+    FastCGI keep-alive connections (else the runner would wait 20 s for them),
+    accepts nothing more, and returns with no process left."""
+    from tests.runner_support import EngineHarness
+    import threading
+    with socket.socket() as taken:             # the configured port: binding it would fail
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#{runner}
+            host = 127.0.0.1
+            port = {taken.getsockname()[1]}
+            shutdown_timeout = 20
+            """)
+        harness = EngineHarness(config, order)
+        nginx = None
+        try:
+            assert harness.ready() == ("pending", "signals-untouched")
+            harness.send("go")
+            port = free_port()
+            fastcgi = runner.startswith("flup_fcgi")
+            location = (f"{FASTCGI_PARAMS}fastcgi_pass backend;\nfastcgi_keep_conn on;" if fastcgi
+                        else f"{SCGI_PARAMS}scgi_pass backend;")
+            nginx = start_nginx(tmp_path, f"""
+                upstream backend {{
+                    server 127.0.0.1:{harness.port};
+                    keepalive 8;
+                }}
+                server {{
+                    listen 127.0.0.1:{port};
+                    location / {{
+                {location}
+                    }}
+                }}
+                """, port)
+            # Four requests at once: four connections, which nginx then keeps open.
+            warm = []
+            threads = [threading.Thread(target=lambda: warm.append(
+                http_get(f"http://127.0.0.1:{port}/slow?t=0.3", timeout=30))) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert [reply[2] for reply in warm] == [b"slept"] * 4, nginx_error_log(tmp_path)
+            slow = []
+            mark = harness.out.mark()
+            thread = threading.Thread(target=lambda: slow.append(
+                http_get(f"http://127.0.0.1:{port}/slow?t=1", timeout=30)))
+            thread.start()
+            harness.out.wait_for(r"^slow request started in \d+$", mark)
+            assert harness.stop() == 1
+            late = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+            thread.join(30)
+            assert slow and slow[0][0] == 200 and slow[0][2] == b"slept", (
+                slow, nginx_error_log(tmp_path))
+            assert harness.returned(timeout=10) == {"pending": 1, "listening": True,
+                                                    "nonblocking": True, "children": []}
+            assert harness.proc.wait(10) == 0
+            late.close()
+        finally:
+            if nginx is not None:
+                kill_group(nginx)
+            output = harness.close()
+    assert "Traceback" not in output, output
+
+
+def test_each_runner_lists_exactly_the_options_it_takes():
+    """``runner.options`` (what paster serve reads to tell the runner's options
+    from its own) is what the runner accepts, no more, no less."""
+    from paste.script import flup_server
+    from paste.script.util.options import OptionError
+    for name in ("flup_fcgi_thread", "flup_fcgi_fork", "flup_scgi_thread", "flup_scgi_fork",
+                 "flup_ajp_thread", "flup_ajp_fork"):
+        runner = runner_entry_point(name)
+        assert set(runner.options) <= set(flup_server.OPTIONS)
+        for option, converter in flup_server.OPTIONS.items():
+            try:
+                converter("?")
+            except ValueError:
+                pass
+            else:
+                if option in runner.options:
+                    continue    # "?" is a valid value: the runner would start
+            # A value no converter takes: a known option fails on its value,
+            # an unknown one as unknown.
+            with pytest.raises(OptionError) as info:
+                runner(lambda e, s: [], {}, **{option: "?"})
+            unknown = "unknown option" in str(info.value)
+            assert unknown == (option not in runner.options), (name, option, str(info.value))

@@ -347,3 +347,108 @@ def test_missing_package_names_the_extra(tmp_path, name, hidden, extra, package)
     assert result.stdout.strip() == (
         f"MissingExtraError {extra} The {name} server needs {package}, which is not installed: "
         f'pip install "PasteScript[{extra}]"'), result.stderr
+
+
+# -- under the serving engine's hooks -------------------------------------------
+#
+# tests.runner_support.EngineHarness plays paster serve's engine as the hooks
+# of paste.script.serving document it: the runner must serve the socket
+# listen() gives, accept nothing before ready() returns, leave SIGTERM alone,
+# and, told to stop, finish its requests, close its keep-alive connections,
+# return, and leave the shared socket as it found it.
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length, read from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def _read_until_closed(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+@pytest.mark.parametrize("order", ["release-first", "callbacks-first"])
+@pytest.mark.parametrize("name", ["cherrypy", "twisted"])
+def test_runner_on_the_engines_socket_stops_gracefully(tmp_path, name, order):
+    from tests.runner_support import EngineHarness
+    with socket.socket() as taken:             # the configured port: binding it would fail
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#{name}
+            host = 127.0.0.1
+            port = {taken.getsockname()[1]}
+            shutdown_timeout = 20
+            """)
+        harness = EngineHarness(config, order)
+        try:
+            assert harness.ready() == ("pending", "signals-untouched")
+            harness.send("go")
+            idle = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = _read_response(idle)
+            assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(HELLO), reply
+            busy = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+            busy.sendall(b"GET /slow?t=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            harness.out.wait_for(r"^slow request started in \d+$")
+            assert harness.stop() == 1
+            late = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+            assert _read_until_closed(idle) == b""           # closed while idle
+            answer = _read_until_closed(busy)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"slept"), answer
+            assert b"\r\nconnection: close\r\n" in answer.lower()
+            # Only the test's late connection waits on the shared socket: the
+            # runner accepted nothing after its stop, and its own wake-up (cheroot
+            # connects to its socket) went elsewhere; the socket still listens,
+            # non-blocking.
+            assert harness.returned() == {"pending": 1, "listening": True,
+                                          "nonblocking": True, "children": []}
+            assert harness.proc.wait(10) == 0
+            late.close()
+            idle.close()
+            busy.close()
+        finally:
+            output = harness.close()
+    assert "Traceback" not in output, output
+
+
+def test_cheroot_prepare_binds_through_the_public_bind_method():
+    """cheroot has no option for a socket bound elsewhere: the runner overrides
+    its public ``bind()``, which ``prepare()`` calls. Fails if cheroot changes that."""
+    from cheroot import wsgi
+    from paste.script import serving
+    from paste.script.cherrypy_server import _server_class
+
+    given = []
+
+    class Engine(serving.Standalone):
+        def listen(self, address, backlog=1024, mode=None):
+            given.append(super().listen(("127.0.0.1", 0), backlog, mode))
+            return given[-1]
+
+    serving.use_engine(Engine())
+    try:
+        server = _server_class(wsgi)(("127.0.0.1", 1), lambda e, s: [])
+        server.prepare()
+        try:
+            assert given and server.socket is given[0]
+            assert server.bind_addr == given[0].getsockname()[:2]
+        finally:
+            server.stop()
+    finally:
+        serving.use_engine(serving.Standalone())
