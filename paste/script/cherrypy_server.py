@@ -52,8 +52,11 @@ OPTIONS = {
 }
 
 
-#: How long a stop from the engine waits for the engine to take the
-#: listening socket away (it does so right after calling the runner's stop).
+#: On a stop, how long idle keep-alive connections stay open for one last
+#: request (answered with ``Connection: close``) before they are closed.
+KEEPALIVE_GRACE = 1.0
+#: Then how long a stop from the engine waits for the engine to take the
+#: listening socket away (it does so when it calls the runner's stop).
 RELEASE_WAIT = 2.0
 
 
@@ -159,21 +162,26 @@ def _serve(server) -> None:
     inode = os.fstat(listener.fileno()).st_ino
 
     def stop(signum: int | None = None) -> None:
-        # stop() joins the workers (requests in flight finish): not in a
-        # signal handler, which would block the very loop it is stopping.
+        # Not in a signal handler: stop() joins the workers, which would
+        # block the very loop it is stopping.
         with lock:
             if not stopper:
-                target = server.stop if signum is not None else stop_when_released
-                thread = threading.Thread(target=target, name="cherrypy-stop")
+                thread = threading.Thread(target=graceful_stop, args=(signum is None,),
+                                          name="cherrypy-stop")
                 stopper.append(thread)
                 thread.start()
 
-    def stop_when_released() -> None:
+    def graceful_stop(from_engine: bool) -> None:
+        # From now on every response says Connection: close: a keep-alive
+        # client moves on after its next answer, never in the middle of a
+        # request. Connections still idle after the grace period are closed.
+        server.keep_alive_conn_limit = 0
+        time.sleep(KEEPALIVE_GRACE)
         # cheroot's stop() wakes its loop by connecting to its own listening
         # socket: under paster serve, only once the engine has pointed that
         # descriptor at its private socket, never to the one the workers share.
         deadline = time.monotonic() + RELEASE_WAIT
-        while not _released(listener, inode) and time.monotonic() < deadline:
+        while from_engine and not _released(listener, inode) and time.monotonic() < deadline:
             time.sleep(0.005)
         server.stop()
 

@@ -43,6 +43,11 @@ OPTIONS = {
 }
 
 
+#: On a stop, how long idle keep-alive connections stay open for one last
+#: request (answered with ``Connection: close``) before they are closed.
+KEEPALIVE_GRACE = 1.0
+
+
 class _Connections:
     """The open HTTP connections (Twisted's channels), for a graceful stop."""
 
@@ -67,24 +72,34 @@ class _Connections:
             self.stop_reactor()
 
     def begin_stop(self) -> None:
-        """In the reactor: accept nothing more, close each connection after its response."""
+        """In the reactor: accept nothing more, let each connection end after a response.
+
+        A response not yet begun says ``Connection: close``, and so does the
+        answer to any request that arrives from now on (:meth:`checkPersistence`
+        of the channel): a keep-alive client moves on after an answer, never
+        in the middle of a request. Connections still idle after a grace
+        period are closed.
+        """
         if self.stopping:
             return
         self.stopping = True
         if self.acceptor is not None:
             self.acceptor.stop()
         for channel in list(self.channels):
-            if not channel.requests:
-                channel.transport.loseConnection()
-                continue
-            channel.persistent = False
-            for request in channel.requests:
-                if not request.startedWriting:
-                    request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            requests = channel.requests
+            if len(requests) == 1 and not requests[0].startedWriting:
+                requests[0].responseHeaders.setRawHeaders(b"Connection", [b"close"])
+                channel.persistent = False
         if not self.channels:
             self.stop_reactor()
-        else:
-            self.reactor.callLater(self.shutdown_timeout, self.stop_reactor)
+            return
+        self.reactor.callLater(KEEPALIVE_GRACE, self.close_idle)
+        self.reactor.callLater(self.shutdown_timeout, self.stop_reactor)
+
+    def close_idle(self) -> None:
+        for channel in list(self.channels):
+            if not channel.requests:
+                channel.transport.loseConnection()
 
     def stop_reactor(self) -> None:
         if not self._stopped:
