@@ -138,12 +138,51 @@ def start_runner(config: Path, wait_port: int | None = None, wait_unix: str | No
     return proc
 
 
+def start_served(config: Path, *args: str, wait_port: int | None = None,
+                 wait_unix: str | None = None, timeout: float = 30,
+                 env: dict | None = None) -> subprocess.Popen:
+    """``paster serve ARGS CONFIG`` in a child process, as :func:`start_runner` runs a runner.
+
+    Its output goes to a file (``proc.log_path``); ``env`` adds variables.
+    """
+    directory = Path(config).parent
+    log_path = directory / f"paster-{time.monotonic_ns()}.log"
+    environment = runner_env(directory)
+    environment.update(env or {})
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([PYTHON, "-m", "paste.script", "serve", *args, str(config)],
+                                cwd=directory, env=environment, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log_path = log_path
+    try:
+        if wait_port is not None:
+            wait_for_port(wait_port, proc=proc, timeout=timeout)
+        if wait_unix is not None:
+            wait_for_unix(wait_unix, proc=proc, timeout=timeout)
+    except BaseException as exc:
+        output = kill_group(proc)
+        raise AssertionError(f"{exc}\n{output}") from None
+    return proc
+
+
 def output_of(proc: subprocess.Popen) -> str:
     """What a process started here printed so far."""
     log_path = getattr(proc, "log_path", None)
     if log_path is not None:
         return Path(log_path).read_text(errors="replace")
     return proc.stdout.read() if proc.stdout else ""
+
+
+def wait_for_output(proc: subprocess.Popen, text: str, timeout: float = 15) -> str:
+    """Block until ``text`` appears in what ``proc`` printed; return all of it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = output_of(proc)
+        if text in output:
+            return output
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"{text!r} never printed:\n{output}")
+        time.sleep(0.02)
 
 
 def wait_for_unix(path: str, proc: subprocess.Popen | None = None, timeout: float = 15) -> None:
@@ -407,7 +446,8 @@ def runner_entry_point(name: str):
 # a test can see what a runner does with them: which socket it serves on,
 # whether it accepts before ready() returns, and what its stop leaves on the
 # shared socket. It prints one line per event; its stdin takes "go" (let
-# ready() return) and "stop" (stop the runner as the engine does).
+# ready() return), "stop" (stop the runner as the engine does) and, once the
+# runner returned, "report" (describe the shared socket).
 
 ENGINE_HARNESS = r'''
 import fcntl, json, os, select, signal, socket, sys, threading, time
@@ -482,7 +522,7 @@ class StandInEngine:
         if order != "release-first":
             # An engine that takes its time: the runner must not touch the
             # shared socket meanwhile (nor accept from it: its stop said so).
-            time.sleep(0.7)
+            time.sleep(1.5)
             self.release()
         say("stop-returned", len(self.callbacks))
 
@@ -492,12 +532,19 @@ serving.use_engine(engine)
 signal.signal(signal.SIGTERM, engine_sigterm)
 
 
+stopping = []
+report = threading.Event()
+
+
 def commands():
     for line in sys.stdin:
         if line.strip() == "go":
             engine.go.set()
+        elif line.strip() == "report":
+            report.set()
         elif line.strip() == "stop":
-            threading.Thread(target=engine.stop).start()
+            stopping.append(threading.Thread(target=engine.stop))
+            stopping[-1].start()
 
 
 def children():
@@ -519,6 +566,10 @@ say("shared", engine.shared.getsockname()[1])
 # finds it still there unless the runner accepted before calling it.
 socket.create_connection(engine.shared.getsockname()).close()
 loadserver(config)(loadapp(config))
+for thread in stopping:
+    thread.join()       # a runner may return before the engine is done stopping it
+say("serve-returned")
+report.wait()           # the test made its late connections
 flags = fcntl.fcntl(engine.shared.fileno(), fcntl.F_GETFL)
 pending = 0
 while engine.pending():
@@ -562,9 +613,11 @@ class EngineHarness:
         return int(self.out.wait_for(r"^stop-returned (\d+)$", mark).group(1))
 
     def returned(self, timeout: float = 30.0) -> dict:
-        """What the shared socket looked like once the runner returned."""
+        """What the shared socket looks like now that the runner returned."""
         import json
-        return json.loads(self.out.wait_for(r"^returned (.*)$", timeout=timeout).group(1))
+        self.out.wait_for(r"^serve-returned$", timeout=timeout)
+        self.send("report")
+        return json.loads(self.out.wait_for(r"^returned (.*)$").group(1))
 
     def close(self) -> str:
         if self.proc.poll() is None:
