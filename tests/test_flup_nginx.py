@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import time
@@ -17,7 +18,8 @@ import pytest
 
 from tests.runner_support import (
     FASTCGI_PARAMS, HELLO, SCGI_PARAMS, kill_group, load, nginx_error_log, output_of,
-    runner_entry_point, start_nginx, start_runner, start_served, wait_for_unix, write_config)
+    runner_entry_point, start_nginx, start_runner, start_served, wait_for_output, wait_for_unix,
+    write_config)
 from tests.support import free_port, http_get, pid_alive
 
 PAIRINGS = [(protocol, pool, transport)
@@ -401,3 +403,113 @@ def test_each_runner_lists_exactly_the_options_it_takes():
                 runner(lambda e, s: [], {}, **{option: "?"})
             unknown = "unknown option" in str(info.value)
             assert unknown == (option not in runner.options), (name, option, str(info.value))
+
+
+# -- the forking runners under paster serve: nothing outlives the server ------------------
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose environment carries ``PASTE_TEST_MARK=marker``."""
+    found = []
+    needle = f"PASTE_TEST_MARK={marker}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        found.append(int(entry))
+    return found
+
+
+def _wait_none_marked(marker: str, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := _marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.fixture
+def forked_site(tmp_path):
+    """``paster serve`` of a forking flup runner, behind nginx; every process marked."""
+    import uuid
+    started = []
+
+    def start(runner: str, *args: str, extra: str = ""):
+        marker = uuid.uuid4().hex
+        backend_port, port = free_port(), free_port()
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#{runner}
+            host = 127.0.0.1
+            port = {backend_port}
+            maxSpare = 3
+            {extra}
+            """)
+        proc = start_served(config, *args, wait_port=backend_port,
+                            env={"PASTE_TEST_MARK": marker})
+        params = FASTCGI_PARAMS if "fcgi" in runner else SCGI_PARAMS
+        upstream = "fastcgi_pass" if "fcgi" in runner else "scgi_pass"
+        nginx = start_nginx(tmp_path, f"""
+            server {{
+                listen 127.0.0.1:{port};
+                location / {{
+            {params}{upstream} 127.0.0.1:{backend_port};
+                fastcgi_read_timeout 120s;
+                scgi_read_timeout 120s;
+                }}
+            }}
+            """, port)
+        started.append((proc, nginx, marker))
+        return proc, port, marker
+
+    yield start
+    for proc, nginx, marker in started:
+        kill_group(nginx)
+        kill_group(proc, signal.SIGKILL)
+        for pid in _marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("runner", ["flup_fcgi_fork", "flup_scgi_fork"])
+def test_sigterm_to_paster_serve_finishes_requests_and_leaves_no_process(forked_site, runner):
+    import threading
+    proc, port, marker = forked_site(runner, extra="shutdown_timeout = 10")
+    assert len(_marked(marker)) == 5            # monitor, worker, its 3 processes
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(
+        http_get(f"http://127.0.0.1:{port}/slow?t=1", timeout=30)))
+    slow.start()
+    wait_for_output(proc, "slow request started in")
+    proc.send_signal(signal.SIGTERM)
+    slow.join(30)
+    assert answers and answers[0][0] == 200 and answers[0][2] == b"slept", answers
+    assert proc.wait(30) == 0, output_of(proc)
+    assert _wait_none_marked(marker, 5) == [], output_of(proc)
+
+
+def test_kill_9_of_the_monitor_leaves_no_process_after_the_timeout(forked_site):
+    """The worker goes with the monitor; its processes finish the request in
+    hand within shutdown_timeout, then go too."""
+    import threading
+    proc, port, marker = forked_site("flup_fcgi_fork", "--graceful-timeout", "2",
+                                     extra="shutdown_timeout = 2")
+    threading.Thread(target=lambda: http_get(f"http://127.0.0.1:{port}/slow?t=60", timeout=90),
+                     daemon=True).start()
+    wait_for_output(proc, "slow request started in")
+    busy = int(output_of(proc).split("slow request started in ")[1].split()[0])
+    killed_at = time.monotonic()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    # The worker and the idle processes leave at once, the busy one stays ...
+    deadline = killed_at + 1.5
+    while set(_marked(marker)) != {busy}:
+        assert time.monotonic() < deadline, (_marked(marker), busy)
+        time.sleep(0.02)
+    # ... until its time is up.
+    assert _wait_none_marked(marker, 10) == []
+    assert time.monotonic() - killed_at >= 2.0
