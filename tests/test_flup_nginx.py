@@ -513,3 +513,69 @@ def test_kill_9_of_the_monitor_leaves_no_process_after_the_timeout(forked_site):
     # ... until its time is up.
     assert _wait_none_marked(marker, 10) == []
     assert time.monotonic() - killed_at >= 2.0
+
+
+def _scgi_get(host: str, port: int, path: str = "/", query: str = "") -> bytes:
+    """One SCGI request (what nginx's scgi_pass sends), the raw answer."""
+    headers = {"CONTENT_LENGTH": "0", "SCGI": "1", "REQUEST_METHOD": "GET",
+               "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "x", "SERVER_PORT": "80",
+               "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": ""}
+    block = b"".join(f"{k}\0{v}\0".encode() for k, v in headers.items())
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(str(len(block)).encode() + b":" + block + b",")
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass        # closed with the request unread: no answer either
+    return answer
+
+
+@pytest.mark.parametrize("allowed,served", [(None, False), ("::1", True)])
+def test_scgi_allowed_servers_applies_to_ipv6_front_ends(tmp_path, allowed, served):
+    """flup let every IPv6 client in whatever allowedServers said."""
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#flup_scgi_thread
+        host = ::1
+        port = {port}
+        loggingLevel = WARNING
+        """ + (f"allowedServers = {allowed}\n" if allowed else ""))
+    proc = start_runner(config)
+    try:
+        wait_for_output(proc, "serving SCGI on")
+        answer = _scgi_get("::1", port)
+        if served:
+            assert answer.startswith(b"Status: 200 OK") and answer.endswith(HELLO), answer
+        else:
+            assert answer == b""
+            wait_for_output(proc, "Server connection from ::1 disallowed")
+    finally:
+        kill_group(proc)
+
+
+@pytest.mark.parametrize("runner", ["flup_scgi_thread", "flup_scgi_fork"])
+def test_a_second_signal_stops_at_once(tmp_path, runner):
+    import threading
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#{runner}
+        host = 127.0.0.1
+        port = {port}
+        shutdown_timeout = 60
+        loggingLevel = WARNING
+        """)
+    proc = start_runner(config, wait_port=port)
+    try:
+        threading.Thread(target=_scgi_get, args=("127.0.0.1", port, "/slow", "t=60"),
+                         daemon=True).start()
+        output = wait_for_output(proc, "slow request started in")
+        busy = int(output.split("slow request started in ")[1].split()[0])
+        # Two signals, handled one after the other (by signal number).
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)               # not the 60 s the request would take
+        assert not pid_alive(busy)  # the forked process serving it is gone too
+    finally:
+        kill_group(proc)

@@ -596,3 +596,52 @@ def test_hup_under_keep_alive_load_with_two_workers(tmp_path, name):
             clients.stop()
         output = kill_group(proc)
     assert "Traceback" not in output, output
+
+
+def test_twisted_stops_at_once_on_a_second_signal(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#twisted
+        host = 127.0.0.1
+        port = {port}
+        shutdown_timeout = 60
+        """)
+    proc = start_runner(config, wait_port=port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /slow?t=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+            wait_for_output(proc, "slow request started in")
+            # Two signals, handled one after the other (by signal number).
+            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)           # not the 60 s the request would take
+    finally:
+        kill_group(proc)
+
+
+def test_bind_socket_is_serving_listen_for_tcp():
+    """runners_common.bind_socket, for third-party runners: a non-blocking
+    listening socket, the engine's under paster serve."""
+    import fcntl
+    import os
+    from paste.script import serving
+    from paste.script.runners_common import bind_socket
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        assert fcntl.fcntl(sock.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+    finally:
+        sock.close()
+    asked = []
+
+    class Engine(serving.Standalone):
+        def listen(self, address, backlog=1024, mode=None):
+            asked.append((address, backlog))
+            return "the engine's socket"
+
+    serving.use_engine(Engine())
+    try:
+        assert bind_socket("::1", 8080, backlog=64) == "the engine's socket"
+        assert asked == [(("::1", 8080), 64)]
+    finally:
+        serving.use_engine(serving.Standalone())

@@ -4,7 +4,7 @@
 
 The module keeps its historical name; ``twisted.web2``, which the original
 imported, was folded into ``twisted.web`` long ago. The application runs in
-the reactor's thread pool. Needs the ``twisted`` extra:
+a thread pool of ``threads`` threads. Needs the ``twisted`` extra:
 ``pip install "PasteScript[twisted]"``.
 
 Options (strings from the ``[server:…]`` section): ``host`` (default
@@ -25,6 +25,7 @@ import errno
 import os
 import socket
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -58,6 +59,7 @@ class _Connections:
         self.pending: socket.socket | None = None
         self.stopping = False
         self.acceptor: _Acceptor | None = None
+        self.finished = False
         self._stopped = False
 
     def opened(self, channel) -> None:
@@ -69,7 +71,7 @@ class _Connections:
         if accepted is not None:
             accepted.close()
         if self.stopping and not self.channels:
-            self.stop_reactor()
+            self.stop_reactor(finished=True)
 
     def begin_stop(self) -> None:
         """In the reactor: accept nothing more, let each connection end after a response.
@@ -91,7 +93,7 @@ class _Connections:
                 requests[0].responseHeaders.setRawHeaders(b"Connection", [b"close"])
                 channel.persistent = False
         if not self.channels:
-            self.stop_reactor()
+            self.stop_reactor(finished=True)
             return
         self.reactor.callLater(KEEPALIVE_GRACE, self.close_idle)
         self.reactor.callLater(self.shutdown_timeout, self.stop_reactor)
@@ -101,9 +103,11 @@ class _Connections:
             if not channel.requests:
                 channel.transport.loseConnection()
 
-    def stop_reactor(self) -> None:
+    def stop_reactor(self, finished: bool = False) -> None:
+        """Stop the reactor; ``finished``: every request was answered."""
         if not self._stopped:
             self._stopped = True
+            self.finished = finished
             # Let the last responses leave the reactor before it stops.
             self.reactor.callLater(0.05, self.reactor.stop)
 
@@ -217,6 +221,23 @@ class _Acceptor:
             os.close(self.watched)
 
 
+def _application_threads(size: int):
+    """The threads running the application: daemons, unlike the reactor's own,
+    so that a stop that gives up on a request (a second signal, the
+    shutdown timeout) does not wait for it."""
+    from twisted.python.threadpool import ThreadPool
+
+    def daemon_thread(*args, **kwargs) -> threading.Thread:
+        thread = threading.Thread(*args, **kwargs)
+        thread.daemon = True
+        return thread
+
+    class Pool(ThreadPool):
+        threadFactory = staticmethod(daemon_thread)
+
+    return Pool(0, size, "paste-wsgi")
+
+
 def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
     """Serve ``wsgi_app`` on Twisted's reactor until stopped (requests in flight finish)."""
     options = runner_options(local_conf, OPTIONS, "twisted")
@@ -233,9 +254,10 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
     if threads < 1:
         raise OptionError("threads", threads, "expected at least 1 thread",
                           "the [server] section (twisted)")
-    reactor.suggestThreadPoolSize(threads)
+    pool = _application_threads(threads)
+    reactor.callWhenRunning(pool.start)
     connections = _Connections(reactor, options.get("shutdown_timeout", 30.0))
-    site = Site(WSGIResource(reactor, reactor.getThreadPool(), wsgi_app))
+    site = Site(WSGIResource(reactor, pool, wsgi_app))
     site.protocol = _channel_class(http, connections)
     site.displayTracebacks = False
 
@@ -244,10 +266,14 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
         connections.acceptor = _Acceptor(reactor, sock, site, connections)
         print(f"serving on http://{format_address(host, sock.getsockname()[1])}", flush=True)
 
+        signals = []
+
         def stop(signum: int | None = None) -> None:
             if signum is None:           # the engine, from another thread
                 blockingCallFromThread(reactor, connections.begin_stop)
-            elif connections.stopping:   # a second signal
+                return
+            signals.append(signum)
+            if len(signals) > 1:         # a second signal: at once
                 reactor.callFromThread(connections.stop_reactor)
             else:
                 reactor.callFromThread(connections.begin_stop)
@@ -257,5 +283,7 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
         connections.acceptor.start()
         with stop_signals(stop):
             reactor.run(installSignalHandlers=False)
+        if connections.finished:
+            pool.stop()      # else a request still runs: its daemon thread ends with us
     finally:
         sock.close()
