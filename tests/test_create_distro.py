@@ -5,6 +5,7 @@ import configparser
 import importlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -423,8 +424,26 @@ def readonly_dir(tmp_path):
                         capture_output=True).returncode == 0:
         undo = ["umount", str(path)]
     assert undo, "cannot make a read-only directory (need chattr or mount as root)"
-    yield path
-    subprocess.run(undo, check=True)
+    # Undone however the run ends but by SIGKILL: a failed test or Ctrl-C
+    # (finally), SIGTERM (made an exception here, so that finally runs), an
+    # interpreter that exits without finishing the fixture (atexit). Left in
+    # place, the immutable directory could not even be removed.
+    import atexit
+
+    def undo_now():
+        subprocess.run(undo, capture_output=True)
+
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)
+
+    atexit.register(undo_now)
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield path
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        atexit.unregister(undo_now)
+        subprocess.run(undo, check=True)
 
 
 def test_output_directory_not_writable(readonly_dir, tmp_path):
