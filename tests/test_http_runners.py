@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import importlib.util
 import json
 import signal
 import socket
@@ -556,14 +555,7 @@ def test_stop_moves_keep_alive_clients_after_an_answer(tmp_path, name):
 
 # -- under paster serve ---------------------------------------------------------------
 
-#: The engine on main today takes sockets over by intercepting socket.bind and
-#: never calls on_stop; the new one hands them only through the hooks.
-TODAYS_ENGINE = importlib.util.find_spec("paste.script.serving.handover") is not None
-
-@pytest.mark.parametrize("name", ["cherrypy", pytest.param("twisted", marks=pytest.mark.skipif(
-    TODAYS_ENGINE, reason="the engine on main calls no runner's on_stop and closes Twisted's "
-                          "connections from outside, racing with the requests Twisted has "
-                          "already read (about 1 in 15,000 fails; issue 16, item 3)"))])
+@pytest.mark.parametrize("name", ["cherrypy", "twisted"])
 def test_hup_under_keep_alive_load_with_two_workers(tmp_path, name):
     """Keep-alive clients, back to back, across a reload: the old workers answer
     each client's next request with Connection: close and exit; no request fails."""
@@ -617,31 +609,3 @@ def test_twisted_stops_at_once_on_a_second_signal(tmp_path):
             proc.wait(10)           # not the 60 s the request would take
     finally:
         kill_group(proc)
-
-
-def test_bind_socket_is_serving_listen_for_tcp():
-    """runners_common.bind_socket, for third-party runners: a non-blocking
-    listening socket, the engine's under paster serve."""
-    import fcntl
-    import os
-    from paste.script import serving
-    from paste.script.runners_common import bind_socket
-    sock = bind_socket("127.0.0.1", 0)
-    try:
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
-        assert fcntl.fcntl(sock.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
-    finally:
-        sock.close()
-    asked = []
-
-    class Engine(serving.Standalone):
-        def listen(self, address, backlog=1024, mode=None):
-            asked.append((address, backlog))
-            return "the engine's socket"
-
-    serving.use_engine(Engine())
-    try:
-        assert bind_socket("::1", 8080, backlog=64) == "the engine's socket"
-        assert asked == [(("::1", 8080), 64)]
-    finally:
-        serving.use_engine(serving.Standalone())

@@ -114,14 +114,34 @@ def listen_error(exc: OSError, address: str) -> ListenError:
 
 
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A listening, non-blocking TCP socket on (host, port), IPv4 or IPv6 as ``host`` says.
+    """A listening TCP socket of the caller's own on (host, port), IPv4 or IPv6 as ``host`` says.
 
-    The same as :func:`paste.script.serving.listen` for ``(host, port)``:
-    under ``paster serve`` the monitor's socket, shared with the other
-    workers. Raises :class:`ListenError` naming ``host:port`` when that fails.
+    Raises :class:`ListenError` naming ``host:port`` when that fails. Under
+    ``paster serve`` a runner should rather take the monitor's socket with
+    :func:`paste.script.serving.listen` (and call
+    :func:`~paste.script.serving.ready`): a socket of its own keeps the
+    server to one process.
     """
-    from paste.script import serving
-    return serving.listen((host, port), backlog=backlog)
+    address = format_address(host, port)
+    bind_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        infos = socket.getaddrinfo(bind_host or None, port, socket.AF_UNSPEC,
+                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        # "localhost" may resolve to ::1 first; clients (and the original
+        # server) expect 127.0.0.1 to answer.
+        infos.sort(key=lambda info: info[0] != socket.AF_INET)
+        family, kind, proto, _, sockaddr = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise listen_error(exc, address) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise listen_error(exc, address) from None
+    return sock
 
 
 def check_unix_socket_free(path: str) -> None:
