@@ -583,3 +583,13 @@ def test_a_second_signal_stops_at_once(tmp_path, runner):
         assert not pid_alive(busy)  # the forked process serving it is gone too
     finally:
         kill_group(proc)
+
+
+def test_the_engine_reads_each_flup_runners_own_options():
+    from paste.script.serving.runners import describe
+    thread, fork = (describe(runner_entry_point(name))
+                    for name in ("flup_ajp_thread", "flup_ajp_fork"))
+    assert thread.takes("maxThreads") and not fork.takes("maxThreads")
+    assert fork.takes("maxRequests") and not thread.takes("maxRequests")
+    assert not thread.takes("socket") and not thread.takes("workers")
+    assert thread.threads({"maxThreads": "50"}) == 50

@@ -609,3 +609,15 @@ def test_twisted_stops_at_once_on_a_second_signal(tmp_path):
             proc.wait(10)           # not the 60 s the request would take
     finally:
         kill_group(proc)
+
+
+@pytest.mark.parametrize("name,threads_option", [("cherrypy", "numthreads"),
+                                                 ("twisted", "threads")])
+def test_the_engine_reads_the_runners_options_and_thread_count(name, threads_option):
+    from paste.script.serving.runners import describe
+    from tests.runner_support import runner_entry_point
+    info = describe(runner_entry_point(name))
+    assert info.takes("host") and info.takes(threads_option) and info.takes("shutdown_timeout")
+    assert not info.takes("workers") and not info.takes("graceful_timeout")
+    assert info.threads({}) == 10
+    assert info.threads({threads_option: "4"}) == 4

@@ -33,7 +33,7 @@ from paste.script.runners_common import (
     ListenError, format_address, require, runner_options, stop_signals)
 from paste.script.util.options import OptionError, asfloat, asint, asport
 
-__all__ = ["cpwsgi_server", "OPTIONS"]
+__all__ = ["cpwsgi_server", "OPTIONS", "DEFAULTS"]
 
 OPTIONS = {
     "host": str,
@@ -50,6 +50,9 @@ OPTIONS = {
     "ssl_certificate_chain": str,
     "ssl_pem": str,
 }
+
+#: Defaults the engine needs to know (``--worker-timeout`` counts threads).
+DEFAULTS = {"numthreads": 10}
 
 
 #: On a stop, how long idle keep-alive connections stay open for one last

@@ -33,7 +33,7 @@ from paste.script import serving
 from paste.script.runners_common import format_address, require, runner_options, stop_signals
 from paste.script.util.options import OptionError, asfloat, asint, asport
 
-__all__ = ["run_twisted", "OPTIONS"]
+__all__ = ["run_twisted", "OPTIONS", "DEFAULTS"]
 
 OPTIONS = {
     "host": str,
@@ -42,6 +42,9 @@ OPTIONS = {
     "request_queue_size": asint,
     "shutdown_timeout": asfloat,
 }
+
+#: Defaults the engine needs to know (``--worker-timeout`` counts threads).
+DEFAULTS = {"threads": 10}
 
 
 #: On a stop, how long idle keep-alive connections stay open for one last
@@ -250,7 +253,7 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
 
     host = options.get("host") or "127.0.0.1"
     port = options.get("port", 8080)
-    threads = options.get("threads", 10)
+    threads = options.get("threads", DEFAULTS["threads"])
     if threads < 1:
         raise OptionError("threads", threads, "expected at least 1 thread",
                           "the [server] section (twisted)")
