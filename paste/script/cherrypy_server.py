@@ -61,6 +61,8 @@ KEEPALIVE_GRACE = 1.0
 #: Then how long a stop from the engine waits for the engine to take the
 #: listening socket away (it does so when it calls the runner's stop).
 RELEASE_WAIT = 2.0
+#: How long cheroot waits in accept() once stopping (its own is 1 s).
+STALE_ACCEPT_WAIT = 0.02
 
 
 def _no_body_for_head(app: Callable) -> Callable:
@@ -179,6 +181,13 @@ def _serve(server) -> None:
         # client moves on after its next answer, never in the middle of a
         # request. Connections still idle after the grace period are closed.
         server.keep_alive_conn_limit = 0
+        if from_engine:
+            # Once the engine points the descriptor at its private socket,
+            # cheroot's epoll still reports the shared one (a registration
+            # outlives the descriptor's reuse), and each report sends cheroot
+            # to accept() on the private socket for its 1 s timeout, while
+            # its keep-alive clients wait. A short wait keeps them answered.
+            listener.settimeout(STALE_ACCEPT_WAIT)
         time.sleep(KEEPALIVE_GRACE)
         # cheroot's stop() wakes its loop by connecting to its own listening
         # socket: under paster serve, only once the engine has pointed that

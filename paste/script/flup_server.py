@@ -336,7 +336,9 @@ def _client_check(settings: _Settings, gateway) -> Callable[[Any], bool]:
 def _listen(settings: _Settings) -> socket.socket | None:
     """The listening socket, or None when a web server runs us as a CGI program."""
     if settings.address is not None:
-        return serving.listen(settings.address, backlog=socket.SOMAXCONN, mode=settings.mode)
+        sock = serving.listen(settings.address, backlog=socket.SOMAXCONN, mode=settings.mode)
+        sock.setblocking(False)     # never wait in accept(): another process may take it
+        return sock
     # FastCGI without an address: the web server spawned us with the
     # listening socket as file descriptor 0 (FCGI_LISTENSOCK_FILENO), or
     # runs us as plain CGI.

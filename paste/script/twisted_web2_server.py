@@ -154,6 +154,7 @@ class _Acceptor:
     def __init__(self, reactor, sock: socket.socket, factory, connections: _Connections):
         self.reactor = reactor
         self.sock = sock
+        sock.setblocking(False)      # never wait in accept(): the reactor would wait with it
         self.factory = factory
         self.connections = connections
         # os.dup, not sock.dup(): that sets the duplicate's blocking mode,
