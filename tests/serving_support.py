@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["Output", "get", "Prober", "parent_of", "children", "wait_for_children",
-           "wait_gone", "open_to_others"]
+__all__ = ["Output", "get", "Prober", "parent_of", "children", "is_file_watcher",
+           "wait_for_children", "wait_gone", "open_to_others"]
 
 
 class Output:
@@ -90,15 +90,27 @@ def parent_of(pid: int) -> int | None:
     return int(fields[1]) if fields else None
 
 
-def children(pid: int) -> list[int]:
-    """Live (not zombie) child processes of ``pid``."""
+def children(pid: int, watcher: bool = False) -> list[int]:
+    """Live (not zombie) child processes of ``pid``: its workers, and under
+    ``--reload`` its file watcher too when ``watcher`` is true."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat_fields(int(entry))
             if fields and int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry))
+                if watcher or not is_file_watcher(int(entry)):
+                    found.append(int(entry))
     return found
+
+
+def is_file_watcher(pid: int) -> bool:
+    """Is ``pid`` a monitor's file watcher process (``--reload``)?"""
+    from paste.script.serving.watcher import PROCESS_NAME
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == PROCESS_NAME
+    except OSError:
+        return False
 
 
 def wait_for_children(pid: int, count: int, timeout: float = 20.0) -> list[int]:

@@ -423,3 +423,29 @@ def test_the_applications_own_sockets_are_left_alone(site):
     assert ports[2] == "socket.bind"                # Python's own, not a patched one
     with socket.create_connection(("127.0.0.1", ports[0]), timeout=5):
         pass                                     # the application's listener is its own
+
+
+# -- issue 17, item 11: a stopping server refuses new connections at once ------------------
+
+@pytest.mark.parametrize("server", ["egg:waitress#main", "egg:PasteScript#wsgiutils"])
+def test_a_stopping_server_refuses_new_connections_while_it_drains(site, server):
+    s = site(server=server)
+    s.start("--workers", "2")
+    results = []
+    slow = threading.Thread(target=lambda: results.append(get(s.url + "slow?2", timeout=10)))
+    slow.start()
+    time.sleep(0.3)                                 # the request is in a worker
+    mark = s.signal(signal.SIGTERM)
+    s.said(r"Stopping \(SIGTERM\)", mark)
+    deadline = time.monotonic() + 5
+    refused = False
+    while not refused and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+            time.sleep(0.01)
+        except ConnectionRefusedError:
+            refused = True
+    assert refused and s.proc.poll() is None        # refused while it still drains
+    slow.join(10)
+    assert results and results[0] and results[0].startswith("v1 ")
+    assert s.proc.wait(20) == 0
