@@ -120,22 +120,8 @@ def start_runner(config: Path, wait_port: int | None = None, wait_unix: str | No
     Its output goes to a file (``proc.log_path``), not a pipe: servers that log
     every request would block on a pipe nobody reads during a load test.
     """
-    directory = Path(config).parent
-    log_path = directory / f"runner-{time.monotonic_ns()}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([PYTHON, "-c", LOADER, str(config)], cwd=directory,
-                                env=runner_env(directory), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    proc.log_path = log_path
-    try:
-        if wait_port is not None:
-            wait_for_port(wait_port, proc=proc, timeout=timeout)
-        if wait_unix is not None:
-            wait_for_unix(wait_unix, proc=proc, timeout=timeout)
-    except BaseException as exc:
-        output = kill_group(proc)
-        raise AssertionError(f"{exc}\n{output}") from None
-    return proc
+    return _start([PYTHON, "-c", LOADER, str(config)], config, "runner", wait_port, wait_unix,
+                  timeout)
 
 
 def start_served(config: Path, *args: str, wait_port: int | None = None,
@@ -143,15 +129,20 @@ def start_served(config: Path, *args: str, wait_port: int | None = None,
                  env: dict | None = None) -> subprocess.Popen:
     """``paster serve ARGS CONFIG`` in a child process, as :func:`start_runner` runs a runner.
 
-    Its output goes to a file (``proc.log_path``); ``env`` adds variables.
+    ``env`` adds variables to its environment.
     """
+    return _start([PYTHON, "-m", "paste.script", "serve", *args, str(config)], config, "paster",
+                  wait_port, wait_unix, timeout, env)
+
+
+def _start(argv: list, config: Path, name: str, wait_port: int | None, wait_unix: str | None,
+           timeout: float, env: dict | None = None) -> subprocess.Popen:
     directory = Path(config).parent
-    log_path = directory / f"paster-{time.monotonic_ns()}.log"
+    log_path = directory / f"{name}-{time.monotonic_ns()}.log"
     environment = runner_env(directory)
     environment.update(env or {})
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([PYTHON, "-m", "paste.script", "serve", *args, str(config)],
-                                cwd=directory, env=environment, stdout=log,
+        proc = subprocess.Popen(argv, cwd=directory, env=environment, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     proc.log_path = log_path
     try:
@@ -581,6 +572,32 @@ say("returned", json.dumps({
     "nonblocking": bool(flags & os.O_NONBLOCK),
     "children": children()}))
 '''
+
+
+def concurrent_gets(url: str, count: int) -> list:
+    """``count`` GETs of ``url`` at once: as many connections to the front end's back end."""
+    import threading
+    from tests.support import http_get
+    replies = []
+    threads = [threading.Thread(target=lambda: replies.append(http_get(url, timeout=30)))
+               for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return replies
+
+
+def request_in_flight(harness: EngineHarness, url: str):
+    """GET ``url`` (``/slow``) in a thread; return (thread, replies) once the app runs it."""
+    import threading
+    from tests.support import http_get
+    replies = []
+    mark = harness.out.mark()
+    thread = threading.Thread(target=lambda: replies.append(http_get(url, timeout=30)))
+    thread.start()
+    harness.out.wait_for(r"^slow request started in \d+$", mark)
+    return thread, replies
 
 
 class EngineHarness:

@@ -94,8 +94,7 @@ def test_stop_closes_apaches_idle_ajp_connections(tmp_path, pool):
     """Apache keeps its AJP connections open between requests: under the
     engine's stop the runner closes them (else it would wait 20 s for them),
     lets the request in flight finish, and returns."""
-    import threading
-    from tests.runner_support import EngineHarness
+    from tests.runner_support import EngineHarness, concurrent_gets, request_in_flight
     config = write_config(tmp_path, "\n".join([
         f"use = egg:PasteScript#flup_ajp_{pool}", "host = 127.0.0.1", "port = 0",
         "loggingLevel = WARNING", "shutdown_timeout = 20",
@@ -110,20 +109,9 @@ def test_stop_closes_apaches_idle_ajp_connections(tmp_path, pool):
             ProxyPass "/" "ajp://127.0.0.1:{harness.port}/" max=6
             ProxyTimeout 60
             """, port, modules=("proxy", "proxy_ajp"))
-        warm = []
-        threads = [threading.Thread(target=lambda: warm.append(
-            http_get(f"http://127.0.0.1:{port}/slow?t=0.3", timeout=30))) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        warm = concurrent_gets(f"http://127.0.0.1:{port}/slow?t=0.3", 4)
         assert [reply[2] for reply in warm] == [b"slept"] * 4, apache_error_log(tmp_path)
-        slow = []
-        mark = harness.out.mark()
-        thread = threading.Thread(target=lambda: slow.append(
-            http_get(f"http://127.0.0.1:{port}/slow?t=1", timeout=30)))
-        thread.start()
-        harness.out.wait_for(r"^slow request started in \d+$", mark)
+        thread, slow = request_in_flight(harness, f"http://127.0.0.1:{port}/slow?t=1")
         harness.stop()
         thread.join(30)
         assert slow and slow[0][0] == 200 and slow[0][2] == b"slept", (

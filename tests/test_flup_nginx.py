@@ -317,8 +317,7 @@ def test_flup_on_the_engines_socket_stops_gracefully(tmp_path, runner, order):
     engine; a stop lets the request in flight finish, closes nginx's idle
     FastCGI keep-alive connections (else the runner would wait 20 s for them),
     accepts nothing more, and returns with no process left."""
-    from tests.runner_support import EngineHarness
-    import threading
+    from tests.runner_support import EngineHarness, concurrent_gets, request_in_flight
     with socket.socket() as taken:             # the configured port: binding it would fail
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -350,20 +349,9 @@ def test_flup_on_the_engines_socket_stops_gracefully(tmp_path, runner, order):
                 }}
                 """, port)
             # Four requests at once: four connections, which nginx then keeps open.
-            warm = []
-            threads = [threading.Thread(target=lambda: warm.append(
-                http_get(f"http://127.0.0.1:{port}/slow?t=0.3", timeout=30))) for _ in range(4)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
+            warm = concurrent_gets(f"http://127.0.0.1:{port}/slow?t=0.3", 4)
             assert [reply[2] for reply in warm] == [b"slept"] * 4, nginx_error_log(tmp_path)
-            slow = []
-            mark = harness.out.mark()
-            thread = threading.Thread(target=lambda: slow.append(
-                http_get(f"http://127.0.0.1:{port}/slow?t=1", timeout=30)))
-            thread.start()
-            harness.out.wait_for(r"^slow request started in \d+$", mark)
+            thread, slow = request_in_flight(harness, f"http://127.0.0.1:{port}/slow?t=1")
             assert harness.stop() == 1
             late = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
             thread.join(30)
