@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 __all__ = ["Output", "get", "Prober", "parent_of", "children", "is_file_watcher",
-           "wait_for_children", "wait_gone", "open_to_others"]
+           "wait_for_children", "wait_gone", "public_tmp"]
 
 
 class Output:
@@ -194,21 +194,21 @@ class Prober(threading.Thread):
         assert order == sorted(order), "an old answer came after a new one"
 
 
-def open_to_others(path) -> None:
-    """Let an unprivileged user read ``path``'s tree and reach it (pytest's tmp dirs are 0700).
+@pytest.fixture
+def public_tmp():
+    """A directory an unprivileged user can read, for servers run with ``--user``.
 
-    A server run with ``--user`` loads its application as that user, so the
-    application's files must be readable by it, as in any deployment.
+    Such a server loads its application as that user, so the application's
+    files must be readable by it, as in any deployment; pytest's own
+    temporary directories are 0700 (and concurrent runs reset them so).
     """
-    import stat
+    import shutil
+    import tempfile
     from pathlib import Path
-    path = Path(path)
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        parent.chmod(stat.S_IMODE(mode) | 0o005)
-    for item in path.rglob("*"):
-        mode = item.stat().st_mode
-        item.chmod(stat.S_IMODE(mode) | (0o005 if item.is_dir() else 0o004))
+    path = Path(tempfile.mkdtemp(prefix="paste-script-public-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 # -- one site under `paster serve`, shared by the serving tests -----------------------

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.serving_support import (HTTP_RUNNERS, KeepAliveClient, Prober, children, get,
-                                   pid_of, site, wait_gone)  # noqa: F401  (site: a fixture)
+                                   pid_of, public_tmp, site, wait_gone)  # noqa: F401  (fixtures)
 from tests.support import pid_alive
 
 
@@ -385,19 +385,21 @@ def test_a_new_generation_that_never_starts_is_killed_and_the_old_one_serves(sit
 
 # -- 17. privileges are dropped before the application loads ----------------------------
 
-def test_the_factory_runs_as_the_user(site, tmp_path):
+def test_the_factory_runs_as_the_user(public_tmp):
     import pwd
-    from tests.serving_support import open_to_others
+    from tests.serving_support import Site
     assert os.geteuid() == 0, "the project's tests run as root"
     nobody = pwd.getpwnam("nobody")
-    drop = tmp_path / "made-by-factory"
-    s = site()
+    drop = public_tmp / "made-by-factory"
+    public_tmp.chmod(0o777)                       # the factory writes here as nobody
+    s = Site(public_tmp)
     s.write_app("v1", factory_extra=f"open({str(drop)!r}, 'w').close()")
-    open_to_others(tmp_path)
-    tmp_path.chmod(0o777)
-    s.start("--user", "nobody")
-    assert os.stat(drop).st_uid == nobody.pw_uid
-    assert f"uid={nobody.pw_uid} " in get(s.url + "env?HOME")
+    try:
+        s.start("--user", "nobody")
+        assert os.stat(drop).st_uid == nobody.pw_uid
+        assert f"uid={nobody.pw_uid} " in get(s.url + "env?HOME")
+    finally:
+        s.stop()
 
 
 # -- 20. only the server's own sockets are the monitor's ----------------------------------

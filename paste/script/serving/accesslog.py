@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from urllib.parse import quote
 
 __all__ = ["AccessLog", "AccessLogFile", "Atoms", "escape", "check_format"]
 
@@ -108,7 +109,6 @@ def _path(environ) -> str:
 def _request_line(request, environ, now) -> str:
     uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
     if not uri:
-        from urllib.parse import quote
         uri = quote(_path(environ), safe="/;=,:@!$&'()*+~")
         if environ.get("QUERY_STRING"):
             uri += "?" + environ["QUERY_STRING"]

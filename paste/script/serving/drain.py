@@ -25,7 +25,9 @@ import signal
 import socket
 import threading
 import time
+import traceback
 
+from paste.script.serving.connections import Connections
 from paste.script.serving.control_thread import exit_now
 from paste.script.serving.processes import descendants, kill_tree
 from paste.script.serving.signals import wake_only
@@ -90,7 +92,6 @@ class GracefulStop:
         self.own_stop = bool(self.hooks.stop_callbacks)
         self.connections = None
         if not self.own_stop and self.hooks.listeners:
-            from paste.script.serving.connections import Connections
             # Before the listeners are released: their addresses say which
             # connections are theirs.
             self.connections = Connections(self.hooks.listeners, self.inflight)
@@ -100,7 +101,6 @@ class GracefulStop:
             try:
                 callback()
             except Exception:
-                import traceback
                 traceback.print_exc()
         for sock in self.hooks.listeners:
             release_listener(sock)

@@ -47,6 +47,23 @@ class Generations:
             self._add_worker(self.generation, changed)
         return self.generation
 
+    def give_up_pending(self) -> bool:
+        """Kill the pending generation, if none of it serves yet (none has answered).
+
+        For a generation that may have read files changed since (``--reload``);
+        not in a plain restart, where the old workers are already on their way
+        out. Returns whether there was one to give up.
+        """
+        if self.pending is None or self.self_binding:
+            return False
+        members = self.members(self.pending)
+        if any(w.state is State.SERVING for w in members):
+            return False
+        for worker in members:
+            self.procs.discard(worker)
+        self.pending = None
+        return True
+
     def _pending_complete(self) -> bool:
         members = self.members(self.pending)
         return bool(members) and all(w.state in (State.READY, State.SERVING) for w in members)

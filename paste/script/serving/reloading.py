@@ -115,17 +115,9 @@ class Reloader:
         """A pending generation may have read files from before this change:
         it must never serve. (Its workers wait for the monitor's go, so none
         has answered anything yet.)"""
-        pool = self.pool
-        if pool.pending is None or pool.self_binding:
-            return
-        members = pool.members(pool.pending)
-        if any(w.state is State.SERVING for w in members):
-            return
-        for worker in members:
-            pool.procs.discard(worker)
-        pool.pending = None
-        self.superseded = True
-        self.want_standby()
+        if self.pool.give_up_pending():
+            self.superseded = True
+            self.want_standby()
 
     def reload(self, paths: list[str] | None = None) -> None:
         """Start a generation with the code as it is now on disk."""
@@ -189,6 +181,8 @@ class Reloader:
     def modules(self, worker, names: list[str], last: bool) -> None:
         """The library modules the serving worker uses: the standby should import these."""
         worker.modules.extend(names)
+        if last and not self.use_standby and self.verbose > 1:
+            self.monitor.say("No warm standby (PASTE_RELOAD_PRELOAD=0).")
         if not (last and self.use_standby and worker.generation == self.pool.serving):
             return
         if worker.modules == self.library_modules:

@@ -21,6 +21,7 @@ Stopping is :mod:`.drain`'s business.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import random
@@ -29,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 
 from paste.script.serving import ipc
 from paste.script.serving.control_thread import (EngineHooks, WorkerControl, WorkerOptions,
@@ -106,7 +108,6 @@ def run_worker(command, sock: socket.socket, options: WorkerOptions,
     except SystemExit as exc:
         exit_now(exc.code if isinstance(exc.code, int) else 1)
     except BaseException:
-        import traceback
         traceback.print_exc()
         exit_now(1)
     exit_now(0)
@@ -326,7 +327,6 @@ def _out_of_descriptors(fd: int) -> bool:
     try:
         os.close(os.dup(fd))
     except OSError as exc:
-        import errno
         return exc.errno == errno.EMFILE
     return False
 
