@@ -159,24 +159,43 @@ def _released(sock, inode: int) -> bool:
         return True
 
 
-def _serve(server) -> None:
-    """Serve until the engine or a signal stops the server, then stop gracefully."""
-    stopper: list[threading.Thread] = []
-    lock = threading.Lock()
-    listener = server.socket
-    inode = os.fstat(listener.fileno()).st_ino
+class _Stopper:
+    """Stops the server gracefully, once, when the engine or a signal asks.
 
-    def stop(signum: int | None = None) -> None:
+    A request may come before the server listens (a signal: the handlers are
+    in place from the start); the stop then begins as serving would.
+    """
+
+    def __init__(self, server):
+        self.server = server
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pending: bool | None = None     # asked before serving: from the engine?
+        self.serving = False
+        self.listener = None
+        self.inode = 0
+
+    def signal(self, signum: int) -> None:
+        self._request(from_engine=False)
+
+    def engine(self) -> None:
+        self._request(from_engine=True)
+
+    def _request(self, from_engine: bool) -> None:
         # Not in a signal handler: stop() joins the workers, which would
         # block the very loop it is stopping.
-        with lock:
-            if not stopper:
-                thread = threading.Thread(target=graceful_stop, args=(signum is None,),
-                                          name="cherrypy-stop")
-                stopper.append(thread)
-                thread.start()
+        with self.lock:
+            if self.thread is not None or self.pending is not None:
+                return
+            if not self.serving:
+                self.pending = from_engine
+                return
+            self.thread = threading.Thread(target=self._graceful, args=(from_engine,),
+                                           name="cherrypy-stop")
+            self.thread.start()
 
-    def graceful_stop(from_engine: bool) -> None:
+    def _graceful(self, from_engine: bool) -> None:
+        server, listener = self.server, self.listener
         # From now on every response says Connection: close: a keep-alive
         # client moves on after its next answer, never in the middle of a
         # request. Connections still idle after the grace period are closed.
@@ -193,22 +212,30 @@ def _serve(server) -> None:
         # socket: under paster serve, only once the engine has pointed that
         # descriptor at its private socket, never to the one the workers share.
         deadline = time.monotonic() + RELEASE_WAIT
-        while from_engine and not _released(listener, inode) and time.monotonic() < deadline:
+        while from_engine and not _released(listener, self.inode) and time.monotonic() < deadline:
             time.sleep(0.005)
         server.stop()
 
-    serving.on_stop(stop)
-    serving.ready()
-    with stop_signals(stop):
+    def serve(self) -> None:
+        """Serve (the server is prepared) until stopped."""
+        self.listener = self.server.socket
+        self.inode = os.fstat(self.listener.fileno()).st_ino
+        with self.lock:
+            self.serving = True
+            pending, self.pending = self.pending, None
+        if pending is not None:
+            self._request(pending)
+        serving.on_stop(self.engine)
+        serving.ready()
         try:
-            server.serve()
+            self.server.serve()
         finally:
-            with lock:
-                started = bool(stopper)
-            if started:
-                stopper[0].join()
+            with self.lock:
+                thread = self.thread
+            if thread is not None:
+                thread.join()
             else:
-                server.stop()
+                self.server.stop()
 
 
 def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_conf: Any) -> None:
@@ -219,12 +246,15 @@ def cpwsgi_server(wsgi_app: Callable, global_conf: dict | None = None, **local_c
     server = _make_server(wsgi, wsgi_app, options, where)
     scheme = "https" if _use_tls(server, options, where) else "http"
     host, port = server.bind_addr
-    try:
-        server.prepare()
-    except OSError as exc:
-        if server.listen_error is not None:
-            raise server.listen_error from None
-        raise ListenError(format_address(host, port), str(exc)) from None
-    bound_port = server.bind_addr[1] if isinstance(server.bind_addr, tuple) else port
-    print(f"serving on {scheme}://{format_address(host, bound_port)}", flush=True)
-    _serve(server)
+    stopper = _Stopper(server)
+    # From before it listens: a signal never finds the server without a handler.
+    with stop_signals(stopper.signal):
+        try:
+            server.prepare()
+        except OSError as exc:
+            if server.listen_error is not None:
+                raise server.listen_error from None
+            raise ListenError(format_address(host, port), str(exc)) from None
+        bound_port = server.bind_addr[1] if isinstance(server.bind_addr, tuple) else port
+        print(f"serving on {scheme}://{format_address(host, bound_port)}", flush=True)
+        stopper.serve()

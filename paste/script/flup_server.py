@@ -58,7 +58,7 @@ import stat
 from typing import Any, Callable
 
 from paste.script import serving
-from paste.script.runners_common import format_address, require, runner_options
+from paste.script.runners_common import format_address, require, runner_options, stop_signals
 from paste.script.util import pools
 from paste.script.util.options import (OptionError, asbool, asfloat, asint, aslist, asoctal,
                                        asport)
@@ -356,6 +356,17 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
     # server passed): paster serve runs it with one worker only.
     serving.single_process(settings.runner)
     gateway, connection_class = _make_gateway(settings, wsgi_app)
+    stop = pools.Stop()
+    try:
+        # From before it listens: a signal never finds the server without a handler.
+        with stop_signals(stop.signal):
+            _serve_on(settings, gateway, connection_class, stop, wsgi_app)
+    finally:
+        stop.close()
+
+
+def _serve_on(settings: _Settings, gateway, connection_class: type, stop: pools.Stop,
+              wsgi_app: Callable) -> None:
     sock = _listen(settings)
     if sock is None:
         # flup's own CGI fallback reads and writes text streams on Python 3:
@@ -371,17 +382,17 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
     allowed = _client_check(settings, gateway)
     if settings.address is not None:
         # Not when spawned by the web server: stdout may be its.
-        kind = "threads" if pool == "thread" else "processes"
+        kind = "threads" if settings.pool == "thread" else "processes"
         print(f"serving {settings.label} on {settings.shown_address} ({kind})", flush=True)
     logger = getattr(gateway, "logger", None)
     if logger is not None:
         logger.info("WSGIServer starting up")
     try:
-        if pool == "thread":
-            pools.serve_threads(sock, serve, allowed, connections, settings.pool_options,
+        if settings.pool == "thread":
+            pools.serve_threads(sock, serve, allowed, connections, stop, settings.pool_options,
                                 settings.shutdown_timeout)
         else:
-            pools.ProcessPool(sock, serve, allowed, connections,
+            pools.ProcessPool(sock, serve, allowed, connections, stop,
                               size=settings.pool_options.get("maxSpare", 5),
                               max_requests=settings.pool_options.get("maxRequests", 0),
                               shutdown_timeout=settings.shutdown_timeout).run()

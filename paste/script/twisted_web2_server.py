@@ -265,29 +265,29 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
     site.protocol = _channel_class(http, connections)
     site.displayTracebacks = False
 
-    sock = serving.listen((host, port), backlog=options.get("request_queue_size", 1024))
-    try:
-        connections.acceptor = _Acceptor(reactor, sock, site, connections)
-        print(f"serving on http://{format_address(host, sock.getsockname()[1])}", flush=True)
+    signals = []
 
-        signals = []
+    def stop(signum: int | None = None) -> None:
+        if signum is None:           # the engine, from another thread
+            blockingCallFromThread(reactor, connections.begin_stop)
+            return
+        signals.append(signum)       # (before the reactor runs, it runs this when it starts)
+        if len(signals) > 1:         # a second signal: at once
+            reactor.callFromThread(connections.stop_reactor)
+        else:
+            reactor.callFromThread(connections.begin_stop)
 
-        def stop(signum: int | None = None) -> None:
-            if signum is None:           # the engine, from another thread
-                blockingCallFromThread(reactor, connections.begin_stop)
-                return
-            signals.append(signum)
-            if len(signals) > 1:         # a second signal: at once
-                reactor.callFromThread(connections.stop_reactor)
-            else:
-                reactor.callFromThread(connections.begin_stop)
-
-        serving.on_stop(stop)
-        serving.ready()
-        connections.acceptor.start()
-        with stop_signals(stop):
+    # From before it listens: a signal never finds the server without a handler.
+    with stop_signals(stop):
+        sock = serving.listen((host, port), backlog=options.get("request_queue_size", 1024))
+        try:
+            connections.acceptor = _Acceptor(reactor, sock, site, connections)
+            print(f"serving on http://{format_address(host, sock.getsockname()[1])}", flush=True)
+            serving.on_stop(stop)
+            serving.ready()
+            connections.acceptor.start()
             reactor.run(installSignalHandlers=False)
-        if connections.finished:
-            pool.stop()      # else a request still runs: its daemon thread ends with us
-    finally:
-        sock.close()
+            if connections.finished:
+                pool.stop()      # else a request still runs: its daemon thread ends with us
+        finally:
+            sock.close()

@@ -15,7 +15,9 @@ handed to a *job* that serves it to the end:
 
 Both start accepting after :func:`paste.script.serving.ready`, and stop on
 the engine's :func:`~paste.script.serving.on_stop` callback or, on their
-own, SIGTERM/SIGINT (:class:`Stop`): accept nothing more, close the
+own, SIGTERM/SIGINT (a :class:`Stop`, which the caller hands to
+:func:`~paste.script.runners_common.stop_signals` before it listens, so
+that no signal finds the server without a handler): accept nothing more, close the
 connections waiting for a next request (:class:`Connections`), let the
 requests in flight finish within the shutdown timeout, and return. A
 second signal stops them at once.
@@ -34,7 +36,6 @@ import time
 from typing import Any, Callable
 
 from paste.script import serving
-from paste.script.runners_common import stop_signals
 
 __all__ = ["Connections", "Stop", "accept", "ThreadPool", "serve_threads", "ProcessPool"]
 
@@ -285,36 +286,35 @@ class ThreadPool:
 
 
 def serve_threads(sock: socket.socket, serve: Callable[[socket.socket, Any], None],
-                  allowed: Callable[[Any], bool], connections: Connections,
+                  allowed: Callable[[Any], bool], connections: Connections, stop: Stop,
                   pool_options: dict, shutdown_timeout: float) -> None:
     """Accept in this thread, ``serve(connection, address)`` in a thread of the pool.
 
-    ``allowed(address)`` says whether a client may connect; ``pool_options``
-    are :class:`ThreadPool`'s. Returns once stopped and the requests are done.
+    ``allowed(address)`` says whether a client may connect; ``stop`` is how
+    it is told to stop (the caller gives it SIGTERM/SIGINT, from before it
+    listens); ``pool_options`` are :class:`ThreadPool`'s. Returns once
+    stopped and the requests are done.
     """
     pool = ThreadPool(**pool_options)
-    stop = Stop()
     serving.on_stop(stop.request)
     serving.ready()
     try:
-        with stop_signals(stop.signal):
-            while not stop.requested.is_set():
-                readable, _, _ = select.select([sock, stop], [], [])
-                if stop.requested.is_set() or sock not in readable:
-                    continue
-                accepted = accept(sock)
-                if accepted is None:
-                    continue
-                conn, address = accepted
-                if not allowed(address) or not pool.add(lambda c=conn, a=address: serve(c, a)):
-                    conn.close()    # not allowed, or no thread left (maxThreads)
-            stop.accepting_stopped.set()
-            connections.stop()
-            if not pool.shutdown(time.monotonic() + shutdown_timeout, stop.forced):
-                connections.abort()
+        while not stop.requested.is_set():
+            readable, _, _ = select.select([sock, stop], [], [])
+            if stop.requested.is_set() or sock not in readable:
+                continue
+            accepted = accept(sock)
+            if accepted is None:
+                continue
+            conn, address = accepted
+            if not allowed(address) or not pool.add(lambda c=conn, a=address: serve(c, a)):
+                conn.close()    # not allowed, or no thread left (maxThreads)
+        stop.accepting_stopped.set()
+        connections.stop()
+        if not pool.shutdown(time.monotonic() + shutdown_timeout, stop.forced):
+            connections.abort()
     finally:
         stop.accepting_stopped.set()
-        stop.close()
 
 
 # -- process pool ---------------------------------------------------------------------
@@ -323,7 +323,8 @@ class ProcessPool:
     """``size`` forked processes, each accepting and serving one connection at a time.
 
     ``serve(connection, address)`` runs in the process that accepted; a
-    process is replaced after ``max_requests`` connections (0: never).
+    process is replaced after ``max_requests`` connections (0: never);
+    ``stop`` is how the pool is told to stop (as for :func:`serve_threads`).
 
     Each process has a control socket to this one: a byte on it asks a
     graceful stop, end-of-file says that this process is gone (the process
@@ -332,8 +333,8 @@ class ProcessPool:
     """
 
     def __init__(self, sock: socket.socket, serve: Callable[[socket.socket, Any], None],
-                 allowed: Callable[[Any], bool], connections: Connections, size: int = 5,
-                 max_requests: int = 0, shutdown_timeout: float = 30.0):
+                 allowed: Callable[[Any], bool], connections: Connections, stop: Stop,
+                 size: int = 5, max_requests: int = 0, shutdown_timeout: float = 30.0):
         self.sock = sock
         self.serve = serve
         self.allowed = allowed
@@ -343,7 +344,7 @@ class ProcessPool:
         self.shutdown_timeout = shutdown_timeout
         self.children: dict[int, socket.socket] = {}
         self.unacknowledged: set[int] = set()   # told to stop, not yet sure to accept no more
-        self.stop = Stop()
+        self.stop = stop
         self.stopping_since: float | None = None
 
     def run(self) -> None:
@@ -351,13 +352,11 @@ class ProcessPool:
         serving.on_stop(self.stop.request)
         serving.ready()
         try:
-            with stop_signals(self.stop.signal):
-                self._supervise()
+            self._supervise()
         finally:
             self.stop.accepting_stopped.set()
             for end in self.children.values():
                 end.close()
-            self.stop.close()
 
     def _supervise(self) -> None:
         while True:
