@@ -273,8 +273,13 @@ def _listening_sockets() -> set[int]:
         return found
     for name in names:
         try:
-            sock = socket.socket(fileno=os.dup(int(name)))
+            fd = os.dup(int(name))
         except OSError:
+            continue
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:         # not a socket: the duplicate must not leak
+            os.close(fd)
             continue
         try:
             if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
