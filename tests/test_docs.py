@@ -104,3 +104,27 @@ def test_example_app_ini_serves_the_test_application(tmp_path):
     finally:
         out = stop_process(proc)
     assert "Starting server in PID" in out and f"serving on http://127.0.0.1:{port}" in out
+
+
+def test_tests_readme_tells_the_markers_and_timeout_setup_cfg_sets():
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(ROOT / "setup.cfg")
+    pytest_cfg = cfg["tool:pytest"]
+    markers = [line.split(":", 1)[0] for line in pytest_cfg["markers"].strip().splitlines()]
+    readme = (ROOT / "tests" / "README.rst").read_text()
+    documented = re.findall(r"^``(\w+)``\n    ", readme.split("Markers\n", 1)[1].split("\nHow it", 1)[0],
+                            re.M)
+    assert documented == markers
+    assert "--strict-markers" in pytest_cfg["addopts"].split()
+    assert f"fails after {pytest_cfg['timeout']} seconds" in readme
+    assert '-m "not network and not slow"' in readme
+
+
+def test_tests_readme_example_test_passes(tmp_path):
+    readme = (ROOT / "tests" / "README.rst").read_text()
+    block = next(b for b in re.findall(r"::\n\n((?:    .*\n|\n)+)", readme) if "def test_" in b)
+    (tmp_path / "test_example.py").write_text("\n".join(line[4:] for line in block.splitlines()))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_example.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+
