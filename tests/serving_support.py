@@ -15,7 +15,7 @@ import time
 from urllib.parse import urlsplit
 
 __all__ = ["Output", "get", "Prober", "parent_of", "children", "wait_for_children",
-           "wait_gone"]
+           "wait_gone", "open_to_others"]
 
 
 class Output:
@@ -160,3 +160,20 @@ class Prober(threading.Thread):
         self.done.set()
         self.join(30)
         return self.errors
+
+
+def open_to_others(path) -> None:
+    """Let an unprivileged user read ``path``'s tree and reach it (pytest's tmp dirs are 0700).
+
+    A server run with ``--user`` loads its application as that user, so the
+    application's files must be readable by it, as in any deployment.
+    """
+    import stat
+    from pathlib import Path
+    path = Path(path)
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(stat.S_IMODE(mode) | 0o005)
+    for item in path.rglob("*"):
+        mode = item.stat().st_mode
+        item.chmod(stat.S_IMODE(mode) | (0o005 if item.is_dir() else 0o004))

@@ -10,7 +10,7 @@ import time
 import pytest
 from pathlib import Path
 
-from tests.serving_support import Output, Prober, children, get, wait_for_children
+from tests.serving_support import Output, Prober, children, get, open_to_others, wait_for_children
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
@@ -488,6 +488,7 @@ def test_user_group_and_pid_file_with_reload(server, tmp_path):
     group = next(name for name in ("nogroup", "nobody") if _has_group(name))
     pid_path = tmp_path / "reload.pid"
     s = server(extra_args=["--user", "nobody", "--group", group, "--pid-file", str(pid_path)])
+    open_to_others(tmp_path)
     first = s.start()
     assert _ids_of(worker_pid(first)) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
     assert pid_path.read_text().strip() == str(s.proc.pid)

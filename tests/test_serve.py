@@ -16,7 +16,7 @@ import pytest
 from paste.script.command import main
 from paste.script.daemon import PidFile
 from paste.script.serve import ServeCommand
-from tests.serving_support import parent_of, wait_gone
+from tests.serving_support import open_to_others, parent_of, wait_gone
 from tests.support import (
     free_port, http_get, paster_env, pid_alive, run_paster, start_paster, stop_process,
     wait_for_port, write)
@@ -153,14 +153,15 @@ def test_var_value_reaches_config(site):
     assert cmd.relative_to == str(site)
     assert cmd.global_conf == {"who": "bob", "http_port": "1234"}
     assert server.options == {"host": "127.0.0.1", "port": "1234"}
-    assert server.section.where == f"[server:main] of {site / 'app.ini'}"
+    assert server.where == f"[server:main] of {site / 'app.ini'}"
 
 
 def test_app_name_and_server_name(site):
     cmd, app, server = load("-n", "other", "--server-name", "alt", "app.ini", "http_port=1")
     assert call(app)[1].startswith("the other app ")
-    assert server.section.name == "server:alt"
-    assert server.section.options["use"] == "egg:PasteScript#wsgiutils"
+    from paste.script.wsgiutils_server import run_server
+    assert server.where == f"[server:alt] of {site / 'app.ini'}"
+    assert server.info.runner is run_server
 
 
 def test_server_name_from_another_file(site):
@@ -171,7 +172,7 @@ def test_server_name_from_another_file(site):
     """)
     cmd, app, server = load("--server-name", "config:servers.ini", "app.ini", *DEFAULTS)
     assert server.options["port"] == "4321"
-    assert server.section.filename == str(site / "servers.ini")
+    assert server.where == f"[server:main] of {site / 'servers.ini'}"
 
 
 def test_dash_s_picks_runner_or_spec(site, monkeypatch):
@@ -183,7 +184,7 @@ def test_dash_s_picks_runner_or_spec(site, monkeypatch):
     monkeypatch.setattr(wsgiutils_server, "run_server", lambda app, gc, **kw: called.append("wsgiutils"))
     monkeypatch.setattr(waitress, "serve_paste", lambda app, gc, **kw: called.append("waitress"))
     cmd, app, server = load("-s", "wsgiutils", "app.ini", *DEFAULTS)
-    assert cmd.server_spec == "egg:PasteScript#wsgiutils" and server.section is None
+    assert cmd.server_spec == "egg:PasteScript#wsgiutils" and server.where == cmd.server_spec
     server(app)
     cmd, app, server = load("-s", "egg:waitress#main", "app.ini", *DEFAULTS)
     server(app)
@@ -234,7 +235,7 @@ BAD = [
     (["bad_logging.ini"], "Bad logging configuration in "),
     (["-s", "egg:NoSuchDistribution#main", "app.ini", "who=x", "http_port=1"],
      "Distribution 'NoSuchDistribution' not found"),
-    (["--workers", "0", "app.ini", "who=x", "http_port=1"], "--workers must be at least 1"),
+    (["--workers", "0", "app.ini", "who=x", "http_port=1"], "Bad value for --workers: '0' (expected an integer, at least 1)"),
     (["badworkers.ini"], "Bad value for option 'workers' in [server:main] of "),
     (["brokenheader.ini"], "Bad configuration file "),
 ]
@@ -517,6 +518,7 @@ def test_user_and_group_switch(site, cleanup):
     nobody = pwd.getpwnam("nobody")
     group = _group_of_nobody()
     port = free_port()
+    open_to_others(site)
     started = daemon(site, "start", "--user", "nobody", "--group", group, port=port)
     assert started.returncode == 0, started.stderr
     pid = int((site / "app.pid").read_text())

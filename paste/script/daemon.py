@@ -241,9 +241,17 @@ class PidFile:
         os.pwrite(self._fd, data, 0)
         self._owner = pid
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
+    @classmethod
+    def inherit(cls, path: str, fd: int) -> "PidFile":
+        """The pid file whose locked descriptor ``fd`` this process inherited
+        (a monitor re-executed by SIGUSR2); :meth:`write` makes it ours."""
+        pid_file = cls(path)
+        pid_file._fd = fd
+        return pid_file
+
+    def fileno(self) -> int | None:
+        """The locked descriptor (None when the file is not held)."""
+        return self._fd
 
     def chown(self, uid: int, gid: int) -> None:
         """Hand the file to the user the server will run as."""
@@ -518,7 +526,7 @@ def _report_failure(fd: int, line: str, where: str) -> int:
 
 
 def daemonize(log_fd: int | None = None, log_file: str | None = None,
-              grace: float = 0.2) -> Startup:
+              grace: float = 0.2, timeout: float | None = None) -> Startup:
     """Detach from the terminal; returns only in the daemon.
 
     Double fork with a new session in between (the daemon can never get a

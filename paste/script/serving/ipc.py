@@ -10,11 +10,12 @@ way). The monitor and a worker share nothing else.
 from __future__ import annotations
 
 import array
+import enum
 import json
 import socket
 from collections.abc import Iterable
 
-__all__ = ["MAX_MESSAGE", "channel_pair", "send", "receive", "chunks"]
+__all__ = ["MAX_MESSAGE", "channel_pair", "send", "receive", "chunks", "close_fds"]
 
 #: Largest packet either side sends; bigger payloads (file lists) are chunked.
 MAX_MESSAGE = 60_000
@@ -28,7 +29,7 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
 
 def send(sock: socket.socket, message: dict, fds: Iterable[int] = ()) -> None:
     """Send one message (and optionally file descriptors) as one packet."""
-    data = json.dumps(message, separators=(",", ":")).encode()
+    data = json.dumps(message, separators=(",", ":"), default=_plain).encode()
     if len(data) > MAX_MESSAGE:
         raise ValueError(f"message too large for one packet ({len(data)} bytes)")
     fds = list(fds)
@@ -52,10 +53,16 @@ def receive(sock: socket.socket) -> tuple[dict | None, list[int]]:
             received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
             fds.extend(received)
     if not data:
-        for fd in fds:
-            _close_quietly(fd)
+        close_fds(fds)
         return None, []
     return json.loads(data), fds
+
+
+def _plain(value):
+    """Enum members (``Op.GO``) travel as their value."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"cannot send {type(value).__name__}")
 
 
 def chunks(items: list[str], budget: int = MAX_MESSAGE // 2) -> Iterable[list[str]]:
@@ -73,9 +80,11 @@ def chunks(items: list[str], budget: int = MAX_MESSAGE // 2) -> Iterable[list[st
         yield piece
 
 
-def _close_quietly(fd: int) -> None:
+def close_fds(fds) -> None:
+    """Close descriptors received with a message nobody wants."""
     import os
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

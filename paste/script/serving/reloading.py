@@ -64,6 +64,7 @@ class Reloader:
             os.set_blocking(fd, False)
         self.watcher = None
         self.libraries: tuple[str, ...] = ()
+        self.monitor_files: frozenset[str] = frozenset()
 
     def fileno(self) -> int:
         return self._read_fd
@@ -72,6 +73,8 @@ class Reloader:
         return [self._read_fd, self._write_fd]
 
     def start(self, config_file: str | None) -> None:
+        from paste.script.serving.loaded import module_files
+        self.monitor_files = frozenset(module_files())
         self.libraries = library_roots()
         self.watcher = self.watcher_factory(self._on_change, self.interval,
                                             events=self.use_events, poll_roots=self.libraries)
@@ -124,7 +127,6 @@ class Reloader:
         self.reload_due = None
         if self.pool.stopping or not paths:
             return
-        self.pool.settle_pending()
         if self.verbose > 0 and self.pool.pending is None:
             # A generation still loading is superseded silently: one save of
             # many files (a branch switch) is one reload to the reader.
@@ -133,12 +135,22 @@ class Reloader:
             self.monitor.say(f"{shown}{more} changed; reloading.")
         elif self.verbose > 1:
             self.monitor.say(f"{len(paths)} more file(s) changed; reloading again.")
-        self.pool.changed.update(paths)
+        # What a fork inherits from the monitor and must load afresh: only
+        # the monitor's own modules (bounded by them, not by the changes seen).
+        self.pool.changed.update(set(paths).intersection(self.monitor_files))
         for path in paths:
             _drop_bytecode(path)
         self.monitor.start_reload(paths)
 
     # -- what workers report ---------------------------------------------------
+
+    def files_message(self, worker, message: dict) -> None:
+        """A worker's ``files`` message (:data:`.protocol.Op.FILES`)."""
+        self.files(worker, message.get("paths", []))
+
+    def modules_message(self, worker, message: dict) -> None:
+        """A worker's ``modules`` message (:data:`.protocol.Op.MODULES`)."""
+        self.modules(worker, message.get("names", []), message.get("last"))
 
     def files(self, worker, paths) -> None:
         """Watch what a worker read; a file changed since it was read means a reload."""
@@ -165,8 +177,12 @@ class Reloader:
             return
         self.library_modules = list(worker.modules)
         if self.pool.standby is not None:
-            self.pool.discard(self.pool.standby)
+            self.pool.procs.discard(self.pool.standby)
         self.standby_due = time.monotonic()
+
+    def stop_timers(self) -> None:
+        """The server stops: no reload, no standby any more."""
+        self.reload_due = self.standby_due = None
 
     def want_standby(self) -> None:
         """A generation serves (or failed): fork a standby shortly, if there is none."""
