@@ -228,3 +228,4 @@ class AccessLogFile:
         for worker in workers:
             worker.send({"op": "access_log"}, [fd])
         os.close(fd)
+        say("SIGUSR1: reopened the access log.")

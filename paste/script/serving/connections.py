@@ -5,11 +5,14 @@
 A runner that registered no graceful stop of its own
 (:func:`paste.script.serving.on_stop`: waitress, third-party runners) keeps
 serving the connections it has. A keep-alive client would go on sending
-requests to the old code on them, so each one is closed as soon as it is
-idle: after a response, before the next request. The close is a
-``shutdown(SHUT_RD)``: the server reads end-of-file the next time it reads
-the connection and closes its end, and the client, seeing the connection
-closed before reusing it, opens a new one, which the new workers accept.
+requests to the old code on them. Each request that begins once the worker
+stops is answered so that the server closes the connection after it
+(:mod:`.inflight`: waitress then says ``Connection: close``), so a busy
+client moves with its next request; a connection that stays idle is closed
+here. That close is a ``shutdown(SHUT_RD)``: the server reads end-of-file
+the next time it reads the connection and closes its end, and the client,
+seeing the connection closed before reusing it, opens a new one, which the
+new workers accept.
 
 Nothing is tracked while the worker serves: the connections are found when
 the stop begins, in ``/proc/self/fd`` (sockets whose local address is one
@@ -22,7 +25,8 @@ close. Whether one is idle:
   count of bytes received, taken when the request began): a request the
   server has read but not started yet (waitress queues them) or is still
   reading keeps it busy. A connection with no request since the stop must
-  show the same count at two looks :data:`SECOND_LOOK` apart, and one that
+  show the same count for :data:`SECOND_LOOK` (a client about to send its
+  next request has its answer close the connection instead), and one that
   has sent nothing yet is left alone for :data:`FRESH` seconds.
 """
 from __future__ import annotations
@@ -40,8 +44,8 @@ from paste.script.serving.inflight import peer_key
 
 __all__ = ["Connections", "bytes_received", "TCP_INFO_BYTES_RECEIVED"]
 
-#: Two looks at a connection without a request since the stop are this far apart.
-SECOND_LOOK = 0.1
+#: A connection without a request since the stop is idle after this long without a byte.
+SECOND_LOOK = 1.0
 #: A connection that has sent nothing yet is left this long: its first request is coming.
 FRESH = 1.0
 _TCP_INFO = getattr(socket, "TCP_INFO", None)

@@ -87,6 +87,14 @@ class GracefulStop:
         if self.stopping:
             return
         self.stopping, self.reason = True, reason
+        self.own_stop = bool(self.hooks.stop_callbacks)
+        self.connections = None
+        if not self.own_stop and self.hooks.listeners:
+            # Before the listeners are released: their addresses say which
+            # connections are theirs.
+            self.connections = Connections(self.hooks.listeners, self.inflight)
+            self.inflight.on_started = self.connections.request_started
+            self.inflight.closing = True
         for callback in list(self.hooks.stop_callbacks):
             try:
                 callback()
@@ -110,11 +118,7 @@ class GracefulStop:
         started = time.monotonic()
         deadline = started + self.timeout
         report_at = started + SLOW_STOP
-        own_stop = bool(self.hooks.stop_callbacks)
-        connections = None
-        if not own_stop and self.hooks.listeners:
-            connections = Connections(self.hooks.listeners, self.inflight)
-            self.inflight.on_started = connections.request_started
+        own_stop, connections = self.own_stop, self.connections
         if not own_stop and self._runner_handles_sigterm():
             os.kill(os.getpid(), signal.SIGTERM)     # the runner stops its own way
             own_stop = True

@@ -76,6 +76,9 @@ class InFlight:
         self.on_count = on_count
         self.on_started = None
         self.on_finished = None
+        #: Stopping: answer each new request so that the server closes its
+        #: connection after it (see :func:`_closing_response`).
+        self.closing = False
         self.active = 0
         self.done = 0
         self.last_activity = time.monotonic()
@@ -91,11 +94,16 @@ class InFlight:
             self.on_started(request.peer)
         if self.access_log is not None:
             start_response = request.wrap_start_response(start_response)
+        closing = self.closing
+        if closing:
+            start_response = _closing_response(start_response)
         try:
             result = self.app(environ, start_response)
         except BaseException:
             request.end()
             raise
+        if closing:
+            return (_CountedResponse if self.access_log is not None else _Response)(result, request)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
             # Keep the server's fast path for files (it recognises its own
@@ -148,6 +156,23 @@ class InFlight:
         return [[r.environ.get("REQUEST_METHOD", "?"),
                  (r.environ.get("SCRIPT_NAME", "") + r.environ.get("PATH_INFO", ""))[:200],
                  round(now - r.started, 1)] for r in requests]
+
+
+def _closing_response(start_response):
+    """A response the server must close its connection after: one of unknown length.
+
+    An HTTP/1.1 server can only end a body of unknown length by chunking it,
+    and waitress (as HTTP/1.0 always must) closes the connection after such
+    a response and says ``Connection: close`` in it; so a keep-alive client
+    learns, with the answer itself, that the connection is done, and opens
+    its next one to the new workers. (A WSGI application may not send
+    ``Connection`` itself: it is a hop-by-hop header.) tests/test_longrun.py
+    fails if waitress stops doing so.
+    """
+    def without_length(status, headers, exc_info=None):
+        headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        return start_response(status, headers, exc_info)
+    return without_length
 
 
 def _declared_length(headers) -> int:

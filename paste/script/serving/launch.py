@@ -241,7 +241,11 @@ def check(command) -> int:
         settings.apply(getattr(server, "engine_options", {}), getattr(server, "where", ""))
         info = getattr(server, "info", None)
         if info is not None:
-            info.check(server.options)
+            try:
+                info.check(server.options)
+            except (ValueError, TypeError) as exc:
+                server.name_bad_value(exc)
+                raise
         command.loadapp(command.app_spec, name=command.app_name,
                         relative_to=command.relative_to, global_conf=command.global_conf)
     except Exception as exc:

@@ -206,7 +206,7 @@ class ServerRunner:
                 exc.where = self.where
             raise ServeError(str(exc)) from None
         except (ValueError, TypeError) as exc:
-            self._bad_value(exc)
+            self.name_bad_value(exc)
             raise
         except ImportError as exc:
             if hasattr(exc, "extra"):  # a runner's missing optional package
@@ -227,8 +227,8 @@ class ServerRunner:
         """How many requests the runner answers at once, if known."""
         return self.info.threads(self.options)
 
-    def _bad_value(self, exc: Exception) -> None:
-        """A ServeError naming the option whose value ``exc`` complains about."""
+    def name_bad_value(self, exc: Exception) -> None:
+        """Raise a ServeError naming the option whose value ``exc`` complains about."""
         text = str(exc)
         for name, value in self.options.items():
             if isinstance(value, str) and value.strip() and repr(value.strip()) in text:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import socket
 
-__all__ = ["RunnerInfo", "describe", "serve_waitress", "waitress_addresses"]
+__all__ = ["RunnerInfo", "describe", "serve_waitress", "waitress_addresses", "OncePerSecond"]
 
 #: Option names by which runners size their request thread pools.
 _THREAD_OPTIONS = ("threads", "numthreads", "maxThreads", "max_threads")
@@ -159,6 +159,34 @@ def waitress_addresses(options: dict) -> tuple[list, int | None]:
     return addresses, None
 
 
+class OncePerSecond:
+    """A logging filter: the same message at most once a second, then how many were left out.
+
+    Out of file descriptors, waitress logs a traceback each time its loop
+    finds the listening socket readable (hundreds a second); one line a
+    second says as much. Keyed by the message's format string, so it holds
+    no more than the code has messages.
+    """
+
+    def __init__(self, interval: float = 1.0):
+        self.interval = interval
+        self._last: dict = {}           # format string -> [when, left out since]
+
+    def filter(self, record) -> bool:
+        import time
+        now = time.monotonic()
+        key = record.msg
+        seen = self._last.get(key)
+        if seen is not None and now - seen[0] < self.interval:
+            seen[1] += 1
+            return False
+        if seen is not None and seen[1]:
+            record.msg = f"{key} ({seen[1]} more like it in the last {now - seen[0]:.0f}s)"
+            record.exc_info = record.exc_text = None
+        self._last[key] = [now, 0]
+        return True
+
+
 def serve_waitress(app, global_conf, **options):
     """``egg:waitress#main``, on the monitor's sockets (waitress's ``sockets`` argument)."""
     import logging
@@ -171,6 +199,7 @@ def serve_waitress(app, global_conf, **options):
     backlog = int(rest.get("backlog", 1024))
     sockets = [serving.listen(address, backlog=backlog, mode=mode) for address in addresses]
     logging.basicConfig()      # as waitress.serve does: its warnings reach stderr
+    logging.getLogger("waitress").addFilter(OncePerSecond())
     server = waitress.create_server(app, sockets=sockets, **rest)
     server.print_listen("Serving on http://{}:{}")
     serving.ready()

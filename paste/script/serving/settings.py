@@ -182,12 +182,7 @@ class EngineSettings:
 def convert(setting: Setting, raw, where: str):
     """One setting's value from a string (or a list of them, for one given repeatedly)."""
     try:
-        if setting.repeat and isinstance(raw, (list, tuple)):
-            merged: dict = {}
-            for item in raw:
-                merged.update(setting.convert(item))
-            return merged
-        return setting.convert(raw)
+        return setting.convert(list(raw) if isinstance(raw, tuple) else raw)
     except (TypeError, ValueError):
         raise OptionError(setting.name, raw, getattr(setting.convert, "expected", "bad value"),
                           where) from None

@@ -232,8 +232,9 @@ class Worker:
     # -- watching --------------------------------------------------------------------
 
     def _start_watchers(self, inflight: InFlight) -> None:
-        threading.Thread(target=self._watch_listening, name="paster-worker-listen",
-                         daemon=True).start()
+        before = _listening_sockets()        # the application's own listeners
+        threading.Thread(target=self._watch_listening, args=(before,),
+                         name="paster-worker-listen", daemon=True).start()
         heartbeat = Heartbeat(self.control, inflight, self.options.worker_timeout)
         self.control.on_tick.append(heartbeat.tick)
         if self.options.reload:
@@ -247,13 +248,13 @@ class Worker:
             threading.Thread(target=_watch_imports, args=(self.control, new_modules),
                              name="paster-worker-imports", daemon=True).start()
 
-    def _watch_listening(self) -> None:
+    def _watch_listening(self, before: set) -> None:
         """A runner that binds its own socket: say when it listens (or after a while)."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.hooks.asked or self.hooks.ready_sent:
                 return          # it takes the monitor's sockets: ready() tells
-            if _listening_on_its_own():
+            if _listening_sockets() - before:
                 break
             time.sleep(0.01)
         if self.hooks.asked or self.hooks.ready_sent:
@@ -262,12 +263,13 @@ class Worker:
         self.control.send_quietly({"op": Op.SERVING})
 
 
-def _listening_on_its_own() -> bool:
-    """Whether this process holds a listening TCP or Unix socket (the runner bound one)."""
+def _listening_sockets() -> set[int]:
+    """The inodes of the listening sockets this process holds."""
+    found = set()
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
-        return False
+        return found
     for name in names:
         try:
             sock = socket.socket(fileno=os.dup(int(name)))
@@ -275,12 +277,12 @@ def _listening_on_its_own() -> bool:
             continue
         try:
             if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-                return True
+                found.add(os.fstat(sock.fileno()).st_ino)
         except OSError:
             pass
         finally:
             sock.close()
-    return False
+    return found
 
 
 class Heartbeat:
@@ -299,7 +301,7 @@ class Heartbeat:
         self.main_ran = time.monotonic()
 
     def tick(self) -> None:
-        exhausted = _out_of_descriptors()
+        exhausted = _out_of_descriptors(self.control.sock.fileno())
         changed = exhausted != self.fds_exhausted
         self.fds_exhausted = exhausted
         if not (self.beating or changed):
@@ -314,9 +316,10 @@ class Heartbeat:
             signal.pthread_kill(threading.main_thread().ident, signal.SIGURG)
 
 
-def _out_of_descriptors() -> bool:
+def _out_of_descriptors(fd: int) -> bool:
+    """Whether the process has no descriptor left (``fd``: any open one, to copy)."""
     try:
-        os.close(os.dup(0))
+        os.close(os.dup(fd))
     except OSError as exc:
         import errno
         return exc.errno == errno.EMFILE
