@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["Output", "get", "Prober", "parent_of", "children", "wait_for_children",
-           "wait_gone", "open_to_others"]
+__all__ = ["Output", "get", "Prober", "parent_of", "children", "is_file_watcher",
+           "wait_for_children", "wait_gone", "public_tmp"]
 
 
 class Output:
@@ -90,15 +90,27 @@ def parent_of(pid: int) -> int | None:
     return int(fields[1]) if fields else None
 
 
-def children(pid: int) -> list[int]:
-    """Live (not zombie) child processes of ``pid``."""
+def children(pid: int, watcher: bool = False) -> list[int]:
+    """Live (not zombie) child processes of ``pid``: its workers, and under
+    ``--reload`` its file watcher too when ``watcher`` is true."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat_fields(int(entry))
             if fields and int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry))
+                if watcher or not is_file_watcher(int(entry)):
+                    found.append(int(entry))
     return found
+
+
+def is_file_watcher(pid: int) -> bool:
+    """Is ``pid`` a monitor's file watcher process (``--reload``)?"""
+    from paste.script.serving.watcher import PROCESS_NAME
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == PROCESS_NAME
+    except OSError:
+        return False
 
 
 def wait_for_children(pid: int, count: int, timeout: float = 20.0) -> list[int]:
@@ -182,21 +194,21 @@ class Prober(threading.Thread):
         assert order == sorted(order), "an old answer came after a new one"
 
 
-def open_to_others(path) -> None:
-    """Let an unprivileged user read ``path``'s tree and reach it (pytest's tmp dirs are 0700).
+@pytest.fixture
+def public_tmp():
+    """A directory an unprivileged user can read, for servers run with ``--user``.
 
-    A server run with ``--user`` loads its application as that user, so the
-    application's files must be readable by it, as in any deployment.
+    Such a server loads its application as that user, so the application's
+    files must be readable by it, as in any deployment; pytest's own
+    temporary directories are 0700 (and concurrent runs reset them so).
     """
-    import stat
+    import shutil
+    import tempfile
     from pathlib import Path
-    path = Path(path)
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        parent.chmod(stat.S_IMODE(mode) | 0o005)
-    for item in path.rglob("*"):
-        mode = item.stat().st_mode
-        item.chmod(stat.S_IMODE(mode) | (0o005 if item.is_dir() else 0o004))
+    path = Path(tempfile.mkdtemp(prefix="paste-script-public-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 # -- one site under `paster serve`, shared by the serving tests -----------------------

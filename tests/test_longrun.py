@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.serving_support import (HTTP_RUNNERS, KeepAliveClient, Prober, children, get,
-                                   pid_of, site, wait_gone)  # noqa: F401  (site: a fixture)
+                                   pid_of, public_tmp, site, wait_gone)  # noqa: F401  (fixtures)
 from tests.support import pid_alive
 
 
@@ -158,9 +158,10 @@ def test_requests_that_kill_their_worker_are_not_start_failures(site):
 
 # -- 6. Unix sockets are the monitor's too ---------------------------------------------
 
-def unix_get(path: str) -> str | None:
+def unix_get(path: str, errors: list | None = None) -> str | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(10)
+    data = b""
     try:
         sock.connect(path)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -171,8 +172,14 @@ def unix_get(path: str) -> str | None:
                 break
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        return body.decode() if head.startswith(b"HTTP/1.1 200") else None
-    except OSError:
+        if head.startswith(b"HTTP/1.1 200"):
+            return body.decode()
+        if errors is not None:
+            errors.append(data[:200])
+        return None
+    except OSError as exc:
+        if errors is not None:
+            errors.append(repr(exc))
         return None
     finally:
         sock.close()
@@ -192,8 +199,7 @@ def test_a_waitress_unix_socket_is_shared_by_the_workers_and_survives_reloads(si
 
     def probe():
         while not stop.is_set():
-            if unix_get(path) is None:
-                failed.append(time.monotonic())
+            unix_get(path, failed)
     prober = threading.Thread(target=probe)
     prober.start()
     try:
@@ -203,7 +209,7 @@ def test_a_waitress_unix_socket_is_shared_by_the_workers_and_survives_reloads(si
     finally:
         stop.set()
         prober.join()
-    assert not failed, f"{len(failed)} requests failed over 4 HUPs"
+    assert not failed, f"{len(failed)} requests failed over 4 HUPs: {failed}"
     s.stop()
     assert not os.path.exists(path)              # removed on the final stop only
 
@@ -379,19 +385,21 @@ def test_a_new_generation_that_never_starts_is_killed_and_the_old_one_serves(sit
 
 # -- 17. privileges are dropped before the application loads ----------------------------
 
-def test_the_factory_runs_as_the_user(site, tmp_path):
+def test_the_factory_runs_as_the_user(public_tmp):
     import pwd
-    from tests.serving_support import open_to_others
+    from tests.serving_support import Site
     assert os.geteuid() == 0, "the project's tests run as root"
     nobody = pwd.getpwnam("nobody")
-    drop = tmp_path / "made-by-factory"
-    s = site()
+    drop = public_tmp / "made-by-factory"
+    public_tmp.chmod(0o777)                       # the factory writes here as nobody
+    s = Site(public_tmp)
     s.write_app("v1", factory_extra=f"open({str(drop)!r}, 'w').close()")
-    open_to_others(tmp_path)
-    tmp_path.chmod(0o777)
-    s.start("--user", "nobody")
-    assert os.stat(drop).st_uid == nobody.pw_uid
-    assert f"uid={nobody.pw_uid} " in get(s.url + "env?HOME")
+    try:
+        s.start("--user", "nobody")
+        assert os.stat(drop).st_uid == nobody.pw_uid
+        assert f"uid={nobody.pw_uid} " in get(s.url + "env?HOME")
+    finally:
+        s.stop()
 
 
 # -- 20. only the server's own sockets are the monitor's ----------------------------------
@@ -417,3 +425,29 @@ def test_the_applications_own_sockets_are_left_alone(site):
     assert ports[2] == "socket.bind"                # Python's own, not a patched one
     with socket.create_connection(("127.0.0.1", ports[0]), timeout=5):
         pass                                     # the application's listener is its own
+
+
+# -- issue 17, item 11: a stopping server refuses new connections at once ------------------
+
+@pytest.mark.parametrize("server", ["egg:waitress#main", "egg:PasteScript#wsgiutils"])
+def test_a_stopping_server_refuses_new_connections_while_it_drains(site, server):
+    s = site(server=server)
+    s.start("--workers", "2")
+    results = []
+    slow = threading.Thread(target=lambda: results.append(get(s.url + "slow?2", timeout=10)))
+    slow.start()
+    time.sleep(0.3)                                 # the request is in a worker
+    mark = s.signal(signal.SIGTERM)
+    s.said(r"Stopping \(SIGTERM\)", mark)
+    deadline = time.monotonic() + 5
+    refused = False
+    while not refused and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+            time.sleep(0.01)
+        except ConnectionRefusedError:
+            refused = True
+    assert refused and s.proc.poll() is None        # refused while it still drains
+    slow.join(10)
+    assert results and results[0] and results[0].startswith("v1 ")
+    assert s.proc.wait(20) == 0

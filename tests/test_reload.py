@@ -10,8 +10,8 @@ import time
 import pytest
 from pathlib import Path
 
-from tests.serving_support import (KeepAliveClient, Output, Prober, Site, children, get,
-                                   open_to_others, wait_for_children)
+from tests.serving_support import (KeepAliveClient, Output, Prober, Site, children, get,  # noqa: F401
+                                   public_tmp, wait_for_children)
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
@@ -408,21 +408,34 @@ def test_editor_saving_with_a_backup_reloads_once_without_an_error(server):
 
 
 def test_warm_standby_takes_the_next_change(server):
-    s = server()
-    serving = worker_pid(s.start())
-    standby = [pid for pid in wait_for_children(s.proc.pid, 2) if pid != serving]
-    time.sleep(0.3)
+    s = server(extra_args=["-v"])
+    s.start()
+    standby = int(s.said(r"Standby (\d+) ready for the next change\.").group(1))
     write_app(s.src, version="v2")
-    assert worker_pid(s.wait_for("v2")) == standby[0]
+    assert worker_pid(s.wait_for("v2")) == standby
+
+
+def _started_at(pid: int) -> float:
+    """When ``pid`` started, in seconds since boot (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
 
 
 def test_no_standby_with_preload_off(server):
-    s = server()
-    serving = worker_pid(s.start(env=dict(s.env(), PASTE_RELOAD_PRELOAD="0")))
-    time.sleep(1.8)
-    assert children(s.proc.pid) == [serving]
+    # With a standby, the worker that serves a change was forked before it.
+    s = server(extra_args=["-v"])
+    s.start(env=dict(s.env(), PASTE_RELOAD_PRELOAD="0"))
+    s.said(r"No warm standby \(PASTE_RELOAD_PRELOAD=0\)")
+    edited = _uptime()
     write_app(s.src, version="v2")
-    s.wait_for("v2")
+    new = worker_pid(s.wait_for("v2"))
+    assert _started_at(new) >= edited - 0.02
 
 
 def test_changed_library_is_not_served_from_a_stale_standby(server, tmp_path):
@@ -480,20 +493,20 @@ def _ids_of(pid: int) -> tuple[int, int]:
     return int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1])
 
 
-def test_user_group_and_pid_file_with_reload(server, tmp_path):
+def test_user_group_and_pid_file_with_reload(server, public_tmp):
     # The monitor stays root (it binds and holds the pid file); every worker
     # loads the app, then switches to --user/--group before serving.
     import grp
     import pwd
     nobody = pwd.getpwnam("nobody")
     group = next(name for name in ("nogroup", "nobody") if _has_group(name))
-    pid_path = tmp_path / "reload.pid"
-    s = server(extra_args=["--user", "nobody", "--group", group, "--pid-file", str(pid_path)])
-    open_to_others(tmp_path)
+    pid_path = public_tmp / "reload.pid"
+    s = Server(public_tmp, extra_args=["--user", "nobody", "--group", group,
+                                       "--pid-file", str(pid_path)])
     first = s.start()
     assert _ids_of(worker_pid(first)) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
     assert pid_path.read_text().strip() == str(s.proc.pid)
-    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=tmp_path)
+    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=public_tmp)
     assert again.returncode == 1 and "running" in (again.stdout + again.stderr).lower()
     write_app(s.src, version="v2")
     second = s.wait_for("v2 one")

@@ -15,14 +15,13 @@ on the instance (``app_spec``, ``server_spec``, ...), and
 from __future__ import annotations
 
 import os
-import re
 
 from paste.script.command import BadCommand, Command
+from paste.script.util.specs import has_scheme
 from paste.script.serving import watch_file  # noqa: F401  (re-exported: apps call serve.watch_file)
 
 __all__ = ["ServeCommand"]
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 ACTIONS = ("start", "stop", "restart", "status")
 
 
@@ -159,8 +158,7 @@ class ServeCommand(Command):
                 raise BadCommand(f"Unknown argument {arg!r}: expected "
                                  f"{', '.join(subcommands)} or var=value")
         self.global_conf = self.parse_vars(args)
-        if spec and (not _SCHEME.match(spec)
-                     or (len(spec) > 1 and spec[1] == ":" and os.name == "nt")):
+        if spec and not has_scheme(spec):
             spec = "config:" + spec
         scheme, _, rest = spec.partition(":")
         if not spec:
@@ -182,7 +180,7 @@ class ServeCommand(Command):
         if opts.server:
             if self.server_name:
                 raise BadCommand("Give either -s/--server or --server-name, not both")
-            if _SCHEME.match(opts.server):
+            if has_scheme(opts.server):
                 self.server_spec = opts.server
             else:
                 self.server_spec = "egg:PasteScript#" + opts.server
@@ -351,9 +349,9 @@ def read_pidfile(filename: str) -> int | None:
 
 def live_pidfile(pidfile: str) -> int | None:
     """The pid of ``pidfile`` if that process is alive, else None."""
-    from paste.script.daemon import _alive
+    from paste.script.daemon import process_alive
     pid = read_pidfile(pidfile)
-    return pid if pid is not None and _alive(pid) else None
+    return pid if pid is not None and process_alive(pid) else None
 
 
 class LazyWriter:

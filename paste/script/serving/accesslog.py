@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from urllib.parse import quote
 
 __all__ = ["AccessLog", "AccessLogFile", "Atoms", "escape", "check_format"]
 
@@ -108,7 +109,6 @@ def _path(environ) -> str:
 def _request_line(request, environ, now) -> str:
     uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
     if not uri:
-        from urllib.parse import quote
         uri = quote(_path(environ), safe="/;=,:@!$&'()*+~")
         if environ.get("QUERY_STRING"):
             uri += "?" + environ["QUERY_STRING"]
@@ -204,15 +204,9 @@ class AccessLogFile:
         from paste.script.serving.errors import ServeError
         from paste.script.serving.logfile import open_log
         try:
-            fd = open_log(self.path)
+            return open_log(self.path, self.owner)     # given to the user only if created
         except OSError as exc:
             raise ServeError(f"Cannot open access log {self.path}: {exc.strerror}") from None
-        if self.owner is not None:
-            try:
-                os.fchown(fd, *self.owner)
-            except OSError:
-                pass
-        return fd
 
     def reopen_for(self, workers, say) -> None:
         """SIGUSR1: open the path again, and hand it to every worker."""

@@ -26,7 +26,13 @@ import sys
 import threading
 import time
 
+# Everything a worker may need is imported now: once it runs as --user, the
+# interpreter's own files may be out of its reach.
+from paste.script.daemon import redirect_output
+from paste.script.runners_common import ListenError, format_address
 from paste.script.serving import Standalone, ipc
+from paste.script.serving.errors import ServeError
+from paste.script.serving.sockets import resolve_address
 from paste.script.serving.protocol import Op
 
 __all__ = ["WorkerControl", "EngineHooks", "WorkerOptions", "exit_now", "TICK"]
@@ -190,7 +196,6 @@ class WorkerControl:
 
     def _log(self, message: dict, fds) -> None:
         if fds:
-            from paste.script.daemon import redirect_output
             redirect_output(fds[0])
             ipc.close_fds(fds)
 
@@ -218,8 +223,6 @@ class EngineHooks(Standalone):
         self._bind_lock = threading.Lock()
 
     def listen(self, address, backlog: int = 1024, mode: int | None = None):
-        from paste.script.runners_common import format_address
-        from paste.script.serving.sockets import resolve_address
         family, proto, sockaddr = resolve_address(address)
         wire = sockaddr if family == socket.AF_UNIX else list(sockaddr[:2])
         self.asked = True
@@ -229,7 +232,6 @@ class EngineHooks(Standalone):
             reply, fds = self.control.replies.get()
         if reply.get("error") or not fds:
             ipc.close_fds(fds)
-            from paste.script.runners_common import ListenError
             shown = sockaddr if family == socket.AF_UNIX else format_address(*sockaddr[:2])
             raise ListenError(shown, reply.get("error") or "no socket from the monitor",
                               reply.get("errno") or None)
@@ -250,7 +252,6 @@ class EngineHooks(Standalone):
 
     def single_process(self, runner: str) -> None:
         if self.pool_size is not None and self.pool_size > 1:
-            from paste.script.serving.errors import ServeError
             raise ServeError(f"The {runner} server runs in one process: it cannot be "
                              f"served by {self.pool_size} workers (use --workers 1)")
         self.control.send({"op": Op.SINGLE, "runner": runner})

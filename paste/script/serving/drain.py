@@ -25,6 +25,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 
 from paste.script.serving.connections import Connections
 from paste.script.serving.control_thread import exit_now
@@ -58,13 +59,14 @@ def release_listener(sock: socket.socket) -> None:
     family = socket.AF_UNIX if sock.family == socket.AF_UNIX else socket.AF_INET
     private = socket.socket(family, socket.SOCK_STREAM)
     try:
-        if family == socket.AF_INET:
-            private.bind(("127.0.0.1", 0))
+        # An address nobody knows: a loopback port, or an abstract Unix name
+        # (Linux's autobind), since a Unix socket must be bound to listen.
+        private.bind(("127.0.0.1", 0) if family == socket.AF_INET else "")
         private.listen(1)
         private.setblocking(False)
         os.dup2(private.fileno(), fd, inheritable=False)
-    except OSError:
-        pass
+    except OSError as exc:      # it would go on accepting: say so
+        print(f"Server child {os.getpid()} could not stop accepting: {exc}", flush=True)
     finally:
         private.close()
 
@@ -99,7 +101,6 @@ class GracefulStop:
             try:
                 callback()
             except Exception:
-                import traceback
                 traceback.print_exc()
         for sock in self.hooks.listeners:
             release_listener(sock)

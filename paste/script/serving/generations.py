@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 
-from paste.script.serving.processes import WorkerRecord, describe_exit
+from paste.script.serving.processes import WorkerRecord, how_it_ended
 from paste.script.serving.protocol import Op, State
 
 __all__ = ["Generations", "RELEASE_WAIT"]
@@ -46,6 +46,23 @@ class Generations:
         for _ in range(self.size):
             self._add_worker(self.generation, changed)
         return self.generation
+
+    def give_up_pending(self) -> bool:
+        """Kill the pending generation, if none of it serves yet (none has answered).
+
+        For a generation that may have read files changed since (``--reload``);
+        not in a plain restart, where the old workers are already on their way
+        out. Returns whether there was one to give up.
+        """
+        if self.pending is None or self.self_binding:
+            return False
+        members = self.members(self.pending)
+        if any(w.state is State.SERVING for w in members):
+            return False
+        for worker in members:
+            self.procs.discard(worker)
+        self.pending = None
+        return True
 
     def _pending_complete(self) -> bool:
         members = self.members(self.pending)
@@ -122,7 +139,7 @@ class Generations:
         if not worker.failed:
             worker.failed = True
             worker.summary = worker.error = (
-                f"The new server process exited with {describe_exit(code)} before it was "
+                f"The new server process ended ({how_it_ended(code)}) before it was "
                 "serving.")
         self._fail(worker)
 

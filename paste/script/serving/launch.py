@@ -35,9 +35,8 @@ def run(command) -> int:
         raise ServeError("--reload and --monitor-restart cannot be used together")
     if getattr(opts, "check", False):
         return check(command)
-    from paste.script.serving.upgrade import inherited
     action = command.action
-    if inherited() is not None:
+    if _inherited() is not None:
         return serve(command)       # a monitor re-executed by SIGUSR2: it just serves
     if action == "status" or opts.show_status:
         return status(command)
@@ -124,27 +123,25 @@ def _start_timeout(command) -> float:
 def serve(command) -> int:
     """Serve in the foreground, or as a daemon, holding the pid file if any."""
     from paste.script import daemon
-    from paste.script.serving.upgrade import inherited
     opts = command.options
     identity = command.identity = _resolve_identity(opts)
     owner = None
     if identity is not None and identity.uid is not None:
         owner = (identity.uid, -1 if identity.gid is None else identity.gid)
-    upgrade = inherited()
-    log_fd = _open_log_file(opts.log_file, owner) if upgrade is None else None
-    try:
-        pid_file = upgrade.pid_file(opts.pid_file) if upgrade is not None else \
-            _acquire_pid_file(opts.pid_file, command.verbose, owner)
-    except BaseException:
-        if log_fd is not None:
-            os.close(log_fd)
-        raise
+    upgrade = _inherited()
+    # The pid file first: a server that cannot start leaves no log file behind.
+    pid_file = upgrade.pid_file(opts.pid_file) if upgrade is not None else \
+        _acquire_pid_file(opts.pid_file, command.verbose, owner)
     if pid_file is False:
         # LSB: starting a daemon that runs succeeds (3.7 also exited 0); a
         # foreground serve that cannot serve has failed.
-        if log_fd is not None:
-            os.close(log_fd)
         return 0 if opts.daemon else 1
+    try:
+        log_fd = _open_log_file(opts.log_file, owner) if upgrade is None else None
+    except BaseException:
+        if pid_file is not None:
+            pid_file.release()
+        raise
     startup = upgrade.startup(pid_file) if upgrade is not None else daemon.Startup()
     stopped_by = None
     try:
@@ -174,9 +171,16 @@ def serve(command) -> int:
             raise KeyboardInterrupt      # Ctrl-C: the caller (a shell loop) must see it
 
 
+def _inherited():
+    """What a monitor re-executed by SIGUSR2 inherits (None for any other start)."""
+    if "PASTE_SCRIPT_UPGRADE" not in os.environ and "paste.script.serving.upgrade" not in sys.modules:
+        return None     # the common case, without importing the module
+    from paste.script.serving.upgrade import inherited
+    return inherited()
+
+
 def _monitor(command, owner, startup, pid_file):
     """The monitor, with the settings of the command line and of the server section."""
-    from paste.script.serving.accesslog import AccessLogFile
     from paste.script.serving.loading import load_server_of, resolve_server_name
     from paste.script.serving.monitor import Monitor
     from paste.script.serving.settings import EngineSettings
@@ -203,6 +207,7 @@ def _monitor(command, owner, startup, pid_file):
                              "processes: set their number in its section, not with --workers")
     settings.prepare = _preparation(command, settings)
     if settings.access_log:
+        from paste.script.serving.accesslog import AccessLogFile
         settings.access_log_file = AccessLogFile(settings.access_log, owner)
     settings.pid_file = pid_file
     return Monitor(command, settings)
@@ -334,9 +339,6 @@ def _open_log_file(path: str | None, owner) -> int | None:
     if not path:
         return None
     try:
-        fd = open_log(path)
-        if owner is not None:
-            os.fchown(fd, *owner)   # the server's users keep using it once unprivileged
-        return fd
+        return open_log(path, owner)
     except OSError as exc:
         raise ServeError(f"Cannot open log file {path}: {exc.strerror}") from None

@@ -177,10 +177,6 @@ class Monitor:
         self.command.preloaded_server = None        # the first workers have it
         self.state.update(reloads=self.pool.generation - 1)
 
-    def start_reload(self, changed=()) -> None:
-        """A collaborator's request for a new generation (the reloader's)."""
-        self.post(Event.RELOAD, changed=list(changed))
-
     def _retry_start(self, delay: float) -> None:
         """--monitor-restart: try the first generation again after ``delay``."""
         self.pool.spawn_due = None
@@ -299,7 +295,7 @@ def _assemble(monitor: Monitor, watcher_factory=None) -> None:
     settings = monitor.settings
     monitor.notifier = Notifier()
     monitor.sockets = SocketPool(listen_fds(), owner=settings.log_owner)
-    monitor.state = StateFile(settings.pid_path)
+    monitor.state = StateFile(settings.pid_path, settings.log_file)
     monitor.log = LogFile(settings.log_file, settings.log_owner)
     monitor.report = Reporter(monitor.post, settings, monitor.notifier, monitor.state,
                               monitor.say)
@@ -312,6 +308,7 @@ def _assemble(monitor: Monitor, watcher_factory=None) -> None:
     monitor.reloader = None
     if settings.reload:
         from paste.script.serving.reloading import Reloader
-        monitor.reloader = Reloader(monitor, monitor.pool, settings.reload_interval,
+        monitor.reloader = Reloader(monitor.post, monitor.say, monitor.pool,
+                                    settings.reload_interval,
                                     monitor.verbose, watcher_factory)
         monitor.report.reloader = monitor.reloader

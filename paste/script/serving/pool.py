@@ -169,6 +169,7 @@ class Pool(Generations):
     def standing(self, worker: WorkerRecord, message: dict) -> None:
         if worker is self.standby:
             worker.state = State.STANDING
+            self.events.standby_ready(worker)
 
     def exited(self, worker: WorkerRecord, code: int) -> None:
         """``worker`` has exited with ``code`` (negative: killed by that signal)."""

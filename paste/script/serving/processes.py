@@ -20,7 +20,7 @@ import time
 from paste.script.serving import ipc
 from paste.script.serving.protocol import Op, State
 
-__all__ = ["WorkerRecord", "ProcessTable", "fork_worker", "describe_exit", "how_it_ended",
+__all__ = ["WorkerRecord", "ProcessTable", "fork_worker", "how_it_ended",
            "kill_tree", "descendants", "flush_std_streams", "close_quietly"]
 
 #: How long a stopping worker may take beyond the graceful timeout before SIGKILL.
@@ -177,11 +177,6 @@ class ProcessTable:
 
 
 # -- processes ------------------------------------------------------------------------
-
-def describe_exit(code: int) -> str:
-    """``status 3``, or ``signal 9`` for a process killed by a signal."""
-    return f"signal {-code}" if code < 0 else f"status {code}"
-
 
 def how_it_ended(code: int) -> str:
     """``exit code 3`` or ``killed by SIGKILL``, as the monitor has always said it."""

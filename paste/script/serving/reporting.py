@@ -112,6 +112,10 @@ class Reporter:
         self.say("The server binds its own sockets: reloading by stopping the old server "
                  "first (requests may be refused meanwhile).")
 
+    def standby_ready(self, worker: Worker) -> None:
+        if self.verbose > 1:
+            self.say(f"Standby {worker.pid} ready for the next change.")
+
     def worker_serving(self, worker: Worker) -> None:
         if self.verbose > 1:
             self.say(f"Server child {worker.pid} serving.")

@@ -12,8 +12,6 @@ gunicorn's business). The command line wins over the config.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
-
 from paste.script.util.options import (OptionError, asfloat, asint, asoctal, assize, at_least,
                                        positive)
 
@@ -47,15 +45,19 @@ def parse_env(values) -> dict[str, str]:
 parse_env.expected = "expected NAME=VALUE"
 
 
-class Setting(NamedTuple):
+class Setting:
     """One of ``paster serve``'s own settings."""
 
-    name: str                       # as in a config (``max_requests``)
-    convert: Callable[[Any], Any]
-    default: Any
-    metavar: str
-    help: str
-    repeat: bool = False            # the option may be given more than once
+    __slots__ = ("name", "convert", "default", "metavar", "help", "repeat")
+
+    def __init__(self, name: str, convert, default, metavar: str, help: str,
+                 repeat: bool = False):
+        self.name = name            # as in a config (``max_requests``)
+        self.convert = convert
+        self.default = default
+        self.metavar = metavar
+        self.help = help
+        self.repeat = repeat        # the option may be given more than once
 
     @property
     def flag(self) -> str:

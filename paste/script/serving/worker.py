@@ -21,6 +21,7 @@ Stopping is :mod:`.drain`'s business.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import random
@@ -29,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 
 from paste.script.serving import ipc
 from paste.script.serving.control_thread import (EngineHooks, WorkerControl, WorkerOptions,
@@ -106,7 +108,6 @@ def run_worker(command, sock: socket.socket, options: WorkerOptions,
     except SystemExit as exc:
         exit_now(exc.code if isinstance(exc.code, int) else 1)
     except BaseException:
-        import traceback
         traceback.print_exc()
         exit_now(1)
     exit_now(0)
@@ -272,8 +273,13 @@ def _listening_sockets() -> set[int]:
         return found
     for name in names:
         try:
-            sock = socket.socket(fileno=os.dup(int(name)))
+            fd = os.dup(int(name))
         except OSError:
+            continue
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:         # not a socket: the duplicate must not leak
+            os.close(fd)
             continue
         try:
             if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
@@ -321,7 +327,6 @@ def _out_of_descriptors(fd: int) -> bool:
     try:
         os.close(os.dup(fd))
     except OSError as exc:
-        import errno
         return exc.errno == errno.EMFILE
     return False
 
