@@ -97,13 +97,15 @@ class GracefulStop:
             self.connections = Connections(self.hooks.listeners, self.inflight)
             self.inflight.on_started = self.connections.request_started
             self.inflight.closing = True
+        # Released first, as serving.on_stop promises: a runner's own stop
+        # may then poke its listening socket (cheroot connects to it) harmlessly.
+        for sock in self.hooks.listeners:
+            release_listener(sock)
         for callback in list(self.hooks.stop_callbacks):
             try:
                 callback()
             except Exception:
                 traceback.print_exc()
-        for sock in self.hooks.listeners:
-            release_listener(sock)
         try:
             self.on_released()
         except (OSError, ValueError):

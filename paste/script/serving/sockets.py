@@ -46,7 +46,10 @@ def resolve_address(address) -> tuple[int, int, object]:
     """
     from paste.script.runners_common import format_address, listen_error
     if isinstance(address, (str, bytes, os.PathLike)):
-        return socket.AF_UNIX, 0, os.fsdecode(address)
+        path = os.fsdecode(address)
+        if "\0" in path:
+            raise listen_error(OSError(errno.EINVAL, "a NUL character in the path"), repr(path))
+        return socket.AF_UNIX, 0, path
     host, port = str(address[0]), int(address[1])
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
