@@ -18,20 +18,6 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-#: Fixtures that fetch from the package registries: a test that uses one,
-#: however indirectly, is marked ``network`` (see tests/README.rst).
-NETWORK_FIXTURES = {
-    "side37": "PasteScript 3.7.0 and its pinned dependencies (tests/differential/)",
-    "templates": "third-party template packages, as wheels (differential/test_thirdparty_templates.py)",
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if NETWORK_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.network)
-
-
 def pytest_runtest_setup(item):
     if item.get_closest_marker("root") and os.geteuid() != 0:
         pytest.fail("this test needs root (README's second command runs the suite as root); "
