@@ -18,6 +18,12 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("root") and os.geteuid() != 0:
+        pytest.fail("this test needs root (README's second command runs the suite as root); "
+                    "deselect it with -m 'not root'", pytrace=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def entry_point_cache(tmp_path_factory):
     """Keep the entry-point cache of every throw-away environment the tests
@@ -29,6 +35,26 @@ def entry_point_cache(tmp_path_factory):
     os.environ["PASTE_SCRIPT_CACHE_DIR"] = path
     yield path
     del os.environ["PASTE_SCRIPT_CACHE_DIR"]
+
+
+@pytest.fixture(scope="session")
+def pastescript_wheel(tmp_path_factory) -> Path:
+    """A wheel of this checkout, built once per session, offline, with the
+    setuptools of the environment running the tests."""
+    import shutil
+    import subprocess
+    from tests.support import ROOT
+    out = tmp_path_factory.mktemp("pastescript-wheel")
+    # Built from a clean copy: a build/ directory left in the checkout would
+    # put stale files into the wheel, and the checkout stays untouched.
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "*.egg-info", ".eggs", "__pycache__", ".pytest_cache"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-w", str(out), str(source)], check=True, capture_output=True)
+    wheels = [path for path in out.glob("*.whl") if path.name.lower().startswith("pastescript-")]
+    assert len(wheels) == 1, wheels
+    return wheels[0]
 
 
 def _make_egg_info(site: Path, name: str, entry_points: str = "", plugins=(),

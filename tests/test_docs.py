@@ -1,5 +1,6 @@
 """The documentation builds without a warning, and its examples are real."""
 import configparser
+import re
 import subprocess
 import sys
 
@@ -7,8 +8,10 @@ from tests.support import ROOT
 
 
 def test_sphinx_builds_without_warnings(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "-b", "html",
-                           str(ROOT / "docs"), str(tmp_path / "html")],
+    # The dummy builder reads and resolves everything (references, toctree,
+    # directives: where the warnings come from) and writes nothing.
+    proc = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going",
+                           "-b", "dummy", str(ROOT / "docs"), str(tmp_path / "out")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -40,11 +43,43 @@ def test_readme_starts_with_the_two_commands():
     assert tests.endswith(".venv/bin/python -m pytest")
 
 
+#: The Debian packages README's second command installs, each with the
+#: program of it that the tests run.
+SYSTEM_PACKAGES = {"nginx": "nginx", "apache2": "apache2", "subversion": "svn",
+                   "openssl": "openssl", "systemd": "systemd-socket-activate"}
+
+
+def source_of_the_tests() -> str:
+    """The source of every test module and helper but this one."""
+    return "\n".join(path.read_text() for path in sorted((ROOT / "tests").rglob("*.py"))
+                     if path.name != "test_docs.py")
+
+
+def test_readme_installs_what_the_tests_run_and_nothing_else():
+    install = re.search(r"apt-get install -y ([^&]+) &&", readme_commands()[1])
+    assert install and sorted(install.group(1).split()) == sorted(SYSTEM_PACKAGES)
+    sources = source_of_the_tests()
+    for package, program in SYSTEM_PACKAGES.items():
+        assert re.search(rf"[\"']{re.escape(program)}[\"']", sources), f"no test runs {package}"
+    # Only bench/ runs wrk; README says how to get it.
+    assert not re.search(r"[\"']wrk[\"']", sources)
+    assert "``apt-get install -y wrk``" in (ROOT / "README.rst").read_text()
+
+
+def test_no_test_installs_system_packages():
+    """README's command installs them: a test run does not change the machine."""
+    assert not re.search(r"[\"']apt(-get)?[\"']\s*,\s*[\"']install", source_of_the_tests())
+
+
 def test_ci_runs_readme_commands_and_installs_nothing_itself():
     ci = (ROOT / ".ci" / "run").read_text()
     code = [line for line in ci.splitlines() if not line.lstrip().startswith("#")]
     assert "README.rst" in ci
     for forbidden in ("pip install", "apt-get install", "ensurepip"):
+        assert not [line for line in code if forbidden in line], forbidden
+    # It stops what it started by PID, never by a name that another
+    # process on the machine could match.
+    for forbidden in ("pkill", "killall"):
         assert not [line for line in code if forbidden in line], forbidden
     # The extraction .ci/run uses gives the same two lines as README's reader.
     extract = next(line for line in code if "README.rst" in line and "sed" in line)
@@ -69,3 +104,27 @@ def test_example_app_ini_serves_the_test_application(tmp_path):
     finally:
         out = stop_process(proc)
     assert "Starting server in PID" in out and f"serving on http://127.0.0.1:{port}" in out
+
+
+def test_tests_readme_tells_the_markers_and_timeout_setup_cfg_sets():
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(ROOT / "setup.cfg")
+    pytest_cfg = cfg["tool:pytest"]
+    markers = [line.split(":", 1)[0] for line in pytest_cfg["markers"].strip().splitlines()]
+    readme = (ROOT / "tests" / "README.rst").read_text()
+    documented = re.findall(r"^``(\w+)``\n    ", readme.split("Markers\n", 1)[1].split("\nHow it", 1)[0],
+                            re.M)
+    assert documented == markers
+    assert "--strict-markers" in pytest_cfg["addopts"].split()
+    assert f"fails after {pytest_cfg['timeout']} seconds" in readme
+    assert '-m "not network and not slow"' in readme
+
+
+def test_tests_readme_example_test_passes(tmp_path):
+    readme = (ROOT / "tests" / "README.rst").read_text()
+    block = next(b for b in re.findall(r"::\n\n((?:    .*\n|\n)+)", readme) if "def test_" in b)
+    (tmp_path / "test_example.py").write_text("\n".join(line[4:] for line in block.splitlines()))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_example.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+

@@ -108,20 +108,9 @@ def test_namespace_with_plain_checkout_on_sys_path(bare_venv, tmp_path):
     assert _check(python, tmp_path, env) == str(PASTE / "script" / "__init__.py")
 
 
-def test_namespace_with_wheel_install(bare_venv, tmp_path):
+def test_namespace_with_wheel_install(bare_venv, pastescript_wheel, tmp_path):
     root, python = bare_venv
-    wheels = tmp_path / "wheels"
-    # Build from a clean copy: a build/ directory left in the checkout would
-    # put stale files into the wheel, and the checkout stays untouched.
-    import shutil
-    source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "*.egg-info", ".eggs", "__pycache__", ".pytest_cache"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "-w", str(wheels), str(source)], check=True, capture_output=True)
-    wheel = next(wheels.glob("PasteScript-*.whl")) if list(wheels.glob("PasteScript-*.whl")) \
-        else next(wheels.glob("pastescript-*.whl"))
-    our_pip(python, "install", "--no-index", "--no-deps", str(wheel))
+    our_pip(python, "install", "--no-index", "--no-deps", str(pastescript_wheel))
     try:
         location = _check(python, tmp_path)
         assert "site-packages" in location
@@ -145,6 +134,7 @@ def test_namespace_with_editable_install(bare_venv, tmp_path):
         our_pip(python, "uninstall", "-y", "PasteScript")
 
 
+@pytest.mark.network
 def test_works_with_the_newest_setuptools_from_the_registry(tmp_path):
     """``paster`` starts and ``create`` runs ``egg_info`` with the newest setuptools.
 

@@ -96,6 +96,14 @@ def get(port: int, timeout: float = 10.0) -> str:
     return body.decode()
 
 
+def cache_dir(tmp_path: Path) -> list:
+    """The ``-E`` option that gives the service an entry-point cache under
+    ``tmp_path``: systemd-socket-activate passes its child only the
+    variables named with ``-E``, so the one the tests set would be lost and
+    the server would write ``~/.cache/paste-script``."""
+    return ["-E", f"PASTE_SCRIPT_CACHE_DIR={tmp_path / 'cache'}"]
+
+
 @pytest.fixture
 def activate():
     path = shutil.which("systemd-socket-activate")
@@ -122,7 +130,7 @@ def test_the_documented_units_under_socket_activation_and_notify(tmp_path, activ
     notify = NotifySocket(tmp_path / "notify")
     env = paster_env(PYTHONPATH=str(tmp_path))
     proc = subprocess.Popen(
-        [activate, "-l", listen.replace("8081", str(port)),
+        [activate, "-l", listen.replace("8081", str(port)), *cache_dir(tmp_path),
          "-E", f"NOTIFY_SOCKET={notify.path}", "-E", f"PYTHONPATH={tmp_path}", *argv],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
@@ -162,6 +170,8 @@ def test_the_documented_units_under_socket_activation_and_notify(tmp_path, activ
             proc.wait(5)
         notify.close()
     assert "Traceback" not in out.finish()
+    # The entry-point cache went where -E said, not to ~/.cache.
+    assert list((tmp_path / "cache").glob("entry-points-*.marshal"))
 
 
 def test_a_broken_deploy_is_notified_and_the_service_stays_ready(tmp_path, activate):
@@ -169,10 +179,11 @@ def test_a_broken_deploy_is_notified_and_the_service_stays_ready(tmp_path, activ
     config = shop(tmp_path, free_port())
     notify = NotifySocket(tmp_path / "notify")
     proc = subprocess.Popen(
-        [activate, "-l", f"127.0.0.1:{port}", "-E", f"NOTIFY_SOCKET={notify.path}",
-         "-E", f"PYTHONPATH={tmp_path}", str(Path(sys.executable).with_name("paster")),
-         "serve", str(config)], cwd=tmp_path, env=paster_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [activate, "-l", f"127.0.0.1:{port}", *cache_dir(tmp_path),
+         "-E", f"NOTIFY_SOCKET={notify.path}", "-E", f"PYTHONPATH={tmp_path}",
+         str(Path(sys.executable).with_name("paster")), "serve", str(config)],
+        cwd=tmp_path, env=paster_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)
     out = Output(proc)
     try:
         out.wait_for(rf"Listening on 127.0.0.1:{port} as 3")
