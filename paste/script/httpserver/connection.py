@@ -6,14 +6,16 @@ A connection is in one state at a time, and each state has one owner:
 
 ``READING`` (the event loop)
     bytes go to the :class:`~.request.RequestReader` as they arrive; the
-    request head must arrive within ``request_header_timeout``, a body may
-    pause ``request_body_timeout`` at most, an idle keep-alive connection
-    lasts ``channel_timeout``.
-``BUSY`` (a worker)
+    request head must arrive within ``request_header_timeout``; a body may
+    pause ``request_body_timeout`` at most, and must arrive at
+    ``request_body_min_rate`` bytes a second on average (after a first
+    ``request_body_timeout``); an idle keep-alive connection lasts
+    ``channel_timeout``.
+``BUSY`` (a thread running the application)
     complete requests, bodies buffered, are served one after the other.
 ``FLUSHING`` (the event loop)
-    the worker is done, the loop sends what is still queued; a client that
-    reads nothing for ``send_timeout`` seconds is cut off.
+    the application is done, the loop sends what is still queued; a client
+    that reads nothing for ``send_timeout`` seconds is cut off.
 ``LINGERING`` (the event loop)
     the answer is sent and the connection ends: the write side is shut down
     and what the client still sends is read and dropped until it closes, is
@@ -22,7 +24,10 @@ A connection is in one state at a time, and each state has one owner:
     the answer before the client has read it (Apache's lingering close).
 ``CLOSED``
 
-Only the loop closes sockets; workers hand connections back to it.
+Only the loop closes sockets; threads hand connections back to it. Bytes
+that arrive while the loop does not own the connection (events from an
+edge-triggered poller come regardless) are remembered in ``pending_read``
+and read when it does again.
 """
 from __future__ import annotations
 
@@ -49,7 +54,8 @@ class Connection:
     """A client socket, its request reader and its output queue."""
 
     __slots__ = ("server", "sock", "fd", "addr", "reader", "lock", "output", "state",
-                 "served", "close_after", "since", "timed", "linger_until", "linger_end")
+                 "served", "close_after", "since", "timed", "linger_until", "linger_end",
+                 "pending_read")
 
     def __init__(self, server, sock: socket.socket, addr, now: float):
         settings = server.settings
@@ -58,10 +64,11 @@ class Connection:
         self.fd = sock.fileno()
         self.addr = addr
         self.reader = RequestReader(settings.max_request_header_size,
-                                    settings.max_request_body_size, settings.inbuf_overflow)
+                                    settings.max_request_body_size, settings.inbuf_overflow,
+                                    server.spool)
         self.lock = threading.RLock()
         self.output = OutputQueue(sock, self.lock, settings.outbuf_high_watermark,
-                                  settings.send_timeout, self._arm)
+                                  settings.send_timeout, settings.write_timeout, self._arm)
         self.state = READING
         self.served = 0
         self.close_after = False
@@ -69,16 +76,29 @@ class Connection:
         self.timed = None        # the request whose head ``since`` times
         self.linger_until = 0.0
         self.linger_end = 0.0
+        self.pending_read = False
 
     # -- events (loop thread) ----------------------------------------------------
 
     def on_readable(self, now: float) -> None:
         state = self.state
-        if state is LINGERING:
+        if state is READING:
+            self._read(now)
+        elif state is LINGERING:
             self._drain(now)
-            return
-        if state is not READING:
-            return  # an event from before a hand-over
+        elif state is not CLOSED:
+            with self.lock:
+                if self.state is not READING:
+                    self.pending_read = True   # read once it is handed back
+                    return
+            self._read(now)  # handed back meanwhile
+
+    def read_pending(self) -> None:
+        """Read what arrived while the loop did not own the connection (loop thread)."""
+        if self.state is READING:
+            self._read(time.monotonic())
+
+    def _read(self, now: float) -> None:
         try:
             data = self.sock.recv(RECV_SIZE)
         except BlockingIOError:
@@ -95,31 +115,41 @@ class Connection:
         reader.feed(data)
         if reader.done:
             self.state = BUSY
+            self.pending_read = len(data) == RECV_SIZE  # maybe more behind it
             self.server.dispatch(self)
         elif reader.error is not None:
             self.state = BUSY
             self.answer_error(reader.error)
             self.release(now)
         else:
-            current = reader.current
-            if current is not self.timed:
-                if self.timed is not None or self.served:
-                    self.since = now  # a new connection's head is timed from the accept
-                self.timed = current
-            elif current is not None and not current.in_head:
-                self.since = now
+            self._track(now, reader.current)
             with self.lock:
-                if current is not None and current.continue_pending:
+                if reader.current is not None and reader.current.continue_pending:
                     self._send_continue()
                 self._arm()
+            if len(data) == RECV_SIZE:
+                self.server.call_soon(self.read_pending)  # maybe more: the poller may not say
+
+    def _track(self, now: float, current) -> None:
+        """Restart the clocks of the deadlines that bytes of ``current`` reset."""
+        if current is not self.timed:
+            if self.timed is not None or self.served:
+                self.since = now  # a new connection's head is timed from the accept
+            self.timed = current
+        elif current is not None and not current.in_head:
+            self.since = now
+        if current is not None and not current.in_head and current.body_started is None:
+            current.body_started = now
 
     def on_writable(self, now: float) -> None:
+        if not self.output.items:
+            return  # an edge-triggered poller reports writable with every event
         with self.lock:
             state = self.state
-            if state is CLOSED:
+            if state is CLOSED or not self.output.items:
                 return
             if not self.output.flush(now):
-                if state is not BUSY:  # else its worker finds out and hands it back
+                if state is not BUSY:  # else its thread finds out and hands it back
                     self.close()
                 return
             if state is FLUSHING and not self.output.items:
@@ -140,6 +170,9 @@ class Connection:
                     self._time_out(now, "the request head took too long to arrive")
             elif now - self.since > settings.request_body_timeout:
                 self._time_out(now, "the client stopped sending the request body")
+            elif current.body is not None and now > current.body_started \
+                    + settings.request_body_timeout + current.body.size / settings.request_body_min_rate:
+                self._time_out(now, "the request body arrives too slowly")
         elif state is FLUSHING:
             if self.output.stalled(now):
                 log.info("wsgiutils: %s read nothing for %gs: closing", self.addr,
@@ -173,12 +206,23 @@ class Connection:
             elif self.output.items:
                 self.state = FLUSHING  # on_writable() takes over once it is sent
                 self._arm()
+                if self.server.poller.edge_triggered:
+                    self.server.call_soon(self._flush_soon)  # the edge may have passed
             elif self.close_after or self.server.stopping or self.reader.finished:
                 self.close_after = True
                 self.state = FLUSHING
                 self.server.call_soon(self._flushed)
             else:
                 self._resume_reading(now)
+
+    def abandon(self) -> None:
+        """The thread serving this connection failed unexpectedly: end it."""
+        self.close_after = True
+        self.output.broken = True
+        self.release()
+
+    def _flush_soon(self) -> None:
+        self.on_writable(time.monotonic())
 
     def _resume_reading(self, now: float | None) -> None:
         # lock held
@@ -190,6 +234,9 @@ class Connection:
         if current is not None and current.continue_pending:
             self._send_continue()
         self._arm()
+        if self.pending_read:
+            self.pending_read = False
+            self.server.call_soon(self.read_pending)
 
     def _send_continue(self) -> None:
         # lock held; nothing else is queued before it in this state
@@ -240,6 +287,11 @@ class Connection:
         self.linger_end = now + LINGER_MAX
         self.linger_until = now + LINGER_IDLE
         self._arm()
+        self.server.call_soon(self._drain_soon)  # bytes that came while flushing
+
+    def _drain_soon(self) -> None:
+        if self.state is LINGERING:
+            self._drain(time.monotonic())
 
     def _drain(self, now: float) -> None:
         for _ in range(16):
@@ -254,6 +306,8 @@ class Connection:
                 self.close()  # the client has read the answer and closed
                 return
             self.linger_until = min(now + LINGER_IDLE, self.linger_end)
+        else:
+            self.server.call_soon(self._drain_soon)  # more to drop: the poller may not say
         if now >= self.linger_until:
             self.close()
             return
@@ -272,9 +326,16 @@ class Connection:
             except OSError:
                 pass
             self.output.drop()
-            if state is not BUSY:  # a worker still reads its request's body
+            if state is not BUSY:  # a thread still reads its request's body
                 self.reader.close()
         self.server.connection_closed(self)
+
+    def close_if_idle(self) -> None:
+        """Close the connection if no request is under way (the server is stopping)."""
+        if self.state is READING and self.reader.current is None:
+            self._read(time.monotonic())  # what arrived before the stop is still served
+            if self.state is READING and self.reader.current is None:
+                self.close()
 
     def cut(self) -> None:
         """Stop the connection now (the server is exiting), whoever owns it."""

@@ -12,7 +12,8 @@ connection is closed, so the client sees the response is incomplete.
 
 The server frames the response itself: ``Content-Length`` when the length
 is known, else chunked (HTTP/1.1) or close-delimited (HTTP/1.0); no body
-for ``HEAD``, 1xx, 204 and 304. ``Connection``, ``Keep-Alive`` and
+for ``HEAD``, 204 and 304. An application's 1xx status is an error (500):
+WSGI has no way to send an informational response before the final one. ``Connection``, ``Keep-Alive`` and
 ``Transfer-Encoding`` from the application are hop-by-hop and not passed
 on; ``Connection: close`` from it closes the connection after the response.
 """
@@ -37,7 +38,7 @@ log = logging.getLogger("paste.script.wsgiutils_server")
 
 REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           501: "Not Implemented", 505: "HTTP Version Not Supported"}
+           501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 _NO_BODY_STATUS = frozenset((204, 304))
 _HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding"))
 _status_ok = re.compile(r"[1-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*").fullmatch
@@ -88,8 +89,9 @@ def run_request(server, conn, request: Request) -> bool:
     except ClientDisconnected:
         return False
     except Exception:
+        # The path only: a query string may hold a token or a password.
         log.exception("wsgiutils: error in the application for %s %s",
-                      environ.get("REQUEST_METHOD"), environ.get("REQUEST_URI"))
+                      environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
         if not exchange.headers_sent:
             try:
                 conn.output.write(error_response(
@@ -209,6 +211,10 @@ class Exchange:
         if not _status_ok(status):
             raise ValueError(f"invalid status line from the application: {status!r}")
         code = int(status[:3])
+        if code < 200:
+            # WSGI gives one status per response: a 1xx would be read as the
+            # final answer, and the real one as the answer to the next request.
+            raise ValueError(f"an informational status cannot answer a request: {status!r}")
         lines = ["HTTP/1.1 ", status, "\r\n"]
         length = None
         date = server_name = False
@@ -230,7 +236,7 @@ class Exchange:
             date = date or lower == "date"
             server_name = server_name or lower == "server"
             lines += (name, ": ", value, "\r\n")
-        if code < 200 or code in _NO_BODY_STATUS:
+        if code in _NO_BODY_STATUS:
             self.no_body = True
         elif length is not None:
             lines += ("Content-Length: ", str(length), "\r\n")
