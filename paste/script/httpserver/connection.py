@@ -233,7 +233,8 @@ class Connection:
         self.since = now if now is not None else time.monotonic()
         if current is not None and current.continue_pending:
             self._send_continue()
-        self._arm()
+        if not self.server.poller.edge_triggered:
+            self._arm()
         if self.pending_read:
             self.pending_read = False
             self.server.call_soon(self.read_pending)

@@ -54,7 +54,7 @@ class FileRegion:
 class OutputQueue:
     """The queue of one connection; its lock is the connection's lock."""
 
-    __slots__ = ("items", "size", "cond", "broken", "last_progress", "_sock",
+    __slots__ = ("items", "size", "cond", "broken", "last_progress", "_sock", "_lock",
                  "_high_water", "_send_timeout", "_write_timeout", "_arm")
 
     def __init__(self, sock, lock, high_water: int, send_timeout: float, write_timeout: float,
@@ -62,6 +62,7 @@ class OutputQueue:
         self.items = collections.deque()   # bytes, memoryview or FileRegion
         self.size = 0                      # bytes queued in memory
         self.cond = threading.Condition(lock)
+        self._lock = lock                  # the same lock, without Condition's Python layer
         self.broken = False
         self.last_progress = 0.0
         self._sock = sock
@@ -74,7 +75,7 @@ class OutputQueue:
 
     def write(self, data: bytes, wait: bool = True) -> None:
         """Send or queue ``data``; with ``wait``, pause while too much is queued."""
-        with self.cond:
+        with self._lock:
             if self.broken:
                 raise ClientDisconnected("the connection is closed")
             if not self.items:

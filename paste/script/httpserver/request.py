@@ -48,6 +48,9 @@ __all__ = ["RequestError", "Request", "RequestReader", "BodyBuffer", "SpoolBudge
 RECV_SIZE = 64 * 1024   # one recv(); also the slack of the head-size guard
 MAX_PIPELINE = 32       # requests read ahead of their responses, then the connection closes
 
+_METHODS = {name.encode(): name for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS",
+                                              "PATCH")}
+
 # Where the reader stands in the byte stream (what the next bytes are).
 _HEAD, _LENGTH, _CHUNK_LINE, _CHUNK_DATA, _TRAILER = range(5)
 
@@ -217,7 +220,10 @@ class RequestReader:
         pos = 0
         while pos < end and not self.finished:
             try:
-                stop = self._piece(data, pos, end)
+                if not pos and self._quick(data, end):
+                    stop = end  # the usual case: one whole head, nothing else
+                else:
+                    stop = self._piece(data, pos, end)
                 self._parser.feed_data(data if stop - pos == end else data[pos:stop])
                 if self._phase >= _CHUNK_LINE:
                     self._after_line(data[stop - 1] == 10)
@@ -229,6 +235,17 @@ class RequestReader:
                 self._failed(exc)
                 return
             pos = stop
+
+    def _quick(self, data: bytes, end: int) -> bool:
+        """Whether ``data`` is exactly one request head, whose request line is fine."""
+        if self._phase != _HEAD or self._tail or not self._line_open \
+                or data.find(b"\r\n\r\n") != end - 4 or end > self._max_head + RECV_SIZE:
+            return False
+        line_end = data.find(b"\r\n")
+        if line_end <= 0 or data[0] == 32 or b"  " in data[:line_end]:
+            return False  # an empty line first, or spaces: the careful way
+        self._line_open = False
+        return True
 
     def _piece(self, data: bytes, pos: int, end: int):
         """Where the next piece to feed ends; None after refusing the request."""
@@ -378,7 +395,8 @@ class RequestReader:
         if version != "1.1" and version != "1.0":
             self._refuse(505, f"HTTP/{version} is not supported")
         request.version = version
-        request.method = parser.get_method().decode("latin-1")
+        method = parser.get_method()
+        request.method = _METHODS.get(method) or method.decode("latin-1")
         if request.hosts > 1 or (request.hosts == 0 and version == "1.1"):
             self._refuse(400, "an HTTP/1.1 request needs exactly one Host header")
         connection = request.connection

@@ -45,6 +45,8 @@ _status_ok = re.compile(r"[1-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*").fullmatch
 _token_ok = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _value_ok = re.compile(r"[\t\x20-\x7e\x80-\xff]*").fullmatch
 _ENVIRON_KEYS: dict = {}   # header name (bytes) -> environ key, or None to drop
+_STATUSES: dict = {}       # status lines the application gave, checked -> code
+_NAMES: dict = {}          # response header names, checked -> lower case
 
 
 def error_response(status: int, detail: str, date_line: str) -> bytes:
@@ -65,7 +67,8 @@ def serve_requests(server, conn) -> None:
         try:
             keep_alive = run_request(server, conn, request)
         finally:
-            request.close()
+            if request.body is not None:
+                request.body.close()
     if keep_alive and reader.error is not None:
         conn.answer_error(reader.error)
     elif not keep_alive:
@@ -126,8 +129,11 @@ def _environ_key(name: bytes):
 
 def make_environ(server, conn, request: Request) -> dict:
     environ = server.base_environ.copy()
+    keys = _ENVIRON_KEYS
     for name, value in request.headers:
-        key = _environ_key(name)
+        key = keys.get(name, False)
+        if key is False:
+            key = _environ_key(name)
         if key is None:
             continue
         text = value.decode("latin-1").rstrip(" \t")
@@ -208,22 +214,16 @@ class Exchange:
         status = self.status
         if status is None:
             raise AssertionError("the application returned data before calling start_response")
-        if not _status_ok(status):
-            raise ValueError(f"invalid status line from the application: {status!r}")
-        code = int(status[:3])
-        if code < 200:
-            # WSGI gives one status per response: a 1xx would be read as the
-            # final answer, and the real one as the answer to the next request.
-            raise ValueError(f"an informational status cannot answer a request: {status!r}")
+        code = _STATUSES.get(status) or _check_status(status)
         lines = ["HTTP/1.1 ", status, "\r\n"]
         length = None
         date = server_name = False
         for name, value in self.headers:
-            if type(name) is not str or type(value) is not str:
-                raise TypeError(f"response header {name!r}: {value!r} is not a pair of strings")
-            if not _token_ok(name) or not _value_ok(value):
+            lower = _NAMES.get(name) if type(name) is str else None
+            if lower is None:
+                lower = _check_name(name, value)
+            if type(value) is not str or not _value_ok(value):
                 raise ValueError(f"invalid response header from the application: {name!r}: {value!r}")
-            lower = name.lower()
             if lower in _HOP_BY_HOP:
                 if lower == "connection" and b"close" in tokens(value.encode("latin-1")):
                     self.keep_alive = False
@@ -302,7 +302,8 @@ class Exchange:
             handed_over = self._send_file(result)
             if handed_over is not None:
                 return handed_over
-        if not self.headers_sent and self.status is not None and _whole(result):
+        if not self.headers_sent and self.status is not None and (
+                type(result) is list or _whole(result)):
             # The common case: the whole body is known, send it in one go.
             if type(result) is list:
                 body = result[0] if len(result) == 1 else b"".join(map(_as_bytes, result))
@@ -364,10 +365,34 @@ class Exchange:
         return not self.output.write_file(FileRegion(fd, offset, count, close))
 
 
+def _check_status(status: str) -> int:
+    """The code of a status line the application gave, or ValueError."""
+    if not _status_ok(status):
+        raise ValueError(f"invalid status line from the application: {status!r}")
+    code = int(status[:3])
+    if code < 200:
+        # WSGI gives one status per response: a 1xx would be read as the
+        # final answer, and the real one as the answer to the next request.
+        raise ValueError(f"an informational status cannot answer a request: {status!r}")
+    if len(_STATUSES) < 256:  # the application's, but keep the cache bounded anyway
+        _STATUSES[status] = code
+    return code
+
+
+def _check_name(name, value) -> str:
+    """The lower-case form of a response header name, or TypeError/ValueError."""
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"response header {name!r}: {value!r} is not a pair of strings")
+    if not _token_ok(name):
+        raise ValueError(f"invalid response header from the application: {name!r}: {value!r}")
+    lower = name.lower()
+    if len(_NAMES) < 512:
+        _NAMES[name] = lower
+    return lower
+
+
 def _whole(result) -> bool:
-    """A list, or one item behind ``len()`` (a middleware's wrapper around a list)."""
-    if type(result) is list:
-        return True
+    """One item behind ``len()`` (a middleware's wrapper around a list); lists are whole too."""
     try:
         return len(result) == 1
     except TypeError:
