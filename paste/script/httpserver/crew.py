@@ -20,12 +20,15 @@ times a ``TAKEOVER`` while requests run, and sleeps while the server is
 idle; the leader wakes it (one system call) when it starts a request after
 an idle spell.
 
-An application that usually takes long (most of its recent calls over
-``INLINE_LIMIT``, a database query for instance) is not run inline at all:
-one after the other, such requests would wait for each other, where
-threads run them side by side. The leader then hands them to free threads,
-as a classic pool does. (A share of slow calls, not an average time, so
-that a call the operating system preempted now and then does not count.)
+An application that mostly waits (a database query, a call to another
+service) is not run inline at all: one after the other, such requests would
+wait for each other, where threads wait side by side. The leader then hands
+them to free threads, as a classic pool does. A call *waited* when it took
+over ``INLINE_LIMIT`` and got well under its share of the interpreter lock
+(under 30% of the time divided by the applications running alongside it):
+so an application that computes, which only takes turns with the others for
+the lock, stays inline however many threads run. One call in eight is
+measured (a thread's CPU clock costs a system call).
 
 When ``threads`` applications run, or no thread is free to watch, the
 leader runs nothing inline: complete requests wait in ``jobs``, first in
@@ -40,14 +43,16 @@ import threading
 import time
 from typing import Callable
 
-__all__ = ["Crew", "TAKEOVER"]
+__all__ = ["Crew", "TakeoverPolicy", "TAKEOVER", "LONG_TAKEOVER"]
 
 log = logging.getLogger("paste.script.wsgiutils_server")
 
 #: Seconds an application may run inline before another thread takes the loop
-#: over (if the loop has something to do).
+#: over (if the loop has something to do and the application waits) ...
 TAKEOVER = 0.002
-#: Applications most of whose calls take longer than this (seconds) run on other threads.
+#: ... and even if it computes.
+LONG_TAKEOVER = 0.02
+#: Applications most of whose calls wait longer than this (seconds) run on other threads.
 INLINE_LIMIT = 0.0005
 #: Checks without a request running before the watcher sleeps until woken.
 _IDLE_CHECKS = 4
@@ -63,12 +68,14 @@ class Crew:
     """
 
     def __init__(self, size: int, lead: Callable[[], bool], serve: Callable, busy: Callable,
-                 freed=None):
+                 wake: Callable[[], None], freed=None):
         self.size = size
         self.running = 0          # applications running, inline or not
         self.jobs = collections.deque()
-        self.slow_share = 0.0     # recent application calls over INLINE_LIMIT, moving average
+        self.waiting_share = 0.0  # recent application calls that mostly waited, moving average
+        self._call_count = 0
         self._busy = busy         # whether the loop has something to do
+        self._wake = wake         # wake the leader up (it may run a queued request now)
         self._lead = lead
         self._serve = serve
         self._freed = freed       # called (no lock held) after each application
@@ -109,11 +116,13 @@ class Crew:
     def run(self, conn, now: float) -> bool:
         """Run ``conn``'s requests inline, or queue them; False if this thread no longer leads."""
         with self._lock:
-            if not self._can_inline():
-                self.jobs.append(conn)
-                if self._parked and self.running < self.size:
-                    self._idle.notify()
-                return True
+            if self.jobs or not self._can_inline():
+                self.jobs.append(conn)  # first come, first served
+                if not self._can_inline():
+                    if self._parked and self._pooling() and self.running < self.size:
+                        self._idle.notify()
+                    return True
+                conn = self.jobs.popleft()
             self._enter(now)
         return self._inline(conn)
 
@@ -128,10 +137,14 @@ class Crew:
             self._enter(now)
         return self._inline(conn)
 
+    def _pooling(self) -> bool:
+        """Applications mostly wait: threads run them side by side, as a pool."""
+        return self.waiting_share >= 0.5
+
     def _can_inline(self) -> bool:
         # lock held
         return self.running < self.size and self._watcher is not None and not self._stopped \
-            and self.slow_share < 0.5
+            and not self._pooling()
 
     def _enter(self, now: float) -> None:
         # lock held
@@ -148,6 +161,8 @@ class Crew:
             leads = self._leader == threading.get_ident()
             if leads:
                 self._inline_since = 0.0
+            elif self.jobs and not self._pooling():
+                self._wake()   # the leader may run the next one now
         if self._freed is not None:
             self._freed()
         return leads
@@ -185,7 +200,9 @@ class Crew:
     def _next(self, me: int):
         with self._lock:
             while not self._stopped:
-                if self.jobs and self.running < self.size:
+                # Applications that compute are run by the leader, one at a
+                # time; more threads would only take turns for the lock.
+                if self.jobs and self.running < self.size and self._pooling():
                     self.running += 1
                     return self.jobs.popleft()
                 if self._leader is None:
@@ -193,6 +210,8 @@ class Crew:
                     return _LEAD
                 if self._watcher is None:
                     self._watcher = me
+                    if self.jobs:
+                        self._wake()   # with a watcher, the leader may run them now
                     return _WATCH
                 self._parked += 1
                 self._idle.wait()
@@ -202,19 +221,23 @@ class Crew:
     def _watch(self, me: int) -> bool:
         """Watch the leader's inline application; True once this thread took the lead over."""
         idle_checks = 0
+        policy = TakeoverPolicy()
         with self._lock:
             while not self._stopped:
                 since = self._inline_since
                 if since:
                     idle_checks = 0
-                    wait = since + TAKEOVER - time.monotonic()
-                    if wait <= 0 and self._busy():
+                    now = time.monotonic()
+                    if now - since < TAKEOVER:
+                        self._watch_wakeup.wait(since + TAKEOVER - now)
+                        continue
+                    if policy.due(self._leader, since, now, self.running) and self._busy():
                         self._leader = me      # the old one finishes its request, then serves
                         self._watcher = None
                         self._inline_since = 0.0
                         self._idle.notify()    # a free thread becomes the watcher
                         return True
-                    self._watch_wakeup.wait(max(wait, TAKEOVER / 2))
+                    self._watch_wakeup.wait(TAKEOVER / 2)
                 elif idle_checks < _IDLE_CHECKS:
                     idle_checks += 1
                     self._watch_wakeup.wait(TAKEOVER)
@@ -227,11 +250,58 @@ class Crew:
             return False
 
     def _call(self, conn) -> None:
-        start = time.monotonic()
+        self._call_count += 1
+        sample = not self._call_count & 7
+        if sample:
+            start, cpu, alongside = time.monotonic(), time.thread_time(), self.running
         try:
             self._serve(conn)
         except BaseException:
             log.exception("wsgiutils: unexpected error on a connection")
             conn.abandon()
-        slow = time.monotonic() - start > INLINE_LIMIT
-        self.slow_share += (slow - self.slow_share) * 0.0625
+        if sample:
+            wall = time.monotonic() - start
+            waited = wall > INLINE_LIMIT \
+                and time.thread_time() - cpu < 0.3 * wall / max(1, alongside)
+            self.waiting_share += (waited - self.waiting_share) * 0.25
+
+
+class TakeoverPolicy:
+    """When the watcher takes the loop over from a leader running an application inline.
+
+    An application that waits (for a database, a service, a lock) holds the
+    loop for nothing: it is taken over once it has run ``TAKEOVER`` seconds
+    and its thread's CPU clock shows it waiting (on the CPU under half of
+    its share of the time since the last look, with the other applications
+    running). One that computes would only take turns
+    for the interpreter lock with a new leader: it is taken over after
+    ``LONG_TAKEOVER`` seconds, so that the loop never stops longer.
+    Where a thread's CPU clock cannot be read, ``TAKEOVER`` decides alone.
+    """
+
+    def __init__(self):
+        self._look = None         # (the inline call's start, wall clock, leader's CPU clock)
+
+    def due(self, leader: int | None, since: float, now: float, running: int) -> bool:
+        """Whether to take over from ``leader``, inline since ``since``, while
+        ``running`` applications share the interpreter lock."""
+        if now - since >= LONG_TAKEOVER:
+            return True
+        cpu = _cpu_clock(leader)
+        if cpu is None:
+            return True
+        look = self._look
+        self._look = (since, now, cpu)
+        if look is None or look[0] != since:
+            return False  # a first look at this call
+        return cpu - look[2] < 0.5 * (now - look[1]) / max(1, running)
+
+
+def _cpu_clock(ident: int | None) -> float | None:
+    """The CPU time of the thread ``ident`` (a pthread id), or None where unknown."""
+    if ident is None or not hasattr(time, "pthread_getcpuclockid"):
+        return None
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+    except (OSError, OverflowError):
+        return None

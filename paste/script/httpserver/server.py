@@ -57,7 +57,7 @@ class WSGIServer:
         self.spool = SpoolBudget(settings.max_request_spool_size)
         self.acceptor = Acceptor(self, self.socket)
         self.crew = Crew(settings.threads, self.lead, lambda conn: serve_requests(self, conn),
-                         self._loop_has_work, self.acceptor.thread_freed)
+                         self._loop_has_work, self.poller.wake, self.acceptor.thread_freed)
         self._force = False
         self._done = threading.Event()       # the loop has ended
         self._stopped = threading.Event()    # ... and everything is closed
