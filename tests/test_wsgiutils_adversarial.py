@@ -496,6 +496,14 @@ def test_trailers_count_against_the_header_limit(servers):
     assert ours.status == 431 and ours.closed and ours.seconds < 3, ours
 
 
+def test_chunk_framing_counts_against_the_header_limit(servers):
+    # A chunk extension that never ends is framing, not body: refused at
+    # max_request_header_size too.
+    data = chunked(b"5;ext=" + b"a" * (1024 * 1024), smuggled=b"")
+    ours, theirs = compare(servers, data)
+    assert ours.status == 431 and ours.closed and ours.seconds < 3, ours
+
+
 def test_trailers_within_the_limit_are_accepted(servers):
     data = head(b"Host: x", b"Transfer-Encoding: chunked", b"Connection: close") \
         + b"5\r\nhello\r\n0\r\nX-One: " + b"a" * 3000 + b"\r\nX-Two: b\r\n\r\n"

@@ -64,6 +64,15 @@ def app(environ, start_response):
     return [HELLO]
 
 
+def app_telling(started: threading.Event):
+    """``app``, setting ``started`` when a request for /slow begins."""
+    def wrapped(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            started.set()
+        return app(environ, start_response)
+    return wrapped
+
+
 @pytest.fixture
 def server(request):
     options = dict(getattr(request, "param", {}))
@@ -676,10 +685,13 @@ def leading_threads() -> int:
 def test_a_slow_application_does_not_hold_the_loop(server):
     # The leader runs /slow itself; the loop must go on without it.
     port = server.port
+    started = threading.Event()
+    server.app = app_telling(started)
     for _ in range(3):
+        started.clear()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
             slow.sendall(b"GET /slow?1 HTTP/1.1\r\nHost: x\r\n\r\n")
-            wait_until(lambda: server.crew.running == 1)
+            assert started.wait(10)
             start = time.monotonic()
             assert http_get(f"http://127.0.0.1:{port}/", timeout=5)[2] == HELLO
             assert time.monotonic() - start < 0.5
@@ -714,7 +726,8 @@ def test_one_thread_leads_whatever_the_mix_of_requests(server):
 
 
 def test_stop_closes_idle_connections_at_once_and_busy_ones_after_their_response():
-    srv = make_server(app, host="127.0.0.1", port=0, threads=2)
+    started = threading.Event()
+    srv = make_server(app_telling(started), host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as idle, \
@@ -722,10 +735,10 @@ def test_stop_closes_idle_connections_at_once_and_busy_ones_after_their_response
         idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(idle).endswith(HELLO)
         busy.sendall(b"GET /slow?1 HTTP/1.1\r\nHost: x\r\n\r\n")
-        wait_until(lambda: srv.crew.running == 1)
+        assert started.wait(10)
         srv.shutdown()
         assert idle.recv(10) == b""          # closed at once, while /slow still runs
-        assert srv.crew.running == 1
+        assert srv.crew.running == 1 and srv.connections
         reply = read_to_close(busy)         # its answer, then the end
         assert reply.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in reply
     assert srv.wait_stopped(10) and srv.requests_cut == 0
@@ -775,3 +788,77 @@ def test_the_runner_accepts_after_ready_and_stops_through_on_stop():
         assert not thread.is_alive()
     finally:
         serving.use_engine(Standalone())
+
+
+def test_a_request_sent_before_the_stop_is_answered():
+    # The stop closes idle keep-alive connections, but reads them first: a
+    # request already in the socket is served (with Connection: close if the
+    # stop came first), then the connection closes.
+    for _ in range(10):
+        srv = make_server(app, host="127.0.0.1", port=0, threads=2)
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(client).endswith(HELLO)
+            client.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")  # on the loopback: there now
+            srv.shutdown()
+            reply = read_to_close(client)
+        assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b'"body": ""}'), reply
+        assert srv.wait_stopped(10)
+
+
+def compute(seconds: float) -> None:
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+@pytest.mark.parametrize("server", [{"threads": 2}], indirect=True)
+def test_an_application_that_computes_long_does_not_hold_the_loop(server):
+    started = threading.Event()
+
+    def computing(environ, start_response):
+        if environ["PATH_INFO"] == "/compute":
+            started.set()
+            compute(1.0)
+        start_response("200 OK", [("Content-Length", "13")])
+        return [HELLO]
+
+    server.app = computing
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as busy:
+        busy.sendall(b"GET /compute HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(10)
+        start = time.monotonic()
+        assert http_get(f"http://127.0.0.1:{server.port}/", timeout=10)[2] == HELLO
+        assert time.monotonic() - start < 0.7   # taken over after 20 ms, not after 1 s
+        assert server.crew.running == 1
+        assert read_response(busy).endswith(HELLO)
+
+
+@pytest.mark.parametrize("server", [{"threads": 4}], indirect=True)
+def test_applications_that_wait_run_side_by_side_and_those_that_compute_in_turn(server):
+    def mixed(environ, start_response):
+        if environ["PATH_INFO"] == "/wait":
+            time.sleep(0.01)
+        else:
+            compute(0.002)
+        start_response("200 OK", [("Content-Length", "13")])
+        return [HELLO]
+
+    server.app = mixed
+    url = f"http://127.0.0.1:{server.port}"
+
+    def load(path, count=64):
+        threads = [threading.Thread(target=lambda: [http_get(url + path, timeout=20)
+                                                    for _ in range(count // 8)])
+                   for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    load("/wait")
+    assert server.crew.waiting_share >= 0.5      # handed to the threads: a pool
+    load("/compute")
+    assert server.crew.waiting_share < 0.5       # back with the leader, in turn

@@ -167,7 +167,7 @@ class Acceptor:
         idle = None
         for conn in self.server.connections.values():
             if conn.state is READING and conn.reader.current is None and not conn.reader.done \
-                    and (idle is None or conn.since < idle.since):
+                    and (idle is None or conn.clock.since < idle.clock.since):
                 idle = conn
         if idle is None:
             return False

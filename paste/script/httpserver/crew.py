@@ -258,7 +258,9 @@ class Crew:
             self._serve(conn)
         except BaseException:
             log.exception("wsgiutils: unexpected error on a connection")
-            conn.abandon()
+            conn.close_after = True   # the connection is in doubt: end it
+            conn.output.broken = True
+            conn.release()
         if sample:
             wall = time.monotonic() - start
             waited = wall > INLINE_LIMIT \

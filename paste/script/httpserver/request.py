@@ -42,7 +42,7 @@ import threading
 
 import httptools
 
-__all__ = ["RequestError", "Request", "RequestReader", "BodyBuffer", "SpoolBudget",
+__all__ = ["RequestError", "Request", "RequestReader", "Framing", "BodyBuffer", "SpoolBudget",
            "RECV_SIZE", "MAX_PIPELINE"]
 
 RECV_SIZE = 64 * 1024   # one recv(); also the slack of the head-size guard
@@ -176,100 +176,71 @@ def tokens(value: bytes) -> list:
     return [item.strip(b" \t").lower() for item in value.split(b",") if item.strip(b" \t")]
 
 
-class RequestReader:
-    """Turns the bytes of one connection into :class:`Request` objects.
+class Framing:
+    """Where a connection's byte stream stands: which bytes llhttp is fed next, in one piece.
 
-    After :meth:`feed`, ``done`` holds the complete requests in order;
-    ``error`` (a :class:`RequestError`) is the answer due after them, and
-    ``finished`` says nothing more will be read from this connection.
+    ``phase`` says what comes: a head, a body of known length, a line of
+    chunk framing, chunk data, or the trailer section. The reader's parser
+    callbacks move it on (:meth:`body_starts`, :meth:`message_done`, and
+    ``chunk_header`` when llhttp has read a chunk-size line).
     """
 
-    def __init__(self, max_header_size: int, max_body_size: int, inbuf_overflow: int,
-                 budget: SpoolBudget):
-        self._parser = httptools.HttpRequestParser(self)
-        # The defaults are strict already; say so, so that no future default
-        # can loosen what this server accepts.
-        self._parser.set_dangerous_leniencies(
-            lenient_headers=False, lenient_chunked_length=False, lenient_keep_alive=False,
-            lenient_transfer_encoding=False, lenient_version=False,
-            lenient_data_after_close=False, lenient_optional_lf_after_cr=False,
-            lenient_optional_cr_before_lf=False, lenient_optional_crlf_after_chunk=False,
-            lenient_spaces_after_chunk_size=False)
+    def __init__(self, max_header_size: int, max_body_size: int):
         self._max_head = max_header_size
         self._max_body = max_body_size
-        self._overflow = inbuf_overflow
-        self._budget = budget
-        self.done = collections.deque()
-        self.current = None
-        self.error = None
-        self.finished = False
-        self._phase = _HEAD
-        self._left = 0           # bytes of body (or of chunk data) still due
-        self._head_size = 0      # what the callbacks saw of the current head
-        self._raw = 0            # bytes fed in this head, or in this stretch of chunk framing
+        self.phase = _HEAD
+        self.left = 0            # bytes of body (or of chunk data) still due
+        self.raw = 0             # bytes fed in this head, or in this stretch of chunk framing
         self._tail = b""         # the last bytes of an unfinished head
         self._line = bytearray()  # the start of the current request or chunk-size line
-        self._line_open = True   # the request line is not complete yet
-        self._chunk_header = False
+        self.line_open = True    # the request line is not complete yet
+        self.chunk_header = False
 
-    # -- feeding -------------------------------------------------------------
+    def body_starts(self, chunked: bool, length: int) -> None:
+        self.raw = 0
+        self.phase = _CHUNK_LINE if chunked else _LENGTH
+        self.left = length
 
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``, the next bytes from the client."""
-        end = len(data)
-        pos = 0
-        while pos < end and not self.finished:
-            try:
-                if not pos and self._quick(data, end):
-                    stop = end  # the usual case: one whole head, nothing else
-                else:
-                    stop = self._piece(data, pos, end)
-                self._parser.feed_data(data if stop - pos == end else data[pos:stop])
-                if self._phase >= _CHUNK_LINE:
-                    self._after_line(data[stop - 1] == 10)
-            except httptools.HttpParserUpgrade as upgrade:
-                # An Upgrade request without a body, answered as plain HTTP:
-                # what follows it is the next request.
-                stop = pos + upgrade.args[0]
-            except (RequestError, httptools.HttpParserError) as exc:
-                self._failed(exc)
-                return
-            pos = stop
+    def message_done(self) -> None:
+        self.phase = _HEAD
+        self.raw = 0
+        self._line.clear()
+        self.line_open = True
 
-    def _quick(self, data: bytes, end: int) -> bool:
+    def quick(self, data: bytes, end: int) -> bool:
         """Whether ``data`` is exactly one request head, whose request line is fine."""
-        if self._phase != _HEAD or self._tail or not self._line_open \
+        if self.phase != _HEAD or self._tail or not self.line_open \
                 or data.find(b"\r\n\r\n") != end - 4 or end > self._max_head + RECV_SIZE:
             return False
         line_end = data.find(b"\r\n")
         if line_end <= 0 or data[0] == 32 or b"  " in data[:line_end]:
             return False  # an empty line first, or spaces: the careful way
-        self._line_open = False
+        self.line_open = False
         return True
 
-    def _piece(self, data: bytes, pos: int, end: int):
-        """Where the next piece to feed ends; None after refusing the request."""
-        phase = self._phase
+    def piece(self, data: bytes, pos: int, end: int):
+        """Where the next piece to feed ends (RequestError to refuse the request)."""
+        phase = self.phase
         if phase == _HEAD:
             stop = self._head_end(data, pos, end)
-            if self._line_open:
+            if self.line_open:
                 self._check_request_line(data, pos, stop)
-            self._raw += stop - pos
+            self.raw += stop - pos
             # llhttp keeps an unfinished header line to itself: bound it (the
             # exact limit is checked per header line, in on_header).
-            if self._raw > self._max_head + RECV_SIZE:
+            if self.raw > self._max_head + RECV_SIZE:
                 raise RequestError(431, "the request head is too large")
             return stop
         if phase == _LENGTH or phase == _CHUNK_DATA:
-            stop = min(end, pos + self._left)
-            self._left -= stop - pos
-            if phase == _CHUNK_DATA and not self._left:
-                self._phase = _CHUNK_LINE  # the CRLF after the data, then the next size
+            stop = min(end, pos + self.left)
+            self.left -= stop - pos
+            if phase == _CHUNK_DATA and not self.left:
+                self.phase = _CHUNK_LINE  # the CRLF after the data, then the next size
             return stop
         newline = data.find(b"\n", pos, end)
         stop = end if newline < 0 else newline + 1
-        self._raw += stop - pos
-        if self._raw > self._max_head:
+        self.raw += stop - pos
+        if self.raw > self._max_head:
             what = "trailer section" if phase == _TRAILER else "chunk framing"
             raise RequestError(431, f"the request's {what} is too large")
         if len(self._line) < 64:
@@ -300,33 +271,90 @@ class RequestReader:
             self._line.clear()
             pos = newline + 1
             if line:  # not one of the empty lines allowed before a request
-                self._line_open = False
+                self.line_open = False
                 if b"  " in line or line[:1] == b" ":
                     raise RequestError(400, "a request line with more than single spaces")
                 return
 
-    def _after_line(self, line_ended: bool) -> None:
+    def after_line(self, line_ended: bool, body_size: int) -> None:
         # After a piece of chunk framing or trailer (a line, or its start).
-        if self._chunk_header:
-            self._chunk_header = False
-            self._start_chunk(bytes(self._line))
+        if self.chunk_header:
+            self.chunk_header = False
+            self._start_chunk(bytes(self._line), body_size)
         if line_ended:
             self._line.clear()
 
-    def _start_chunk(self, line: bytes) -> None:
+    def _start_chunk(self, line: bytes, body_size: int) -> None:
         # llhttp checked the line: hex digits, then an extension or the end.
         digits = line.split(b";", 1)[0].rstrip(b"\r\n")
         if len(digits) > 32:  # maybe cut short in self._line: never guess a size
             raise RequestError(400, "a chunk size of more than 32 digits")
         size = int(digits, 16)
         if size == 0:
-            self._phase = _TRAILER
+            self.phase = _TRAILER
             return
-        if self.current.body.size + size > self._max_body:
+        if body_size + size > self._max_body:
             raise RequestError(413, "the request body is too large")
-        self._phase = _CHUNK_DATA
-        self._left = size
-        self._raw = 0
+        self.phase = _CHUNK_DATA
+        self.left = size
+        self.raw = 0
+
+
+class RequestReader:
+    """Turns the bytes of one connection into :class:`Request` objects.
+
+    After :meth:`feed`, ``done`` holds the complete requests in order;
+    ``error`` (a :class:`RequestError`) is the answer due after them, and
+    ``finished`` says nothing more will be read from this connection.
+    """
+
+    def __init__(self, max_header_size: int, max_body_size: int, inbuf_overflow: int,
+                 budget: SpoolBudget):
+        self._parser = httptools.HttpRequestParser(self)
+        # The defaults are strict already; say so, so that no future default
+        # can loosen what this server accepts.
+        self._parser.set_dangerous_leniencies(
+            lenient_headers=False, lenient_chunked_length=False, lenient_keep_alive=False,
+            lenient_transfer_encoding=False, lenient_version=False,
+            lenient_data_after_close=False, lenient_optional_lf_after_cr=False,
+            lenient_optional_cr_before_lf=False, lenient_optional_crlf_after_chunk=False,
+            lenient_spaces_after_chunk_size=False)
+        self._max_head = max_header_size
+        self._max_body = max_body_size
+        self._overflow = inbuf_overflow
+        self._budget = budget
+        self.done = collections.deque()
+        self.current = None
+        self.error = None
+        self.finished = False
+        self._framing = Framing(max_header_size, max_body_size)
+        self._head_size = 0      # what the callbacks saw of the current head
+
+    # -- feeding -------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``, the next bytes from the client."""
+        end = len(data)
+        pos = 0
+        framing = self._framing
+        while pos < end and not self.finished:
+            try:
+                if not pos and framing.quick(data, end):
+                    stop = end  # the usual case: one whole head, nothing else
+                else:
+                    stop = framing.piece(data, pos, end)
+                self._parser.feed_data(data if stop - pos == end else data[pos:stop])
+                if framing.phase >= _CHUNK_LINE:
+                    framing.after_line(data[stop - 1] == 10, self.current.body.size
+                                       if self.current is not None else 0)
+            except httptools.HttpParserUpgrade as upgrade:
+                # An Upgrade request without a body, answered as plain HTTP:
+                # what follows it is the next request.
+                stop = pos + upgrade.args[0]
+            except (RequestError, httptools.HttpParserError) as exc:
+                self._failed(exc)
+                return
+            pos = stop
 
     def _failed(self, exc: Exception) -> None:
         if isinstance(exc, RequestError):
@@ -389,7 +417,6 @@ class RequestReader:
     def on_headers_complete(self) -> None:
         request = self.current
         request.in_head = False
-        self._raw = 0
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
@@ -417,11 +444,12 @@ class RequestReader:
                 self._refuse(413, "the request body is too large")
             request.body = BodyBuffer(self._overflow, self._budget, request.content_length)
             request.continue_pending = request.expect and version == "1.1"
-            self._phase = _CHUNK_LINE if request.chunked else _LENGTH
-            self._left = request.content_length
+            self._framing.body_starts(request.chunked, request.content_length)
+        else:
+            self._framing.raw = 0
 
     def on_chunk_header(self) -> None:
-        self._chunk_header = True
+        self._framing.chunk_header = True
 
     def on_body(self, data: bytes) -> None:
         body = self.current.body
@@ -432,10 +460,7 @@ class RequestReader:
     def on_message_complete(self) -> None:
         request = self.current
         self.current = None
-        self._phase = _HEAD
-        self._raw = 0
-        self._line.clear()
-        self._line_open = True
+        self._framing.message_done()
         request.continue_pending = False
         self.done.append(request)
         if len(self.done) >= MAX_PIPELINE:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import socket
 import sys
 import threading
 import time
@@ -171,6 +172,8 @@ class WSGIServer:
             if self.stopping and self._stopping(now):
                 self._done.set()
                 return True
+            if ready and not self._run_ready(now):  # read by the sweep or the stop
+                return False
 
     def _loop_has_work(self) -> bool:
         """Whether the loop has something to do (asked while its leader runs an application)."""
@@ -222,7 +225,12 @@ class WSGIServer:
             log.warning("wsgiutils: stopping with %d request(s) in flight: they are cut",
                         len(in_flight))
         for conn in list(self.connections.values()):
-            conn.cut()
+            with conn.lock:   # whoever owns it: stop it now
+                conn.output.drop()
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             if conn.state is not BUSY:
                 conn.close()
         self.stopping = True
