@@ -99,6 +99,7 @@ class Acceptor:
     def _gated(self, now: float, consume: bool) -> bool:
         if not self.shared or not self.server.crew.full:
             self._gate_since = None
+            self._credit = False   # a credit is for a thread freed while the gate was closed
             return False
         if self._credit:
             if consume:
