@@ -20,10 +20,10 @@ from tests.support import PYTHON, ROOT, wait_for_port, write
 #   /environ     JSON of the string values of the WSGI environment
 #   /big?n=N     N bytes, returned as one list item with a Content-Length
 #   /stream?n=N  N chunks of 1000 bytes from a generator, no Content-Length
-#   /slow?t=S    sleeps S seconds, then answers "slept"
+#   /slow?t=S    prints "slow request started in PID", sleeps S seconds, answers "slept"
 #   /error       raises
 APP_SOURCE = '''
-import json, os, time
+import json, os, sys, time
 from urllib.parse import parse_qs
 
 def make_app(global_conf, **local_conf):
@@ -67,6 +67,8 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"%04d" % i + b"." * 996 for i in range(n))
     if path.endswith("/slow"):
+        sys.stdout.write(f"slow request started in {os.getpid()}\\n")  # one write: one line
+        sys.stdout.flush()
         time.sleep(float(q.get("t", "1")))
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
         return [b"slept"]
@@ -118,11 +120,29 @@ def start_runner(config: Path, wait_port: int | None = None, wait_unix: str | No
     Its output goes to a file (``proc.log_path``), not a pipe: servers that log
     every request would block on a pipe nobody reads during a load test.
     """
+    return _start([PYTHON, "-c", LOADER, str(config)], config, "runner", wait_port, wait_unix,
+                  timeout)
+
+
+def start_served(config: Path, *args: str, wait_port: int | None = None,
+                 wait_unix: str | None = None, timeout: float = 30,
+                 env: dict | None = None) -> subprocess.Popen:
+    """``paster serve ARGS CONFIG`` in a child process, as :func:`start_runner` runs a runner.
+
+    ``env`` adds variables to its environment.
+    """
+    return _start([PYTHON, "-m", "paste.script", "serve", *args, str(config)], config, "paster",
+                  wait_port, wait_unix, timeout, env)
+
+
+def _start(argv: list, config: Path, name: str, wait_port: int | None, wait_unix: str | None,
+           timeout: float, env: dict | None = None) -> subprocess.Popen:
     directory = Path(config).parent
-    log_path = directory / f"runner-{time.monotonic_ns()}.log"
+    log_path = directory / f"{name}-{time.monotonic_ns()}.log"
+    environment = runner_env(directory)
+    environment.update(env or {})
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([PYTHON, "-c", LOADER, str(config)], cwd=directory,
-                                env=runner_env(directory), stdout=log,
+        proc = subprocess.Popen(argv, cwd=directory, env=environment, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     proc.log_path = log_path
     try:
@@ -142,6 +162,18 @@ def output_of(proc: subprocess.Popen) -> str:
     if log_path is not None:
         return Path(log_path).read_text(errors="replace")
     return proc.stdout.read() if proc.stdout else ""
+
+
+def wait_for_output(proc: subprocess.Popen, text: str, timeout: float = 15) -> str:
+    """Block until ``text`` appears in what ``proc`` printed; return all of it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = output_of(proc)
+        if text in output:
+            return output
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"{text!r} never printed:\n{output}")
+        time.sleep(0.02)
 
 
 def wait_for_unix(path: str, proc: subprocess.Popen | None = None, timeout: float = 15) -> None:
@@ -395,3 +427,218 @@ def runner_entry_point(name: str):
     (point,) = [ep for ep in distribution("PasteScript").entry_points
                 if ep.group == "paste.server_runner" and ep.name == name]
     return point.load()
+
+
+# -- a stand-in for the serving engine ----------------------------------------------
+#
+# ``paster serve``'s engine hands runners its sockets through the hooks of
+# paste.script.serving (listen, ready, on_stop, owns_signals). This harness
+# plays the engine's part in one process, as those hooks document it, so that
+# a test can see what a runner does with them: which socket it serves on,
+# whether it accepts before ready() returns, and what its stop leaves on the
+# shared socket. It prints one line per event; its stdin takes "go" (let
+# ready() return), "stop" (stop the runner as the engine does) and, once the
+# runner returned, "report" (describe the shared socket).
+
+ENGINE_HARNESS = r'''
+import fcntl, json, os, select, signal, socket, sys, threading, time
+from paste.script import serving
+from paste.deploy import loadapp, loadserver
+
+config, order = "config:" + sys.argv[1], sys.argv[2]
+
+
+def say(*words):
+    sys.stdout.write(" ".join(map(str, words)) + "\n")    # one write: one line
+    sys.stdout.flush()
+
+
+def engine_sigterm(signum, frame):
+    say("engine-sigterm")
+
+
+class StandInEngine:
+    pool_size = 1
+    owns_signals = True
+
+    def __init__(self):
+        # The monitor's socket: the runner gets a duplicate, as a worker does.
+        self.shared = socket.socket()
+        self.shared.bind(("127.0.0.1", 0))
+        self.shared.listen(128)
+        self.shared.setblocking(False)
+        self.given, self.callbacks = [], []
+        self.go = threading.Event()
+
+    def listen(self, address, backlog=1024, mode=None):
+        sock = socket.socket(fileno=os.dup(self.shared.fileno()))
+        sock.setblocking(False)
+        self.given.append(sock)
+        return sock
+
+    def pending(self):
+        return bool(select.select([self.shared], [], [], 0)[0])
+
+    def ready(self):
+        say("ready", "pending" if self.pending() else "empty",
+            "signals-untouched" if signal.getsignal(signal.SIGTERM) is engine_sigterm
+            else "signals-taken")
+        self.go.wait()
+
+    def on_stop(self, callback):
+        self.callbacks.append(callback)
+
+    def single_process(self, runner):
+        pass
+
+    def files_read(self, paths):
+        pass
+
+    def release(self):
+        for sock in self.given:
+            if sock.fileno() < 0:
+                continue
+            private = socket.socket()
+            private.bind(("127.0.0.1", 0))
+            private.listen(1)
+            private.setblocking(False)
+            os.dup2(private.fileno(), sock.fileno(), inheritable=False)
+            private.close()
+
+    def stop(self):
+        if order == "release-first":
+            self.release()
+        for callback in list(self.callbacks):
+            callback()
+        if order != "release-first":
+            # An engine that takes its time: the runner must not touch the
+            # shared socket meanwhile (nor accept from it: its stop said so).
+            time.sleep(1.5)
+            self.release()
+        say("stop-returned", len(self.callbacks))
+
+
+engine = StandInEngine()
+serving.use_engine(engine)
+signal.signal(signal.SIGTERM, engine_sigterm)
+
+
+stopping = []
+report = threading.Event()
+
+
+def commands():
+    for line in sys.stdin:
+        if line.strip() == "go":
+            engine.go.set()
+        elif line.strip() == "report":
+            report.set()
+        elif line.strip() == "stop":
+            stopping.append(threading.Thread(target=engine.stop))
+            stopping[-1].start()
+
+
+def children():
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(os.getpid()) and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+threading.Thread(target=commands, daemon=True).start()
+say("shared", engine.shared.getsockname()[1])
+# A connection that waits in the queue from before the runner starts: ready()
+# finds it still there unless the runner accepted before calling it.
+socket.create_connection(engine.shared.getsockname()).close()
+loadserver(config)(loadapp(config))
+for thread in stopping:
+    thread.join()       # a runner may return before the engine is done stopping it
+say("serve-returned")
+report.wait()           # the test made its late connections
+flags = fcntl.fcntl(engine.shared.fileno(), fcntl.F_GETFL)
+pending = 0
+while engine.pending():
+    engine.shared.accept()[0].close()
+    pending += 1
+say("returned", json.dumps({
+    "pending": pending,
+    "listening": engine.shared.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1,
+    "nonblocking": bool(flags & os.O_NONBLOCK),
+    "children": children()}))
+'''
+
+
+def concurrent_gets(url: str, count: int) -> list:
+    """``count`` GETs of ``url`` at once: as many connections to the front end's back end."""
+    import threading
+    from tests.support import http_get
+    replies = []
+    threads = [threading.Thread(target=lambda: replies.append(http_get(url, timeout=30)))
+               for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return replies
+
+
+def request_in_flight(harness: EngineHarness, url: str):
+    """GET ``url`` (``/slow``) in a thread; return (thread, replies) once the app runs it."""
+    import threading
+    from tests.support import http_get
+    replies = []
+    mark = harness.out.mark()
+    thread = threading.Thread(target=lambda: replies.append(http_get(url, timeout=30)))
+    thread.start()
+    harness.out.wait_for(r"^slow request started in \d+$", mark)
+    return thread, replies
+
+
+class EngineHarness:
+    """A runner served by :data:`ENGINE_HARNESS` in a child process."""
+
+    def __init__(self, config: Path, order: str = "release-first"):
+        from tests.serving_support import Output
+        directory = Path(config).parent
+        self.proc = subprocess.Popen([PYTHON, "-c", ENGINE_HARNESS, str(config), order],
+                                     cwd=directory, env=runner_env(directory),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.out = Output(self.proc)
+        self.port = int(self.out.wait_for(r"^shared (\d+)$").group(1))
+
+    def send(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def ready(self):
+        """``(queue, signals)`` as the runner called ready(): was a connection waiting?"""
+        match = self.out.wait_for(r"^ready (\w+) ([\w-]+)$")
+        return match.group(1), match.group(2)
+
+    def stop(self) -> int:
+        """Stop the runner as the engine does; the number of callbacks it had registered."""
+        mark = self.out.mark()
+        self.send("stop")
+        return int(self.out.wait_for(r"^stop-returned (\d+)$", mark).group(1))
+
+    def returned(self, timeout: float = 30.0) -> dict:
+        """What the shared socket looks like now that the runner returned."""
+        import json
+        self.out.wait_for(r"^serve-returned$", timeout=timeout)
+        self.send("report")
+        return json.loads(self.out.wait_for(r"^returned (.*)$").group(1))
+
+    def close(self) -> str:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        return self.out.finish()

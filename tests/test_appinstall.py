@@ -137,7 +137,7 @@ def test_make_config_renders_the_package_template(app_venv, tmp_path):
     assert ini.get("app:main", "use") == "egg:ThrowAwayApp"
     assert ini.get("app:main", "greeting") == "bonjour"
     assert ini.get("server:main", "port") == str(port)
-    assert re.fullmatch(r"[A-Za-z0-9_-]{25}", ini.get("app:main", "secret"))
+    assert re.fullmatch(r"[A-Za-z0-9+/]{25}", ini.get("app:main", "secret"))
     assert "Now you should edit the config files" in result.stdout
     assert "app.ini" in result.stdout
 
@@ -151,6 +151,26 @@ def test_make_config_secrets_differ_between_runs(app_venv, tmp_path):
     assert one.get("app:main", "secret") != two.get("app:main", "secret")
     first_lines = [(tmp_path / n).read_text().splitlines()[0] for n in ("one.ini", "two.ini")]
     assert first_lines[0] != first_lines[1]  # the instance uuid
+
+
+def test_make_config_keeps_the_secret_secret(app_venv, tmp_path):
+    # Issue 16 item 19: -vv lists the variables but not the secret; the file
+    # holding it is readable by its owner only; a diff never shows it.
+    result = paster(app_venv, "make-config", "-vv", "ThrowAwayApp", "app.ini",
+                    "http_port=1", "greeting=x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    secret = read_ini(tmp_path / "app.ini").get("app:main", "secret")
+    assert "  app_instance_secret: (secret, not shown)\n" in result.stdout
+    assert "  greeting: 'x'\n" in result.stdout
+    assert secret not in result.stdout + result.stderr
+    assert (tmp_path / "app.ini").stat().st_mode & 0o777 == 0o600
+    again = paster(app_venv, "make-config", "--no-interactive", "ThrowAwayApp", "app.ini",
+                   "http_port=2", "greeting=x", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "does not match expected content" in again.stdout
+    assert "-port = 1" in again.stdout and "+port = 2" in again.stdout
+    assert secret not in again.stdout
+    assert read_ini(tmp_path / "app.ini").get("app:main", "secret") == secret  # kept
 
 
 def test_setup_app_runs_websetup_then_serve_serves(app_venv, tmp_path):

@@ -279,16 +279,34 @@ def test_interactive_question_comes_before_overwrite(conflict, monkeypatch):
     assert (out / "differ.txt").read_text() == "old line\n"
 
 
-def test_subdirectory_files_are_replaced_without_overwrite(tmp_path):
-    # 3.7 applied overwrite to the top directory only: its recursion
-    # dropped the flag, so files below were always replaced.
+def test_overwrite_false_keeps_files_at_every_depth(tmp_path):
+    # 3.7 dropped the flag in its recursion, so files below the top were
+    # replaced whatever overwrite said; here the documented parameter holds.
+    src = tmp_path / "tmpl"
+    write(src / "top.txt", "new\n")
+    write(src / "sub" / "deep.txt", "new\n")
+    write(src / "sub" / "deeper" / "deepest.txt", "new\n")
+    out = tmp_path / "out"
+    write(out / "top.txt", "old\n")
+    write(out / "sub" / "deep.txt", "old\n")
+    write(out / "sub" / "deeper" / "deepest.txt", "old\n")
+    log = copy(src, out, overwrite=False, interactive=False)
+    assert [(out / rel).read_text() for rel in ("top.txt", "sub/deep.txt",
+                                                "sub/deeper/deepest.txt")] == ["old\n"] * 3
+    assert log.count("Warning") == 3
+
+
+def test_new_output_is_3_7s_split(tmp_path):
+    # What paster create uses in a project it has just made: the files are
+    # the earlier templates', kept silently at the top, replaced below.
     src = tmp_path / "tmpl"
     write(src / "top.txt", "new\n")
     write(src / "sub" / "deep.txt", "new\n")
     out = tmp_path / "out"
     write(out / "top.txt", "old\n")
     write(out / "sub" / "deep.txt", "old\n")
-    copy(src, out, overwrite=False, interactive=False)
+    log = copy(src, out, overwrite=False, interactive=False, new_output=True)
+    assert "Warning" not in log
     assert (out / "top.txt").read_text() == "old\n"
     assert (out / "sub" / "deep.txt").read_text() == "new\n"
 
@@ -325,7 +343,7 @@ def test_interactive_all_answers_following_files(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("reply, content, backups", [
-    ("all n", "old\n", 0), ("all b", "new\n", 3), ("a", "new\n", 0), ("", "old\n", 1),
+    ("all n", "old\n", 0), ("all b", "new\n", 3), ("", "old\n", 1),
 ])
 def test_interactive_answers_for_all(tmp_path, monkeypatch, reply, content, backups):
     src = tmp_path / "tmpl"
@@ -337,6 +355,15 @@ def test_interactive_answers_for_all(tmp_path, monkeypatch, reply, content, back
     copy(src, out, overwrite=False, interactive=True)
     assert (out / "c.txt").read_text() == content
     assert len([n for n in os.listdir(out) if ".bak" in n]) == backups
+
+
+def test_unknown_answer_shows_the_usage_and_asks_again(conflict, monkeypatch):
+    src, out = conflict
+    remaining = answers(monkeypatch, "a", "n")
+    log = copy(src, out, overwrite=False, interactive=True)
+    assert remaining == [] and log.count("[y/n/d/B/?]") == 2
+    assert copydir.query_usage + "\n" in log
+    assert (out / "differ.txt").read_text() == "old line\n"
 
 
 def test_all_answer_set_beforehand(conflict, monkeypatch):
@@ -366,7 +393,8 @@ def test_simulate_writes_nothing(tmp_path):
     log = copy(src, out, {"x": 1}, simulate=True, overwrite=True)
     assert sorted(os.listdir(out)) == ["b.txt"]
     assert (out / "b.txt").read_text() == "old\n"
-    assert "Copying a.txt_tmpl" in log and "Would overwrite" in log
+    # 3.7's words under --simulate too: what would be copied, or replaced
+    assert "Copying a.txt_tmpl" in log and f"Copying b.txt to {out}/b.txt" in log
 
 
 def test_simulate_still_asks_when_interactive(conflict, monkeypatch):
@@ -374,7 +402,7 @@ def test_simulate_still_asks_when_interactive(conflict, monkeypatch):
     src, out = conflict
     remaining = answers(monkeypatch, "b")
     log = copy(src, out, simulate=True, interactive=True)
-    assert remaining == [] and "Overwrite " in log and "Would overwrite" in log
+    assert remaining == [] and "Overwrite " in log and "Copying differ.txt to" in log
     assert (out / "differ.txt").read_text() == "old line\n"
     assert not (out / "differ.txt.bak").exists()
 

@@ -1,4 +1,4 @@
-"""paste.script.daemon: the locked pid file, stopping, supervising (real processes)."""
+"""paste.script.daemon: the locked pid file, signalling, stopping, detaching (real processes)."""
 import os
 import signal
 import subprocess
@@ -8,11 +8,12 @@ import time
 import pytest
 
 from paste.script.daemon import (
-    AlreadyRunning, PidFile, PidFileError, PidStatus, stop_daemon)
+    AlreadyRunning, PidFile, PidFileError, PidStatus, ServerProcess, open_no_follow,
+    stop_daemon)
 from tests.support import PYTHON, pid_alive
 
 HOLDER = textwrap.dedent("""
-    import signal, sys, time
+    import os, signal, sys, time
     from paste.script.daemon import PidFile, AlreadyRunning, install_exit_handlers
     path, mode = sys.argv[1], sys.argv[2]
     if mode == "stubborn":
@@ -25,6 +26,16 @@ HOLDER = textwrap.dedent("""
     except AlreadyRunning as exc:
         print("refused", exc.pid, flush=True)
         sys.exit(1)
+    if mode == "orphan":
+        # A child keeps the file (and its lock) open after its parent, the
+        # server the file names, has died.
+        child = os.fork()
+        if child == 0:
+            os.setsid()     # the parent's number must be free to reuse: not our group's
+            time.sleep(60)
+            os._exit(0)
+        print("ready", child, flush=True)
+        os._exit(0)
     print("ready", stale, flush=True)
     try:
         time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 60)
@@ -52,9 +63,12 @@ def holder(tmp_path):
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        for pid in [proc.pid] + getattr(proc, "orphans", []):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(5)
 
 
 @pytest.fixture
@@ -186,64 +200,18 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
 
 
 def test_release_in_other_process_keeps_file(tmp_path):
-    """A forked child (supervised server) must not remove its parent's pid file."""
+    """A forked child must not remove its parent's pid file: the file names the parent."""
     path = tmp_path / "app.pid"
     pid_file = PidFile(str(path))
     pid_file.acquire()
     child = os.fork()
     if child == 0:
-        pid_file.forget()
         pid_file.release()
         os._exit(0)
     os.waitpid(child, 0)
-    assert path.exists() and pid_file.status().running
+    assert path.read_text() == f"{os.getpid()}\n" and pid_file.status().running
     pid_file.release()
     assert not path.exists()
-
-
-SUPERVISED = textwrap.dedent("""
-    import os, sys, time
-    from paste.script.daemon import supervise
-    pids = sys.argv[1]
-    def child():
-        with open(pids, "a") as f:
-            f.write(f"{os.getpid()}\\n")
-        time.sleep(60)
-        return 0
-    sys.exit(supervise(child, first_delay=0.05, log=lambda m: print(m, flush=True)))
-""")
-
-
-def _read_pids(path, count, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            pids = [int(p) for p in path.read_text().split()]
-            if len(pids) >= count:
-                return pids
-        time.sleep(0.02)
-    raise AssertionError(f"expected {count} children in {path}")
-
-
-def test_supervise_restarts_dead_child_and_stops_on_sigterm(tmp_path):
-    script = tmp_path / "supervised.py"
-    script.write_text(SUPERVISED)
-    pids = tmp_path / "pids"
-    proc = subprocess.Popen([PYTHON, str(script), str(pids)], stdout=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        first = _read_pids(pids, 1)[0]
-        os.kill(first, signal.SIGKILL)
-        second = _read_pids(pids, 2)[1]
-        assert second != first and pid_alive(second)
-        assert "killed by SIGKILL" in proc.stdout.readline()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-        assert not pid_alive(second)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 def test_nothing_heavy_imported():
@@ -258,27 +226,230 @@ def test_nothing_heavy_imported():
     assert out.strip() == "[]"
 
 
-CRASHING = textwrap.dedent("""
-    import sys
-    from paste.script.daemon import supervise
-    sys.exit(supervise(lambda: 3, first_delay=0.05, max_delay=0.2,
-                       log=lambda m: print(m, flush=True)))
+# -- files are never followed through a link -----------------------------------------
+
+@pytest.fixture
+def precious(tmp_path):
+    """A file that a link planted in place of a pid file points to."""
+    target = tmp_path / "precious"
+    target.write_bytes(b"not yours\n")
+    target.chmod(0o600)
+    return target
+
+
+def test_a_symlinked_pid_file_is_refused_and_its_target_untouched(tmp_path, precious):
+    link = tmp_path / "app.pid"
+    link.symlink_to(precious)
+    for act in (lambda: PidFile(str(link)).acquire(), lambda: PidFile(str(link)).status(),
+                lambda: stop_daemon(PidFile(str(link)), log=lambda m: None)):
+        with pytest.raises(PidFileError, match="symbolic link, which is never followed"):
+            act()
+    assert precious.read_bytes() == b"not yours\n" and link.is_symlink()
+    dangling = tmp_path / "other.pid"
+    dangling.symlink_to(tmp_path / "created-through-the-link")
+    with pytest.raises(PidFileError, match=r"^Cannot create pid file .*other\.pid: it is a symbolic link"):
+        PidFile(str(dangling)).acquire()
+    assert not (tmp_path / "created-through-the-link").exists()
+
+
+def test_a_hard_linked_pid_file_is_refused(tmp_path, precious):
+    os.link(precious, tmp_path / "app.pid")
+    with pytest.raises(PidFileError, match="other hard links"):
+        PidFile(str(tmp_path / "app.pid")).acquire()
+    assert precious.read_bytes() == b"not yours\n"
+
+
+def test_open_no_follow_says_whether_it_created_the_file(tmp_path):
+    path = str(tmp_path / "log")
+    fd, created = open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.close(fd)
+    assert created
+    fd, created = open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.close(fd)
+    assert not created
+    fd, created = open_no_follow(os.devnull, os.O_WRONLY | os.O_CREAT)   # not regular: fine
+    os.close(fd)
+    with pytest.raises(OSError, match="not a regular file"):
+        open_no_follow(os.devnull, os.O_WRONLY, regular=True)
+
+
+# -- signals never reach a recycled pid ---------------------------------------------------
+
+def spawn_with_pid(pid: int, argv: list) -> subprocess.Popen:
+    """Start ``argv`` as process number ``pid``, as a recycled pid would be (root)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        proc = subprocess.Popen(argv)
+        if proc.pid == pid:
+            return proc
+        proc.kill()         # another process took the number first: again
+        proc.wait()
+    raise AssertionError(f"could not start a process as PID {pid}")
+
+
+@pytest.mark.root
+def test_a_server_that_exits_after_the_check_takes_no_one_with_it(tmp_path, holder):
+    """The race of issue 16 item 14: checked, then gone, and its pid recycled."""
+    path = tmp_path / "app.pid"
+    server_proc = holder(path)
+    server = ServerProcess.find(PidFile(str(path)), server_proc.pid)
+    assert server is not None and server.alive()
+    with server:
+        os.killpg(server_proc.pid, signal.SIGKILL)
+        server_proc.wait(5)
+        bystander = spawn_with_pid(server_proc.pid, ["sleep", "60"])
+        try:
+            assert not server.alive()
+            assert server.signal(signal.SIGTERM) is False
+            assert bystander.poll() is None
+        finally:
+            bystander.kill()
+            bystander.wait()
+
+
+@pytest.mark.root
+def test_stop_never_signals_a_recycled_pid_while_an_orphan_holds_the_lock(tmp_path, holder):
+    path = tmp_path / "app.pid"
+    dead = holder(path, mode="orphan")
+    orphan = int(dead.first_line[1])
+    dead.orphans = [orphan]
+    assert dead.wait(5) == 0
+    assert PidFile(str(path)).status().running           # the orphan holds the lock
+    bystander = spawn_with_pid(dead.pid, ["sleep", "60"])
+    try:
+        with pytest.raises(PidFileError, match=f"names PID {dead.pid}, but that process does "
+                                               "not hold it"):
+            stop_daemon(PidFile(str(path)), log=lambda m: None)
+        assert bystander.poll() is None and pid_alive(orphan)
+        assert path.read_text() == f"{dead.pid}\n"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+# -- a re-executed server takes the pid file over ----------------------------------------------
+
+def test_a_successor_takes_the_pid_file_over_and_the_parent_leaves_it(tmp_path):
+    path = tmp_path / "app.pid"
+    pid_file = PidFile(str(path))
+    pid_file.acquire()
+    fd = pid_file.fileno()
+    os.set_inheritable(fd, True)
+    code = ("import sys, time; from paste.script.daemon import PidFile\n"
+            "PidFile.inherit(sys.argv[1], int(sys.argv[2])).write(); print('took', flush=True)\n"
+            "time.sleep(60)\n")
+    successor = subprocess.Popen([PYTHON, "-c", code, str(path), str(fd)], pass_fds=[fd],
+                                 stdout=subprocess.PIPE, text=True)
+    try:
+        assert successor.stdout.readline() == "took\n"
+        pid_file.release()                  # the parent exits
+        assert path.read_text() == f"{successor.pid}\n"
+        status = PidFile(str(path)).status()
+        assert status.running and status.pid == successor.pid
+    finally:
+        successor.kill()
+        successor.wait()
+    assert not PidFile(str(path)).status().running
+
+
+# -- a start that never ends ------------------------------------------------------------
+
+NEVER_READY = textwrap.dedent("""
+    import os, signal, sys, time
+    from paste.script.daemon import daemonize
+    startup = daemonize(log_file=sys.argv[2], timeout=float(sys.argv[3]))
+    pids = [os.getpid()]
+    if sys.argv[4:] == ["stubborn"]:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        child = os.fork()               # a worker, in the daemon's process group
+        if child == 0:
+            time.sleep(300)
+            os._exit(0)
+        pids.append(child)
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(" ".join(map(str, pids)))
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(300)         # a factory that never returns
 """)
 
 
-def test_supervise_backs_off_while_the_child_keeps_dying(tmp_path):
-    script = tmp_path / "crashing.py"
-    script.write_text(CRASHING)
-    proc = subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+@pytest.fixture
+def never_ready(tmp_path):
+    """Run NEVER_READY; whatever it left running is killed at the end."""
+    script = tmp_path / "never.py"
+    script.write_text(NEVER_READY)
+    pid_path = tmp_path / "daemon.pid"
+
+    def run(*args):
+        try:
+            return subprocess.run([PYTHON, str(script), str(pid_path), "the.log", *args],
+                                  capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError("the terminal still waits for the daemon") from exc
+
+    yield run, pid_path
+    for pid in (pid_path.read_text().split() if pid_path.exists() else []):
+        if pid_alive(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_daemon_that_never_reports_is_stopped_after_the_start_timeout(never_ready):
+    run, pid_path = never_ready
+    started = time.monotonic()
+    result = run("1")
+    took = time.monotonic() - started
+    daemon_pid = int(pid_path.read_text())
+    assert result.returncode == 1
+    assert result.stderr == (f"Server in PID {daemon_pid} did not start within 1s "
+                             "(--start-timeout): stopping it; see the.log\n")
+    assert 1 <= took < 30
+    assert not pid_alive(daemon_pid)        # LSB: a failed start leaves nothing running
+
+
+@pytest.mark.slow
+def test_a_daemon_deaf_to_sigterm_is_killed_with_its_process_group(never_ready):
+    from paste.script.daemon import STOP_GRACE
+    run, pid_path = never_ready
+    started = time.monotonic()
+    result = run("0.5", "stubborn")
+    took = time.monotonic() - started
+    pids = [int(pid) for pid in pid_path.read_text().split()]
+    assert result.returncode == 1 and "did not start within 0.5s" in result.stderr
+    assert len(pids) == 2 and not any(pid_alive(pid) for pid in pids)
+    assert STOP_GRACE <= took < STOP_GRACE + 20
+
+
+HUP_DEAF = textwrap.dedent("""
+    import signal, sys, time
+    from paste.script.daemon import PidFile
+    from paste.script.serving.control import StateFile
+    signal.signal(signal.SIGHUP, lambda *a: None)   # takes the reload, never finishes it
+    pid_file = PidFile(sys.argv[1])
+    pid_file.acquire()
+    state = StateFile(sys.argv[1], log_file="server.log")
+    state.update()
+    print("ready", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_restart_gives_up_after_the_start_timeout_and_the_server_goes_on(tmp_path):
+    from paste.script.serving.control import reload_running
+    script = tmp_path / "deaf.py"
+    script.write_text(HUP_DEAF)
+    pid_path = tmp_path / "app.pid"
+    server = subprocess.Popen([PYTHON, str(script), str(pid_path)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(5)]
-        delays = [line.rsplit("restarting in ", 1)[1].strip() for line in lines]
-        assert delays == ["0.05s", "0.1s", "0.2s", "0.2s", "0.2s"]
-        assert all("(exit code 3)" in line for line in lines)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        assert server.stdout.readline() == "ready\n"
+        ok, message = reload_running(str(pid_path), server.pid, timeout=0.5)
+        assert not ok
+        assert message == (f"Server in PID {server.pid} has not reported the new code ready "
+                           f"after 0.5s; the old code goes on serving "
+                           f"(see {tmp_path / 'server.log'})")
+        assert server.poll() is None
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        server.kill()
+        server.wait()

@@ -1,8 +1,14 @@
-"""flup's FastCGI and SCGI runners behind a real nginx, over TCP and Unix sockets."""
+"""flup's FastCGI and SCGI runners behind a real nginx, over TCP and Unix sockets.
+
+The shared fronts run the runners under ``paster serve``; the tests of the
+runner on its own (signals, errors, a socket on stdin) start it with
+PasteDeploy alone.
+"""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import time
@@ -12,7 +18,8 @@ import pytest
 
 from tests.runner_support import (
     FASTCGI_PARAMS, HELLO, SCGI_PARAMS, kill_group, load, nginx_error_log, output_of,
-    runner_entry_point, start_nginx, start_runner, wait_for_unix, write_config)
+    runner_entry_point, start_nginx, start_runner, start_served, wait_for_output, wait_for_unix,
+    write_config)
 from tests.support import free_port, http_get, pid_alive
 
 PAIRINGS = [(protocol, pool, transport)
@@ -42,7 +49,7 @@ def front(request, tmp_path_factory):
         upstream = f"unix:{path}"
         wait = {"wait_unix": path}
     config = write_config(directory, f"use = egg:PasteScript#flup_{protocol}_{pool}\n{address}")
-    backend = start_runner(config, **wait)
+    backend = start_served(config, **wait)
     port = free_port()
     if protocol == "fcgi":
         location = f"{FASTCGI_PARAMS}fastcgi_pass {upstream};\nfastcgi_intercept_errors off;"
@@ -128,10 +135,10 @@ def test_unix_socket_umask(front):
     assert mode == 0o777  # umask = 000
 
 
-def test_load_10000_requests_64_connections(front):
-    stats = load(front["port"], total=10_000, concurrency=64)
+def test_load_2000_requests_64_connections(front):
+    stats = load(front["port"], total=2_000, concurrency=64)
     assert stats["errors"] == 0, (stats["bad"], nginx_error_log(front["dir"])[-2000:])
-    assert stats["ok"] == 10_000
+    assert stats["ok"] == 2_000
 
 
 # -- bad input ----------------------------------------------------------------
@@ -297,3 +304,280 @@ def test_fcgi_on_a_socket_inherited_as_stdin(tmp_path):
     finally:
         output = kill_group(backend)
     assert "serving" not in output  # nothing printed: stdout may belong to the web server
+
+
+# -- under the serving engine's hooks -------------------------------------------
+
+@pytest.mark.parametrize("order", ["release-first", "callbacks-first"])
+@pytest.mark.parametrize("runner", ["flup_fcgi_thread", "flup_fcgi_fork", "flup_scgi_thread",
+                                    "flup_scgi_fork"])
+def test_flup_on_the_engines_socket_stops_gracefully(tmp_path, runner, order):
+    """Served through paster serve's hooks (tests.runner_support.EngineHarness):
+    the engine's socket, nothing accepted before ready(), SIGTERM left to the
+    engine; a stop lets the request in flight finish, closes nginx's idle
+    FastCGI keep-alive connections (else the runner would wait 20 s for them),
+    accepts nothing more, and returns with no process left."""
+    from tests.runner_support import EngineHarness, concurrent_gets, request_in_flight
+    with socket.socket() as taken:             # the configured port: binding it would fail
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#{runner}
+            host = 127.0.0.1
+            port = {taken.getsockname()[1]}
+            shutdown_timeout = 20
+            """)
+        harness = EngineHarness(config, order)
+        nginx = None
+        try:
+            assert harness.ready() == ("pending", "signals-untouched")
+            harness.send("go")
+            port = free_port()
+            fastcgi = runner.startswith("flup_fcgi")
+            location = (f"{FASTCGI_PARAMS}fastcgi_pass backend;\nfastcgi_keep_conn on;" if fastcgi
+                        else f"{SCGI_PARAMS}scgi_pass backend;")
+            nginx = start_nginx(tmp_path, f"""
+                upstream backend {{
+                    server 127.0.0.1:{harness.port};
+                    keepalive 8;
+                }}
+                server {{
+                    listen 127.0.0.1:{port};
+                    location / {{
+                {location}
+                    }}
+                }}
+                """, port)
+            # Four requests at once: four connections, which nginx then keeps open.
+            warm = concurrent_gets(f"http://127.0.0.1:{port}/slow?t=0.3", 4)
+            assert [reply[2] for reply in warm] == [b"slept"] * 4, nginx_error_log(tmp_path)
+            thread, slow = request_in_flight(harness, f"http://127.0.0.1:{port}/slow?t=1")
+            assert harness.stop() == 1
+            late = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+            thread.join(30)
+            assert slow and slow[0][0] == 200 and slow[0][2] == b"slept", (
+                slow, nginx_error_log(tmp_path))
+            assert harness.returned(timeout=10) == {"pending": 1, "listening": True,
+                                                    "nonblocking": True, "children": []}
+            assert harness.proc.wait(10) == 0
+            late.close()
+        finally:
+            if nginx is not None:
+                kill_group(nginx)
+            output = harness.close()
+    assert "Traceback" not in output, output
+
+
+def test_each_runner_lists_exactly_the_options_it_takes():
+    """``runner.options`` (what paster serve reads to tell the runner's options
+    from its own) is what the runner accepts, no more, no less."""
+    from paste.script import flup_server
+    from paste.script.util.options import OptionError
+    for name in ("flup_fcgi_thread", "flup_fcgi_fork", "flup_scgi_thread", "flup_scgi_fork",
+                 "flup_ajp_thread", "flup_ajp_fork"):
+        runner = runner_entry_point(name)
+        assert set(runner.options) <= set(flup_server.OPTIONS)
+        for option, converter in flup_server.OPTIONS.items():
+            try:
+                converter("?")
+            except ValueError:
+                pass
+            else:
+                if option in runner.options:
+                    continue    # "?" is a valid value: the runner would start
+            # A value no converter takes: a known option fails on its value,
+            # an unknown one as unknown.
+            with pytest.raises(OptionError) as info:
+                runner(lambda e, s: [], {}, **{option: "?"})
+            unknown = "unknown option" in str(info.value)
+            assert unknown == (option not in runner.options), (name, option, str(info.value))
+
+
+# -- the forking runners under paster serve: nothing outlives the server ------------------
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose environment carries ``PASTE_TEST_MARK=marker``."""
+    found = []
+    needle = f"PASTE_TEST_MARK={marker}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        found.append(int(entry))
+    return found
+
+
+def _wait_none_marked(marker: str, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := _marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.fixture
+def forked_site(tmp_path):
+    """``paster serve`` of a forking flup runner, behind nginx; every process marked."""
+    import uuid
+    started = []
+
+    def start(runner: str, *args: str, extra: str = ""):
+        marker = uuid.uuid4().hex
+        backend_port, port = free_port(), free_port()
+        config = write_config(tmp_path, f"""
+            use = egg:PasteScript#{runner}
+            host = 127.0.0.1
+            port = {backend_port}
+            maxSpare = 3
+            {extra}
+            """)
+        proc = start_served(config, *args, wait_port=backend_port,
+                            env={"PASTE_TEST_MARK": marker})
+        params = FASTCGI_PARAMS if "fcgi" in runner else SCGI_PARAMS
+        upstream = "fastcgi_pass" if "fcgi" in runner else "scgi_pass"
+        nginx = start_nginx(tmp_path, f"""
+            server {{
+                listen 127.0.0.1:{port};
+                location / {{
+            {params}{upstream} 127.0.0.1:{backend_port};
+                fastcgi_read_timeout 120s;
+                scgi_read_timeout 120s;
+                }}
+            }}
+            """, port)
+        started.append((proc, nginx, marker))
+        return proc, port, marker
+
+    yield start
+    for proc, nginx, marker in started:
+        kill_group(nginx)
+        kill_group(proc, signal.SIGKILL)
+        for pid in _marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("runner", ["flup_fcgi_fork", "flup_scgi_fork"])
+def test_sigterm_to_paster_serve_finishes_requests_and_leaves_no_process(forked_site, runner):
+    import threading
+    proc, port, marker = forked_site(runner, extra="shutdown_timeout = 10")
+    assert len(_marked(marker)) == 5            # monitor, worker, its 3 processes
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(
+        http_get(f"http://127.0.0.1:{port}/slow?t=1", timeout=30)))
+    slow.start()
+    wait_for_output(proc, "slow request started in")
+    proc.send_signal(signal.SIGTERM)
+    slow.join(30)
+    assert answers and answers[0][0] == 200 and answers[0][2] == b"slept", answers
+    assert proc.wait(30) == 0, output_of(proc)
+    assert _wait_none_marked(marker, 5) == [], output_of(proc)
+
+
+def test_kill_9_of_the_monitor_leaves_no_process_after_the_timeout(forked_site):
+    """The idle processes go with the monitor; the one serving a request
+    finishes it within shutdown_timeout, then goes too, and nothing is left."""
+    import threading
+    proc, port, marker = forked_site("flup_fcgi_fork", "--graceful-timeout", "2",
+                                     extra="shutdown_timeout = 2")
+    threading.Thread(target=lambda: http_get(f"http://127.0.0.1:{port}/slow?t=60", timeout=90),
+                     daemon=True).start()
+    wait_for_output(proc, "slow request started in")
+    busy = int(output_of(proc).split("slow request started in ")[1].split()[0])
+    from tests.serving_support import parent_of
+    worker = parent_of(busy)
+    killed_at = time.monotonic()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    # The idle processes leave at once; the busy one (and the worker waiting
+    # for it) stay ...
+    deadline = killed_at + 1.5
+    while not set(_marked(marker)) <= {busy, worker}:
+        assert time.monotonic() < deadline, (_marked(marker), busy, worker)
+        time.sleep(0.02)
+    assert busy in _marked(marker)
+    # ... until its time is up.
+    assert _wait_none_marked(marker, 10) == []
+    assert time.monotonic() - killed_at >= 2.0
+
+
+def _scgi_get(host: str, port: int, path: str = "/", query: str = "") -> bytes:
+    """One SCGI request (what nginx's scgi_pass sends), the raw answer."""
+    headers = {"CONTENT_LENGTH": "0", "SCGI": "1", "REQUEST_METHOD": "GET",
+               "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "x", "SERVER_PORT": "80",
+               "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": ""}
+    block = b"".join(f"{k}\0{v}\0".encode() for k, v in headers.items())
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(str(len(block)).encode() + b":" + block + b",")
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass        # closed with the request unread: no answer either
+    return answer
+
+
+@pytest.mark.parametrize("allowed,served", [(None, False), ("::1", True)])
+def test_scgi_allowed_servers_applies_to_ipv6_front_ends(tmp_path, allowed, served):
+    """flup let every IPv6 client in whatever allowedServers said."""
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#flup_scgi_thread
+        host = ::1
+        port = {port}
+        loggingLevel = WARNING
+        """ + (f"allowedServers = {allowed}\n" if allowed else ""))
+    proc = start_runner(config)
+    try:
+        wait_for_output(proc, "serving SCGI on")
+        answer = _scgi_get("::1", port)
+        if served:
+            assert answer.startswith(b"Status: 200 OK") and answer.endswith(HELLO), answer
+        else:
+            assert answer == b""
+            wait_for_output(proc, "Server connection from ::1 disallowed")
+    finally:
+        kill_group(proc)
+
+
+@pytest.mark.parametrize("runner", ["flup_scgi_thread", "flup_scgi_fork"])
+def test_a_second_signal_stops_at_once(tmp_path, runner):
+    import threading
+    port = free_port()
+    config = write_config(tmp_path, f"""
+        use = egg:PasteScript#{runner}
+        host = 127.0.0.1
+        port = {port}
+        shutdown_timeout = 60
+        loggingLevel = WARNING
+        """)
+    proc = start_runner(config, wait_port=port)
+    try:
+        threading.Thread(target=_scgi_get, args=("127.0.0.1", port, "/slow", "t=60"),
+                         daemon=True).start()
+        output = wait_for_output(proc, "slow request started in")
+        busy = int(output.split("slow request started in ")[1].split()[0])
+        # Two signals, handled one after the other (by signal number).
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)               # not the 60 s the request would take
+        assert not pid_alive(busy)  # the forked process serving it is gone too
+    finally:
+        kill_group(proc)
+
+
+def test_the_engine_reads_each_flup_runners_own_options():
+    from paste.script.serving.runners import describe
+    thread, fork = (describe(runner_entry_point(name))
+                    for name in ("flup_ajp_thread", "flup_ajp_fork"))
+    assert thread.takes("maxThreads") and not fork.takes("maxThreads")
+    assert fork.takes("maxRequests") and not thread.takes("maxRequests")
+    assert not thread.takes("socket") and not thread.takes("workers")
+    assert thread.threads({"maxThreads": "50"}) == 50

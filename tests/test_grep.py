@@ -123,6 +123,15 @@ def test_grep_is_a_plugin_command(project, tmp_path):
     assert result.stdout.splitlines() == ["proj.views", "    4  def show():"]
 
 
+def test_help_says_the_exit_status_it_gives(project):
+    # Issue 19 item 10: the help text said "1 otherwise", the command exits 0.
+    text = " ".join(run_paster("grep", "-h", cwd=project).stdout.split())
+    assert "The exit status is 0 whether or not something was found" in text
+    assert "1 otherwise" not in text
+    result = run_paster("grep", "no_such_symbol_anywhere", cwd=project)
+    assert result.returncode == 0 and result.stdout == ""
+
+
 def test_grep_listed_in_help_only_where_active(project, tmp_path):
     inside = run_paster("help", cwd=project)
     assert "Search project for symbol" in inside.stdout

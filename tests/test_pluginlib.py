@@ -39,9 +39,9 @@ def test_egg_info_dir_in_a_subdirectory(tmp_path):
     assert pluginlib.egg_info_dir(str(tmp_path), "Other") == str(tmp_path / "Other.egg-info")
 
 
-def test_add_and_remove_plugin_keep_other_lines(tmp_path):
+def test_add_and_remove_plugin_keep_other_lines(tmp_path, capsys):
     egg = tmp_path / "X.egg-info"
-    egg.mkdir()
+    # As in 3.7: a missing egg-info directory is created.
     pluginlib.add_plugin(str(egg), "PasteScript")
     assert (egg / "paster_plugins.txt").read_text() == "PasteScript\n"
     pluginlib.add_plugin(str(egg), "Pylons")
@@ -49,8 +49,43 @@ def test_add_and_remove_plugin_keep_other_lines(tmp_path):
     assert (egg / "paster_plugins.txt").read_text() == "PasteScript\nPylons\n"
     pluginlib.remove_plugin(str(egg), "PasteScript")
     assert (egg / "paster_plugins.txt").read_text() == "Pylons\n"
-    pluginlib.remove_plugin(str(egg), "Pylons")
-    assert not (egg / "paster_plugins.txt").exists()
+    pluginlib.remove_plugin(str(egg), "PYLONS")  # compared case-insensitively, as in 3.7
+    assert (egg / "paster_plugins.txt").read_text() == ""
+    # 3.7 printed what it wrote
+    assert capsys.readouterr().out == "writing ['Pylons']\nwriting []\n"
+
+
+def test_remove_plugin_raises_value_error(tmp_path):
+    egg = tmp_path / "X.egg-info"
+    egg.mkdir()
+    with pytest.raises(ValueError, match="file does not exist"):
+        pluginlib.remove_plugin(str(egg), "PasteScript")
+    pluginlib.add_plugin(str(egg), "Pylons")
+    with pytest.raises(ValueError, match=r"Plugin PasteScript not found in file .* \(from: \['Pylons'\]\)"):
+        pluginlib.remove_plugin(str(egg), "PasteScript")
+    assert (egg / "paster_plugins.txt").read_text() == "Pylons\n"
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("PasteScript", ("PasteScript", "")),
+    ("PasteScript>=3.0", ("PasteScript", ">=3.0")),
+    ("Paste_Script [extra] >= 1.0, <5", ("Paste_Script", "<5,>=1.0")),
+    ("PasteScript#wsgiutils", ("PasteScript", "")),
+])
+def test_parse_requirement(spec, expected):
+    assert pluginlib.parse_requirement(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "Foo Bar", ">=1.0", "Foo>=x y"])
+def test_parse_requirement_refuses(spec):
+    with pytest.raises(pluginlib.PluginError, match="Not a distribution name"):
+        pluginlib.parse_requirement(spec)
+
+
+def test_get_distro_checks_the_version():
+    assert pluginlib.get_distro("PasteScript>=4.0a0").project_name == "PasteScript"
+    with pytest.raises(pluginlib.PluginError, match=r"is installed but 'PasteScript<1' is required"):
+        pluginlib.get_distro("PasteScript<1")
 
 
 def test_resolve_plugins_recursively_as_3x_did(fake_site):
@@ -376,3 +411,17 @@ def test_project_with_only_egg_info_run(tmp_path):
     missing = subprocess.run([os.sys.executable, "-m", "paste.script", "local-thing"],
                              cwd=elsewhere, capture_output=True, text=True)
     assert missing.returncode == 2 and "Command 'local-thing' not known" in missing.stderr
+
+
+def test_wrapped_importlib_distribution_knows_its_metadata_directory(fake_site):
+    # Found through importlib.metadata's public API (locate_file), not its _path.
+    import importlib.metadata as md
+    from paste.script.distribution import Distribution, metadata_dir_of
+    fake_site("FakePlugin", plugins=["PasteScript"])
+    inner = md.distribution("FakePlugin")
+    dist = Distribution.wrap(inner)
+    assert os.path.basename(dist.egg_info).startswith("FakePlugin")
+    assert dist.egg_info == metadata_dir_of(inner)
+    assert dist.location == str(fake_site.site)
+    assert dist.has_metadata("paster_plugins.txt") and not dist.has_metadata("nope.txt")
+    assert list(dist.get_metadata_lines("paster_plugins.txt")) == ["PasteScript"]

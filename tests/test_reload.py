@@ -10,7 +10,8 @@ import time
 import pytest
 from pathlib import Path
 
-from tests.serving_support import Output, Prober, children, get, wait_for_children
+from tests.serving_support import (KeepAliveClient, Output, Prober, Site, children, get,  # noqa: F401
+                                   public_tmp, wait_for_children)
 from tests.support import free_port, paster_env, pid_alive, run_paster, start_paster, write
 
 APP = """\
@@ -282,11 +283,11 @@ def test_no_refused_request_while_reloading(server, runner):
     prober = Prober(s.url)
     prober.start()
     for version in ("v2", "v3", "v4", "v5"):
+        Site.wait_for_probes(prober)
         write_app(s.src, version=version)
         s.wait_for(version)
-        time.sleep(0.1)
-    failed = prober.stop()
-    assert prober.answers and not failed, f"{len(failed)} of {len(prober.answers)} failed: {failed}"
+    Site.wait_for_probes(prober)
+    prober.check_switches("v1", "v2", "v3", "v4", "v5")
 
 
 def test_first_start_broken_waits_for_fix(server):
@@ -407,21 +408,34 @@ def test_editor_saving_with_a_backup_reloads_once_without_an_error(server):
 
 
 def test_warm_standby_takes_the_next_change(server):
-    s = server()
-    serving = worker_pid(s.start())
-    standby = [pid for pid in wait_for_children(s.proc.pid, 2) if pid != serving]
-    time.sleep(0.3)
+    s = server(extra_args=["-v"])
+    s.start()
+    standby = int(s.said(r"Standby (\d+) ready for the next change\.").group(1))
     write_app(s.src, version="v2")
-    assert worker_pid(s.wait_for("v2")) == standby[0]
+    assert worker_pid(s.wait_for("v2")) == standby
+
+
+def _started_at(pid: int) -> float:
+    """When ``pid`` started, in seconds since boot (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
 
 
 def test_no_standby_with_preload_off(server):
-    s = server()
-    serving = worker_pid(s.start(env=dict(s.env(), PASTE_RELOAD_PRELOAD="0")))
-    time.sleep(1.8)
-    assert children(s.proc.pid) == [serving]
+    # With a standby, the worker that serves a change was forked before it.
+    s = server(extra_args=["-v"])
+    s.start(env=dict(s.env(), PASTE_RELOAD_PRELOAD="0"))
+    s.said(r"No warm standby \(PASTE_RELOAD_PRELOAD=0\)")
+    edited = _uptime()
     write_app(s.src, version="v2")
-    s.wait_for("v2")
+    new = worker_pid(s.wait_for("v2"))
+    assert _started_at(new) >= edited - 0.02
 
 
 def test_changed_library_is_not_served_from_a_stale_standby(server, tmp_path):
@@ -479,19 +493,20 @@ def _ids_of(pid: int) -> tuple[int, int]:
     return int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1])
 
 
-def test_user_group_and_pid_file_with_reload(server, tmp_path):
+def test_user_group_and_pid_file_with_reload(server, public_tmp):
     # The monitor stays root (it binds and holds the pid file); every worker
     # loads the app, then switches to --user/--group before serving.
     import grp
     import pwd
     nobody = pwd.getpwnam("nobody")
     group = next(name for name in ("nogroup", "nobody") if _has_group(name))
-    pid_path = tmp_path / "reload.pid"
-    s = server(extra_args=["--user", "nobody", "--group", group, "--pid-file", str(pid_path)])
+    pid_path = public_tmp / "reload.pid"
+    s = Server(public_tmp, extra_args=["--user", "nobody", "--group", group,
+                                       "--pid-file", str(pid_path)])
     first = s.start()
     assert _ids_of(worker_pid(first)) == (nobody.pw_uid, grp.getgrnam(group).gr_gid)
     assert pid_path.read_text().strip() == str(s.proc.pid)
-    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=tmp_path)
+    again = run_paster("serve", "--reload", "--pid-file", str(pid_path), str(s.ini), cwd=public_tmp)
     assert again.returncode == 1 and "running" in (again.stdout + again.stderr).lower()
     write_app(s.src, version="v2")
     second = s.wait_for("v2 one")
@@ -614,41 +629,6 @@ def test_request_longer_than_ten_seconds_finishes_across_a_reload(server):
     s.wait_for("v2")
     slow.join(40)
     assert results and results[0] is not None and results[0].startswith("v1 "), results
-
-
-class KeepAliveClient(threading.Thread):
-    """One connection, reused, as browsers and urllib3 do: before reusing it,
-    a connection the server has closed is noticed and replaced."""
-
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.port = port
-        self.answers: list[tuple[float, str | None]] = []
-        self.connections = 0
-        self.done = threading.Event()
-
-    def run(self):
-        import http.client
-        import select
-        conn = None
-        while not self.done.is_set():
-            if conn is not None and select.select([conn.sock], [], [], 0)[0]:
-                conn.close()                 # closed by the server while idle
-                conn = None
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.connect()
-                self.connections += 1
-            try:
-                conn.request("GET", "/")
-                resp = conn.getresponse()
-                body = resp.read().decode()
-                self.answers.append((time.monotonic(), body if resp.status == 200 else None))
-            except (OSError, http.client.HTTPException):
-                self.answers.append((time.monotonic(), None))
-                conn.close()
-                conn = None
-            time.sleep(0.1)                   # a reader's pace, not a load generator's
 
 
 def test_keep_alive_client_loses_nothing_and_sees_new_code_at_once(server):

@@ -10,12 +10,14 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
 from paste.script.serving import ipc
-from paste.script.serving.pool import Backoff, Pool
-from paste.script.serving.processes import Worker
+from paste.script.serving.pool import RELEASE_WAIT, Backoff, Pool
+from paste.script.serving.processes import WorkerRecord
+from paste.script.serving.protocol import State
 
 
 class Events:
@@ -27,7 +29,7 @@ class Events:
 
 
 class Sockets:
-    def get(self, *args):
+    def answer(self, *args, **kw):
         raise AssertionError("no bind expected")
 
     def close_unused_by(self, workers, serving):
@@ -38,16 +40,16 @@ class Sockets:
 def pool():
     procs, ends = [], {}
 
-    def spawner(preload=None):
+    def spawner(generation, preload=None, hold=False):
         proc = subprocess.Popen(["sleep", "60"])
         procs.append(proc)
         monitor_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         monitor_end.setblocking(False)
         ends[proc.pid] = worker_end
-        return Worker(proc.pid, monitor_end, None)
+        return WorkerRecord(proc.pid, monitor_end, generation)
 
     events = Events()
-    made = Pool(events, spawner, Sockets(), size=2, graceful_timeout=5)
+    made = Pool(events, spawner, Sockets(), size=2, graceful_timeout=5, start_timeout=30)
     made.ends = ends
     made.test_events = events
     yield made
@@ -58,7 +60,7 @@ def pool():
 
 
 def said(pool, worker) -> list[str]:
-    """What the pool sent this worker so far."""
+    """What the pool sent this worker since the last look."""
     end = pool.ends[worker.pid]
     end.setblocking(False)
     ops = []
@@ -70,35 +72,66 @@ def said(pool, worker) -> list[str]:
         ops.append(message["op"])
 
 
+def ready(pool, *workers):
+    for worker in workers:
+        pool.loaded(worker, {"threads": 4})
+        pool.ready(worker, {})
+
+
 def serve(pool, generation):
-    for worker in pool.members(generation):
-        pool.handle(worker, {"op": "loaded"})
-        pool.handle(worker, {"op": "ready"})
+    workers = pool.members(generation)
+    ready(pool, *workers)
+    for worker in pool.procs:
+        if worker.generation is not None and worker.generation < generation:
+            pool.released(worker, {})
+    for worker in workers:
+        said(pool, worker)
+    return workers
 
 
-def test_a_generation_serves_once_all_its_workers_do(pool):
+def kill(pool, worker, code=-signal.SIGKILL):
+    os.kill(worker.pid, signal.SIGKILL)
+    os.waitpid(worker.pid, 0)
+    pool.exited(worker, code)
+
+
+def test_a_generation_goes_once_all_its_workers_are_ready(pool):
     generation = pool.start_generation()
     first, second = pool.members(generation)
-    pool.handle(first, {"op": "loaded"})
-    assert said(pool, first) == ["go"]
-    pool.handle(first, {"op": "ready"})
+    ready(pool, first)
+    assert said(pool, first) == [] and first.state is State.READY
     assert pool.serving is None and pool.pending == generation
-    pool.handle(second, {"op": "loaded"})
-    pool.handle(second, {"op": "ready"})
+    ready(pool, second)
+    assert said(pool, first) == ["go"] and said(pool, second) == ["go"]
     assert (pool.serving, pool.pending) == (generation, None)
     assert pool.test_events.seen[-1][:2] == ("generation_serving", generation)
 
 
-def test_new_generation_replaces_the_old_one_only_when_it_serves(pool):
-    old = pool.start_generation()
-    serve(pool, old)
+def test_the_new_generation_goes_only_once_the_old_one_stopped_accepting(pool):
+    old_workers = serve(pool, pool.start_generation())
     new = pool.start_generation()
-    old_workers = pool.members(old)
-    assert all(w.state == "serving" for w in old_workers)
-    serve(pool, new)
-    assert pool.serving == new
-    for worker in old_workers:
-        assert worker.state == "stopping" and said(pool, worker)[-1] == "stop"
+    new_workers = pool.members(new)
+    ready(pool, *new_workers)
+    # The old ones are told to stop; the new ones wait for them to let go.
+    assert [said(pool, w) for w in old_workers] == [["stop"], ["stop"]]
+    assert [said(pool, w) for w in new_workers] == [[], []]
+    assert not any(e[0] == "generation_serving" and e[1] == new for e in pool.test_events.seen)
+    pool.released(old_workers[0], {})
+    assert [said(pool, w) for w in new_workers] == [[], []]
+    pool.released(old_workers[1], {})
+    assert [said(pool, w) for w in new_workers] == [["go"], ["go"]]
+    assert pool.test_events.seen[-1][:2] == ("generation_serving", new)
+
+
+def test_an_old_worker_that_never_lets_go_holds_the_new_ones_only_so_long(pool):
+    old_workers = serve(pool, pool.start_generation())
+    new = pool.start_generation()
+    new_workers = pool.members(new)
+    ready(pool, *new_workers)
+    pool.released(old_workers[0], {})
+    assert [said(pool, w) for w in new_workers] == [[], []]
+    pool.run_timers(time.monotonic() + RELEASE_WAIT + 0.01)
+    assert [said(pool, w) for w in new_workers] == [["go"], ["go"]]
 
 
 def test_a_failed_worker_gives_up_its_generation_and_the_old_one_serves_on(pool):
@@ -106,32 +139,67 @@ def test_a_failed_worker_gives_up_its_generation_and_the_old_one_serves_on(pool)
     serve(pool, old)
     new = pool.start_generation()
     broken, other = pool.members(new)
-    pool.handle(broken, {"op": "error", "message": "Traceback...\nRuntimeError: no db",
-                         "summary": "RuntimeError: no db"})
+    pool.error(broken, {"message": "Traceback...\nRuntimeError: no db",
+                        "summary": "RuntimeError: no db"})
     assert pool.pending is None and pool.serving == old
-    assert other.pid not in pool.procs.workers            # killed and reaped
+    assert other.pid not in pool.procs.workers            # killed
     name, generation, worker, first = pool.test_events.seen[-1]
     assert (name, generation, worker, first) == ("generation_failed", new, broken, False)
     assert worker.summary == "RuntimeError: no db"
-    assert all(w.state == "serving" for w in pool.members(old))
+    assert all(w.state is State.SERVING for w in pool.members(old))
 
 
-def test_a_dead_worker_is_replaced_at_once_then_with_back_off(pool):
+def test_workers_killed_by_requests_are_replaced_at_once_every_time(pool):
     generation = pool.start_generation()
     serve(pool, generation)
-    victim = pool.members(generation)[0]
-    os.kill(victim.pid, signal.SIGKILL)
-    os.waitpid(victim.pid, 0)
-    pool.exited(victim, -signal.SIGKILL)
-    assert pool.test_events.seen[-1][0] == "worker_died"
-    assert pool.test_events.seen[-1][3] == 0.0            # at once
-    assert len(pool.members(generation)) == 2
-    replacement = [w for w in pool.members(generation) if w.state == "loading"][0]
-    os.kill(replacement.pid, signal.SIGKILL)
-    os.waitpid(replacement.pid, 0)
-    pool.exited(replacement, -signal.SIGKILL)
-    assert pool.test_events.seen[-1][3] == 0.25           # dying again: wait
+    for _ in range(6):
+        victim = next(w for w in pool.members(generation) if w.state is State.SERVING)
+        kill(pool, victim)
+        assert pool.test_events.seen[-1][0] == "worker_died"
+        assert pool.test_events.seen[-1][3] == 0.0        # at once, the sixth too
+        assert len(pool.members(generation)) == 2 and pool.spawn_due is None
+        replacement = next(w for w in pool.members(generation) if w.state is State.LOADING)
+        ready(pool, replacement)
+        assert said(pool, replacement) == ["go"]
+
+
+def test_a_replacement_that_dies_before_it_serves_is_retried_with_back_off(pool):
+    generation = pool.start_generation()
+    serve(pool, generation)
+    kill(pool, pool.members(generation)[0])
+    replacement = next(w for w in pool.members(generation) if w.state is State.LOADING)
+    kill(pool, replacement)
+    assert pool.test_events.seen[-1][3] == 0.0            # the first failed start: at once
+    replacement = next(w for w in pool.members(generation) if w.state is State.LOADING)
+    kill(pool, replacement)
+    assert pool.test_events.seen[-1][3] == 0.25           # failing again: wait
     assert len(pool.members(generation)) == 1 and pool.spawn_due is not None
+
+
+def test_a_retiring_worker_is_stopped_once_its_successor_serves(pool):
+    generation = pool.start_generation()
+    old, other = serve(pool, generation)
+    assert pool.retire(old, "it has served 50 requests")
+    assert not pool.retire(old, "again")                  # once
+    successor = next(w for w in pool.members(generation) if w.state is State.LOADING)
+    assert old.state is State.SERVING and said(pool, old) == []
+    ready(pool, successor)
+    assert said(pool, successor) == ["go"]
+    assert old.state is State.STOPPING and said(pool, old) == ["stop"]
+    assert other.state is State.SERVING
+
+
+def test_a_new_worker_that_does_not_start_in_time_fails_its_generation(pool):
+    old = pool.start_generation()
+    serve(pool, old)
+    new = pool.start_generation()
+    slow, quick = pool.members(new)
+    ready(pool, quick)
+    pool.run_timers(time.monotonic() + 31)
+    assert pool.pending is None and pool.serving == old
+    name, generation, worker, _first = pool.test_events.seen[-1]
+    assert (name, generation, worker) == ("generation_failed", new, slow)
+    assert "did not start within 30s" in worker.summary
 
 
 def test_resize_adds_and_stops_workers(pool):
@@ -145,7 +213,8 @@ def test_resize_adds_and_stops_workers(pool):
     assert pool.size == 1
 
 
-def test_back_off_doubles_and_resets_after_a_healthy_run():
-    backoff = Backoff(first=0.25, most=1.0, healthy_after=10)
-    assert [backoff.failed(0) for _ in range(5)] == [0.0, 0.25, 0.5, 1.0, 1.0]
-    assert backoff.failed(60) == 0.0                      # it had served a while
+def test_back_off_doubles_and_resets_once_a_worker_serves():
+    backoff = Backoff(first=0.25, most=1.0)
+    assert [backoff.failed() for _ in range(5)] == [0.0, 0.25, 0.5, 1.0, 1.0]
+    backoff.succeeded()
+    assert backoff.failed() == 0.0

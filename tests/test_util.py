@@ -5,7 +5,7 @@ import optparse
 import pytest
 
 from paste.script.bool_optparse import BoolOptionParser
-from paste.script.util import options, secret
+from paste.script.util import options, secret, specs
 from paste.script.util.logging_config import fileConfig
 
 
@@ -14,9 +14,20 @@ def test_secret_string_is_random_and_safe():
     assert len(values) == 50
     for value in values:
         assert len(value) == 25
-        assert all(c.isalnum() or c in "-_" for c in value)
+        assert all(c.isalnum() or c in "+/" for c in value)  # base64's alphabet, as in 3.x
     assert len(secret.secret_string(100)) == 100
     assert len(secret.random_bytes(16)) == 16 and secret.random_bytes(16) != secret.random_bytes(16)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("config:app.ini", True), ("egg:PasteScript#wsgiutils", True), ("CONFIG:x.ini", True),
+    # RFC 3986 allows one-letter schemes and digits, '+', '-', '.' after the first letter
+    ("x:y", True), ("svn+ssh:host", True), ("a1.b-c:d", True),
+    ("app.ini", False), ("./app.ini", False), ("/etc/app.ini", False), ("1abc:x", False),
+    (":x", False), ("C:\\srv\\app.ini", False), ("c:/srv/app.ini", False),
+])
+def test_has_scheme(spec, expected):
+    assert specs.has_scheme(spec) is expected
 
 
 def test_bool_optparse():

@@ -15,7 +15,6 @@ one machine.
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 from paste.script.command import BadCommand, Command
@@ -24,14 +23,8 @@ from paste.script.command import run as run_command  # noqa: F401  (3.x's name, 
 __all__ = ["AbstractInstallCommand", "Installer", "MakeConfigCommand", "SetupCommand"]
 
 _METADATA_TEMPLATE = "paste_deploy_config.ini_tmpl"
-_REQUIREMENT = re.compile(
-    r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
-    r"(?:\[[^\]]*\])?\s*(?P<spec>.*?)\s*$")
-
-
-def _metadata():
-    import importlib.metadata
-    return importlib.metadata
+#: make-config's variables whose values are secrets.
+_SECRET_VARIABLES = ("app_instance_secret",)
 
 
 def _default_sysconfigs() -> list[tuple[bool, str]]:
@@ -221,21 +214,24 @@ class AbstractInstallCommand(Command):
         Installing is not paster's job: a missing distribution is a clear
         error telling which ``pip install`` to run.
         """
-        match = _REQUIREMENT.match(requirement)
-        if not match:
-            raise BadCommand(f"Not a distribution name: {requirement!r}")
-        name, spec = match.group("name"), match.group("spec")
-        from paste.script.distribution import Distribution
-        md = _metadata()
+        from paste.script import pluginlib
         try:
-            dist = Distribution.wrap(md.distribution(name))
-        except md.PackageNotFoundError:
+            name, spec = pluginlib.parse_requirement(requirement)
+        except pluginlib.PluginError as exc:
+            raise BadCommand(str(exc)) from None
+        try:
+            dist = pluginlib.get_distro(name)
+        except pluginlib.PluginNotFound:
             raise BadCommand(
                 f"The distribution {name!r} is not installed; install it first "
                 f"(pip install {_shell_quote(requirement.strip())}), then run make-config again"
             ) from None
         if spec:
-            _check_version(dist, requirement, spec)
+            try:
+                pluginlib.check_version(dist, requirement)
+            except pluginlib.PluginError as exc:
+                raise BadCommand(
+                    f"{exc} (pip install {_shell_quote(requirement.strip())})") from None
         if self.verbose:
             print("Distribution already installed:")
             print(f"  {dist} from {dist.location}")
@@ -268,21 +264,6 @@ class AbstractInstallCommand(Command):
 def _shell_quote(text: str) -> str:
     import shlex
     return shlex.quote(text)
-
-
-def _check_version(dist, requirement: str, spec: str) -> None:
-    try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    except ImportError:
-        return  # packaging is optional; without it the name alone is checked
-    try:
-        wanted = SpecifierSet(spec.split(";", 1)[0])
-    except InvalidSpecifier:
-        raise BadCommand(f"Bad version requirement in {requirement!r}") from None
-    if not wanted.contains(dist.version, prereleases=True):
-        raise BadCommand(
-            f"{dist.metadata['Name']} {dist.version} is installed but {requirement!r} "
-            f"was asked for (pip install {_shell_quote(requirement.strip())})")
 
 
 class Installer:
@@ -416,9 +397,29 @@ class Installer:
         filename = os.path.abspath(filename)
         if ":" in section:
             section = section.split(":", 1)[1]
-        conf = appconfig(f"config:{filename}#{section}")
+        # A pipeline or a filter gives the configuration of the application
+        # it wraps, as a plain [app:...] section does.
+        conf = wrapped_app_context(appconfig(f"config:{filename}#{section}").context).config()
         conf.filename = filename
         func(command, conf, vars)
+
+
+def wrapped_app_context(context):
+    """The loader context of the application that ``context`` (PasteDeploy's) wraps.
+
+    Pipelines (``app_context``) and filters (``filter-with``, ``filter-app``:
+    ``next_context``) are followed to the application with a distribution;
+    a context that is one already is returned as it is.
+    """
+    for _ in range(50):
+        if context.distribution is not None:
+            break
+        inner = (getattr(context, "app_context", None)
+                 or getattr(context, "next_context", None))
+        if inner is None:
+            break
+        context = inner
+    return context
 
 
 def _import_optional(name: str):
@@ -505,7 +506,8 @@ class MakeConfigCommand(AbstractInstallCommand):
         if self.verbose > 1:
             print("Variables for installation:")
             for name, value in sorted(self.vars.items()):
-                print(f"  {name}: {value!r}")
+                shown = "(secret, not shown)" if name in _SECRET_VARIABLES else repr(value)
+                print(f"  {name}: {shown}")
         self.installer.write_config(self, self.config_file, self.vars)
         edit_ok = self.run_editor() if self.options.edit else True
         filenames = self.installer.editable_config_files(self.config_file)
@@ -543,6 +545,9 @@ class MakeConfigCommand(AbstractInstallCommand):
         vars.setdefault("app_name", self.project_name.lower())
         vars.setdefault("app_instance_uuid", uuid.uuid4())
         vars.setdefault("app_instance_secret", secret_string())
+        # Never printed; a config file that holds them is written 0600.
+        self.secret_values = tuple(str(vars[name]) for name in _SECRET_VARIABLES
+                                   if vars.get(name))
         return vars
 
     def check_config_file(self) -> None:
@@ -666,11 +671,4 @@ class SetupCommand(AbstractInstallCommand):
         except ImportError as exc:
             raise BadCommand(f"Cannot set up {self.shorten(config_file)}: "
                              f"{type(exc).__name__}: {exc}", exit_code=1) from None
-        seen = 0
-        while context.distribution is None and seen < 50:
-            inner = (getattr(context, "app_context", None)
-                     or getattr(context, "next_context", None))
-            if inner is None:
-                break
-            context, seen = inner, seen + 1
-        return context
+        return wrapped_app_context(context)

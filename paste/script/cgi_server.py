@@ -16,7 +16,10 @@ from typing import Any, Callable
 
 from paste.script.runners_common import runner_options
 
-__all__ = ["paste_run_cgi", "run_with_cgi"]
+__all__ = ["paste_run_cgi", "run_with_cgi", "OPTIONS"]
+
+#: The runner takes no option: anything given is a mistake.
+OPTIONS: dict = {}
 
 #: Where :func:`run_with_cgi` writes the response when it is given no
 #: stream: the binary standard output, as in 3.x. Code may replace it (a
@@ -27,7 +30,7 @@ stdout = getattr(sys.__stdout__, "buffer", None)
 
 def paste_run_cgi(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
     """Run ``wsgi_app`` for the one request described by the CGI environment."""
-    runner_options(local_conf, {}, "cgi")  # it has no options: anything given is a mistake
+    runner_options(local_conf, OPTIONS, "cgi")
     from paste.script.serving import single_process
     single_process("cgi")   # one request, on this process's stdin and stdout
     run_with_cgi(wsgi_app)

@@ -17,7 +17,7 @@ import textwrap
 
 from paste.script import pluginlib
 from paste.script import __version__
-from paste.script.util.programs import ProgramRunner
+from paste.script.util.files import FileWriter, replace_file
 
 __all__ = [
     "Command", "BadCommand", "NoDefault", "run", "main", "invoke",
@@ -56,16 +56,11 @@ class NoAnswer(BadCommand, EOFError):
 # ---------------------------------------------------------------------------
 # The global parser
 
-class _PasterHelpFormatter(optparse.IndentedHelpFormatter):
-    pass
-
-
 parser = optparse.OptionParser(
     add_help_option=False,
     version=__version__,
     usage="%prog [paster_options] COMMAND [command_options]",
     prog="paster",
-    formatter=_PasterHelpFormatter(),
 )
 parser.add_option(
     "--plugin", action="append", dest="plugins",
@@ -152,9 +147,6 @@ def main(args: list | None = None) -> int:
         # own prompt, an overwrite question): one line, as for NoAnswer.
         print(str(exc) or "No answer (end of input)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
     except BrokenPipeError:
         raise
     except SystemExit as exc:
@@ -210,9 +202,9 @@ def _unknown_command(name: str, commands: dict) -> int:
     close = difflib.get_close_matches(name, sorted(commands), n=3, cutoff=0.5)
     if close:
         print(f"Did you mean: {', '.join(close)}?", file=out)
-    from paste.script.help import format_command_list
+    from paste.script.help import format_known_commands
     print("Known commands:", file=out)
-    print(format_command_list(commands), file=out)
+    print(format_known_commands(commands), file=out)
     return 2
 
 
@@ -308,13 +300,36 @@ def run(args: list | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 1
+    except KeyboardInterrupt:
+        die_of_sigint()
     sys.exit(code)
+
+
+def die_of_sigint() -> None:
+    """End the process by SIGINT, after one line saying so (no traceback).
+
+    Dying of the signal (rather than exiting with 130) tells a calling shell
+    that the user pressed Ctrl-C, so a loop such as ``for i in 1 2 3; do
+    paster create Foo; done`` stops, as it did with 3.7 (whose
+    KeyboardInterrupt reached the interpreter, which does the same).
+    """
+    import signal
+    try:
+        print("\nInterrupted", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    # Not reached unless SIGINT is blocked; then the shell convention.
+    os._exit(130)
 
 
 # ---------------------------------------------------------------------------
 # The Command base class
 
-class Command(ProgramRunner):
+class Command(FileWriter):
     """Base class of every ``paster`` command.
 
     Subclasses set ``parser`` (usually from :meth:`standard_parser`),
@@ -505,75 +520,7 @@ class Command(ProgramRunner):
         """The directory of the module that defines this command class."""
         return os.path.dirname(os.path.abspath(sys.modules[cls.__module__].__file__))
 
-    # -- files --------------------------------------------------------------
-
-    def ensure_dir(self, dir: str, svn_add: bool = True) -> None:
-        """Create ``dir`` (and its parents) unless it exists."""
-        dir = dir.rstrip(os.sep)
-        if not dir:
-            return
-        if os.path.exists(dir):
-            if self.verbose > 1:
-                print(f"Directory already exists: {self.shorten(dir)}")
-            return
-        if not os.path.exists(os.path.dirname(dir)):
-            self.ensure_dir(os.path.dirname(dir), svn_add=svn_add)
-        if self.verbose:
-            print(f"Creating {self.shorten(dir)}")
-        if not self.simulate:
-            os.mkdir(dir)
-        if svn_add and os.path.exists(os.path.join(os.path.dirname(dir), ".svn")):
-            self.svn_command("add", dir)
-
-    def ensure_file(self, filename: str, content, svn_add: bool = True,
-                    package: bool = False) -> None:
-        """Make ``filename`` hold ``content``; ask (showing a diff) before replacing."""
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        self.ensure_dir(os.path.dirname(filename), svn_add=svn_add)
-        if package:
-            self._ensure_package_inits(os.path.dirname(filename))
-        if not os.path.exists(filename):
-            if self.verbose:
-                print(f"Creating {self.shorten(filename)}")
-            if not self.simulate:
-                with open(filename, "wb") as f:
-                    f.write(content)
-            if svn_add and os.path.exists(os.path.join(os.path.dirname(filename), ".svn")):
-                self.svn_command("add", filename, warn_returncode=True)
-            return
-        with open(filename, "rb") as f:
-            old = f.read()
-        if old == content:
-            if self.verbose > 1:
-                print(f"File {self.shorten(filename)} matches expected content")
-            return
-        if not self.overwrite:
-            print(f"Warning: file {self.shorten(filename)} does not match expected content")
-            diff = _unified_diff(old, content, filename)
-            if diff:
-                print(diff)
-            if not self.interactive or not self.ask("Overwrite file?"):
-                print("Not overwriting")
-                return
-        if self.verbose:
-            print(f"Overwriting {self.shorten(filename)} with new content")
-        if not self.simulate:
-            with open(filename, "wb") as f:
-                f.write(content)
-
-    def _ensure_package_inits(self, dir: str) -> None:
-        """Give ``dir`` and its parents up to the current directory an ``__init__.py``."""
-        cwd = os.getcwd()
-        while dir and dir.startswith(cwd) and dir != cwd:
-            init = os.path.join(dir, "__init__.py")
-            if not os.path.exists(init):
-                if self.verbose:
-                    print(f"Creating {self.shorten(init)}")
-                if not self.simulate:
-                    with open(init, "wb") as f:
-                        f.write(b"#\n")
-            dir = os.path.dirname(dir)
+    # -- files (ensure_dir and ensure_file come from FileWriter) ---------------
 
     def write_file(self, filename: str, content, source=None, binary: bool = True) -> None:
         """Write ``content`` to ``filename`` unless it already holds it."""
@@ -591,8 +538,7 @@ class Command(ProgramRunner):
         elif self.verbose:
             print(f"Creating {self.shorten(filename)}" + (f" from {source}" if source else ""))
         if not self.simulate:
-            with open(filename, mode) as f:
-                f.write(content)
+            replace_file(filename, content if mode == "wb" else content.encode("utf-8"))
 
     def insert_into_file(self, filename: str, marker_name: str, text: str,
                          indent: bool = False, before: bool = False) -> None:
@@ -632,8 +578,7 @@ class Command(ProgramRunner):
         if self.verbose:
             print(f"Updating {self.shorten(filename)}")
         if not self.simulate:
-            with open(filename, "w", encoding="utf-8") as f:
-                f.writelines(lines)
+            replace_file(filename, "".join(lines).encode("utf-8"))
 
     # -- variables and configuration ------------------------------------
 
@@ -722,16 +667,6 @@ class Command(ProgramRunner):
             config_file = os.path.abspath(config_file)
             fileConfig(config_file, {"__file__": config_file,
                                      "here": os.path.dirname(config_file)})
-
-
-def _unified_diff(old: bytes, new: bytes, filename: str) -> str:
-    import difflib
-    try:
-        old_text = old.decode("utf-8").splitlines(True)
-        new_text = new.decode("utf-8").splitlines(True)
-    except UnicodeDecodeError:
-        return "(binary files differ)"
-    return "".join(difflib.unified_diff(old_text, new_text, filename + " (old)", filename + " (new)"))
 
 
 # Imported last: bool_optparse subclasses optparse only.

@@ -35,6 +35,7 @@ __all__ = [
     "substitute_content", "should_skip_file", "CopyError", "TemplateError",
     "UnsafePath", "query_interactive", "query_usage", "all_answer", "reset_answers",
     "standard_vars", "open_template_dir", "with_name_defaults", "svn_makedirs",
+    "destination_name",
     "LaxTemplate", "TypeMapper", "careful_sub", "sub_catcher", "eval_with_catch",
     "html_quote", "url_quote", "test",
 ]
@@ -127,6 +128,22 @@ def with_name_defaults(vars: Mapping[str, Any]) -> dict:
     for name, value in _BUILTIN_NAMES.items():
         values.setdefault(name, value)
     return values
+
+
+def destination_name(name: str, vars: Mapping[str, Any], sub_vars: bool = True) -> tuple[str, bool]:
+    """``(name in the output, whether the file is rendered)`` for a template entry ``name``.
+
+    As in 3.7: ``+var+`` is substituted first, then a ``_tmpl`` suffix is
+    dropped (from a file or a directory name; only files are rendered).
+    ``vars`` should hold ``dot`` and ``plus`` (see :func:`with_name_defaults`).
+    Without ``sub_vars`` the name is kept as it is.
+    """
+    if not sub_vars:
+        return name, False
+    name = substitute_filename(name, vars)
+    if name.endswith("_tmpl"):
+        return name[:-len("_tmpl")], True
+    return name, False
 
 
 def _check_relative_name(name: str, original: str) -> list[str]:
@@ -433,59 +450,60 @@ def query_interactive(src_fn: str, dest_fn: str, src_content, dest_content,
     Answers, as in Paste Script 3.7: ``y`` replace, ``n`` keep, ``d`` (or
     ``dc``) show a unified (context) diff, ``b`` or an empty answer back the
     old file up to ``.bak`` and replace it, ``all y``/``all n``/``all b``
-    that answer for this and every later question (``a`` = ``all y``).
-    Returns True to replace. End of input raises EOFError: nobody is there
-    to answer, and 3.7 stopped there too.
+    that answer for this and every later question. Anything else shows
+    :data:`query_usage`. Returns True to replace. End of input raises
+    EOFError: nobody is there to answer, and 3.7 stopped there too.
     """
     global all_answer
     out_ = out_ or sys.stdout
-    old_lines = _text(dest_content).splitlines()
-    new_lines = _text(src_content).splitlines()
-    unified = list(difflib.unified_diff(old_lines, new_lines, dest_fn, src_fn, lineterm=""))
+    old_text, new_text = _text(dest_content), _text(src_content)
+    old_lines, new_lines = old_text.splitlines(), new_text.splitlines()
+    # 3.7 joined difflib's lines, headers with their own newline, by newlines.
+    unified = list(difflib.unified_diff(old_lines, new_lines, dest_fn, src_fn))
     added = sum(1 for line in unified if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in unified if line.startswith("-") and not line.startswith("---"))
     change = ""
     if added != removed:
         change = f"; {abs(added - removed)} lines {'added' if added > removed else 'removed'}"
-    out_.write(f"Replace {len(dest_content)} bytes with {len(src_content)} bytes "
+    out_.write(f"Replace {len(old_text)} bytes with {len(new_text)} bytes "
                f"({removed}/{len(old_lines)} lines changed{change})\n")
-    prompt = f"Overwrite {dest_fn} [y/n/d/B/?] "
     while True:
-        if all_answer is None:
-            out_.write(prompt)
-            out_.flush()
-            try:
-                response = input().strip().lower()
-            except EOFError:
-                out_.write("\n")
-                raise EOFError(f"No answer (end of input) to: Overwrite {dest_fn}?") from None
-        else:
-            response = all_answer
-        if response == "a":
-            response = "all y"
-        if response.startswith("all "):
-            rest = response[4:].strip()
-            if not rest or rest[0] not in ("y", "n", "b"):
-                out_.write(query_usage)
-                continue
-            response = all_answer = rest[0]
+        response = all_answer
+        if response is None:
+            response = _read_answer(f"Overwrite {dest_fn} [y/n/d/B/?] ", out_)
         if not response or response[0] == "b":
             backup = _backup_name(dest_fn)
             out_.write(f"Backing up {dest_fn} to {backup}\n")
             if not simulate:
                 shutil.copyfile(dest_fn, backup)
             return True
-        if response[0] == "y":
-            return True
-        if response[0] == "n":
-            return False
+        if response.startswith("all "):
+            rest = response[4:].strip()
+            if not rest or rest[0] not in ("y", "n", "b"):
+                out_.write(query_usage + "\n")
+                continue
+            # (3.7 checked "all b" here after the backup test: it shows
+            # the usage once, then backs up.)
+            response = all_answer = rest[0]
+        if response[0] in ("y", "n"):
+            return response[0] == "y"
         if response == "dc":
-            out_.write("\n".join(difflib.context_diff(old_lines, new_lines, dest_fn, src_fn,
-                                                      lineterm="")) + "\n")
+            out_.write("\n".join(difflib.context_diff(old_lines, new_lines, dest_fn,
+                                                      src_fn)) + "\n")
         elif response[0] == "d":
             out_.write("\n".join(unified) + "\n")
         else:
-            out_.write(query_usage)
+            out_.write(query_usage + "\n")
+
+
+def _read_answer(prompt: str, out_) -> str:
+    out_.write(prompt)
+    out_.flush()
+    try:
+        return input().strip().lower()
+    except EOFError:
+        out_.write("\n")
+        raise EOFError(f"No answer (end of input) to: {prompt.strip()}") from None
 
 
 def _backup_name(filename: str) -> str:
@@ -559,13 +577,7 @@ def _plan(directory, dest: str, vars, steps: list[_Step], depth: int, *, sub_var
         if outside:
             raise UnsafePath(f"Template entry {entry} is a symlink to {outside}, "
                              f"outside the template directory")
-        # As in 3.7: names are substituted first, then a _tmpl suffix (of a
-        # file or a directory) is dropped; only files are rendered.
-        dest_name = substitute_filename(name, vars) if sub_vars else name
-        is_template = False
-        if sub_vars and dest_name.endswith("_tmpl"):
-            dest_name = dest_name[:-len("_tmpl")]
-            is_template = True
+        dest_name, is_template = destination_name(name, vars, sub_vars)
         dest_full = os.path.join(dest, *_check_relative_name(dest_name, name))
         if entry.is_dir():
             if isinstance(entry, os.PathLike) and os.path.islink(entry):
@@ -625,35 +637,45 @@ def _check_inside(path: str, root_real: str, parents: dict | None = None) -> Non
 class _Subversion:
     """``svn add`` for what is created inside a Subversion working copy of ``dest``.
 
-    ``svn info`` is asked only when a ``.svn`` directory is found at or
-    above ``dest``: elsewhere nothing can be a working copy.
+    With ``-v`` each path created outside a working copy says so, as 3.7
+    said. ``svn info`` is asked only when a ``.svn`` directory is found at
+    or above ``dest``: elsewhere nothing can be a working copy.
     """
 
-    def __init__(self, enabled: bool, verbosity: int, out_, dest: str = "."):
-        self.enabled = (enabled and shutil.which("svn") is not None
-                        and _has_svn_above(os.path.abspath(dest)))
+    def __init__(self, requested: bool, verbosity: int, out_, dest: str = "."):
+        self.requested = requested
+        self.possible = (requested and shutil.which("svn") is not None
+                         and _has_svn_above(os.path.abspath(dest)))
         self.verbosity = verbosity
         self.out_ = out_
         self._working_copies: dict = {}
 
-    def add(self, path: str, pad: str) -> None:
-        if not self.enabled:
+    def add(self, path: str, pad: str, kind: str = "file", simulate: bool = False) -> None:
+        """``svn add path`` if its directory is in a working copy (``kind``: file or directory)."""
+        if not self.requested:
             return
-        import subprocess
-        parent = os.path.dirname(os.path.abspath(path))
-        if parent not in self._working_copies:
-            info = subprocess.run(["svn", "info", parent], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-            self._working_copies[parent] = info.returncode == 0
-        if not self._working_copies[parent]:
+        if not self._in_working_copy(os.path.dirname(os.path.abspath(path))):
             if self.verbosity > 1:
-                self.out_.write(f"{pad}Not part of a svn working copy; cannot add {path}\n")
+                self.out_.write(f"{pad}Not part of a svn working copy; cannot add {kind}\n")
             return
         if self.verbosity > 1:
             self.out_.write(f"{pad}Running: svn add {path}\n")
+        if simulate:
+            return
+        import subprocess
         proc = subprocess.run(["svn", "add", path], stdout=subprocess.PIPE, text=True)
         if self.verbosity > 1 and proc.stdout:
             self.out_.write(f"Script output:\n{proc.stdout}\n")
+
+    def _in_working_copy(self, parent: str) -> bool:
+        if not self.possible:
+            return False
+        if parent not in self._working_copies:
+            import subprocess
+            info = subprocess.run(["svn", "info", parent], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            self._working_copies[parent] = info.returncode == 0
+        return self._working_copies[parent]
 
 
 def _has_svn_above(path: str) -> bool:
@@ -672,14 +694,14 @@ def svn_makedirs(dir: str, svn_add: bool, verbosity: int, pad: str) -> None:
     if not os.path.exists(parent):
         svn_makedirs(parent, svn_add, verbosity, pad)
     os.mkdir(dir)
-    _Subversion(svn_add, verbosity, sys.stdout, dir).add(dir, pad)
+    _Subversion(svn_add, verbosity, sys.stdout, dir).add(dir, pad, "directory")
 
 
 def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
              simulate: bool = False, indent: int = 0, use_cheetah: bool = False,
              sub_vars: bool = True, interactive: bool = False, svn_add: bool = True,
              overwrite: bool = True, template_renderer: Callable | None = None,
-             out_=None) -> None:
+             out_=None, *, new_output: bool = False) -> None:
     """Copy the template directory ``source`` into ``dest``, rendering with ``vars``.
 
     The parameters, their order and their meaning are Paste Script 3.7's.
@@ -688,9 +710,13 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
 
     An existing file with the same content is left alone. One that
     differs is asked about when ``interactive`` (see
-    :func:`query_interactive` and :data:`all_answer`), else kept unless
-    ``overwrite``; as in 3.7, ``overwrite`` governs the files directly in
-    ``source`` only, and files in its subdirectories are replaced.
+    :func:`query_interactive` and :data:`all_answer`), else kept (with a
+    warning) unless ``overwrite``, at every depth. (3.7 did not pass
+    ``overwrite`` down: files in subdirectories were replaced whatever it
+    said.) ``new_output`` says that ``dest`` was made in this run (by
+    ``paster create``), so a differing file comes from a template applied
+    earlier in the run: then 3.7's choice holds, the earlier file is kept
+    silently at the top and replaced below it.
     ``svn_add`` adds what is created inside a Subversion working copy.
     ``simulate`` reports what would happen and writes nothing. Everything
     is rendered and checked before the first write; raises
@@ -713,26 +739,34 @@ def copy_dir(source, dest: str, vars: Mapping[str, Any], verbosity: int = 1,
           template_renderer=template_renderer, verbosity=verbosity, pad=pad, out_=out_,
           root_real=root_real)
     dest_real = os.path.realpath(dest)
+    _check_targets(steps, dest_real)
+    svn = _Subversion(svn_add, verbosity, out_, dest)
+    if not os.path.isdir(dest):
+        if verbosity >= 1:
+            out_.write(f"{pad}Creating {dest}/\n")
+        if not simulate:
+            _make_dir(dest, svn, pad)
+    elif verbosity >= 2:
+        out_.write(f"{pad}Directory {dest} exists\n")
+    for step in steps:
+        _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
+               interactive=interactive,
+               overwrite=overwrite or (new_output and step.depth > 0),
+               warn_kept=not new_output, out_=out_, svn=svn)
+
+
+def _check_targets(steps: list, dest_real: str) -> None:
+    """Before the first write: every target stays inside ``dest_real``, and no
+    two entries of the template make the same file."""
     targets: dict = {}
     parents: dict = {}
     for step in steps:
-        # Every target is checked before the first write.
         _check_inside(step.dest, dest_real, parents)
         earlier = targets.get(step.dest)
         if earlier is not None and "file" in (earlier.kind, step.kind):
             raise CopyError(f"Both {earlier.source} and {step.source} would create "
                             f"{step.dest}")
         targets[step.dest] = step
-    svn = _Subversion(svn_add and not simulate, verbosity, out_, dest)
-    if not os.path.isdir(dest):
-        if verbosity >= 1:
-            out_.write(f"{pad}Creating {dest}/\n")
-        if not simulate:
-            _make_dir(dest, svn, pad)
-    for step in steps:
-        _apply(step, dest_real, verbosity=verbosity, simulate=simulate, pad=pad,
-               interactive=interactive, overwrite=overwrite if step.depth == 0 else True,
-               out_=out_, svn=svn)
 
 
 def _make_dir(path: str, svn: _Subversion, pad: str) -> None:
@@ -743,24 +777,27 @@ def _make_dir(path: str, svn: _Subversion, pad: str) -> None:
         os.mkdir(path)
     except OSError as err:
         raise CopyError(f"Cannot create directory {path}: {err.strerror}") from err
-    svn.add(path, pad)
+    svn.add(path, pad, "directory")
 
 
 def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: str,
-           interactive: bool, overwrite: bool, out_, svn: _Subversion) -> None:
+           interactive: bool, overwrite: bool, warn_kept: bool, out_,
+           svn: _Subversion) -> None:
     here = pad + "  " * step.depth
     dest = step.dest
     if step.kind == "dir":
         if verbosity >= 1:
             out_.write(f"{here}Recursing into {os.path.basename(step.source)}\n")
         if os.path.isdir(dest):
+            if verbosity >= 2:
+                out_.write(f"{here}  Directory {dest} exists\n")
             return
         if os.path.exists(dest):
             raise CopyError(f"Cannot create directory {dest}: a file is in the way")
         if verbosity >= 1:
             out_.write(f"{here}  Creating {dest}/\n")
         if not simulate:
-            _make_dir(dest, svn, here)
+            _make_dir(dest, svn, here + "  ")
         return
     if os.path.isdir(dest):
         raise CopyError(f"Cannot write file {dest}: a directory is in the way")
@@ -775,22 +812,25 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
         if interactive:
             # Asked even when simulating, as in 3.7 (a backup is then not made).
             if not query_interactive(step.source, dest, step.content, old, simulate, out_):
-                out_.write(f"{here}Keeping {dest}\n")
                 return
         elif not overwrite:
-            out_.write(f"{here}Warning: {dest} exists with different content; "
-                       f"kept (use --overwrite to replace it)\n")
+            if warn_kept:
+                out_.write(f"{here}Warning: {dest} exists with different content; "
+                           f"kept (use --overwrite to replace it)\n")
             return
-    if simulate:
-        if exists:
-            out_.write(f"{here}Would overwrite {dest} (content differs)\n")
-        elif verbosity >= 1:
-            out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
-        return
     if verbosity >= 1:
-        verb = "Overwriting" if exists else "Copying"
-        target = dest if exists else f"{os.path.basename(step.source)} to {dest}"
-        out_.write(f"{here}{verb} {target}\n")
+        # 3.7's words, also when replacing or simulating.
+        out_.write(f"{here}Copying {os.path.basename(step.source)} to {dest}\n")
+    if not simulate:
+        _write(step, dest_real)
+    if not exists:
+        svn.add(dest, here, "file", simulate)
+    elif svn.requested and verbosity > 1:
+        out_.write(f"{here}File already exists (not doing svn add)\n")
+
+
+def _write(step: _Step, dest_real: str) -> None:
+    dest = step.dest
     parent = os.path.dirname(dest)
     try:
         if parent and not os.path.isdir(parent):
@@ -800,5 +840,3 @@ def _apply(step: _Step, dest_real: str, *, verbosity: int, simulate: bool, pad: 
             f.write(step.content)
     except OSError as err:
         raise CopyError(f"Cannot write {dest}: {err.strerror}") from err
-    if not exists:
-        svn.add(dest, here)

@@ -10,7 +10,10 @@ import sys
 from paste.script import pluginlib
 from paste.script.command import BadCommand, Command
 
-__all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points"]
+__all__ = ["CreateDistroCommand", "SubversionProject", "find_template_entry_points",
+           "load_template", "load_error", "print_templates", "print_variables",
+           "show_file_origins",
+           "run_egg_info"]
 
 TEMPLATE_GROUP = "paste.paster_create_template"
 
@@ -18,22 +21,6 @@ TEMPLATE_GROUP = "paste.paster_create_template"
 def find_template_entry_points(dist_name: str | None = None) -> list:
     """The ``paste.paster_create_template`` entry points, of one distribution or all."""
     return pluginlib.entry_points(TEMPLATE_GROUP, dist_name or None)
-
-
-def _dist_name_of(entry_point) -> str:
-    """The distribution's own spelling of its name (``PasteScript``, not ``pastescript``)."""
-    dist = getattr(entry_point, "dist", None)
-    if dist is None and getattr(entry_point, "dist_name", None):
-        try:
-            dist = pluginlib.find_distribution(entry_point.dist_name)
-        except pluginlib.PluginNotFound:
-            return entry_point.dist_name
-    if dist is not None:
-        try:
-            return dist.metadata["Name"] or dist.name
-        except Exception:
-            pass
-    return "?"
 
 
 class CreateDistroCommand(Command):
@@ -75,13 +62,16 @@ class CreateDistroCommand(Command):
 
     _bad_chars_re = re.compile("[^a-zA-Z0-9_]")
 
+    #: True while templates write into a project directory this run created
+    #: (see :meth:`paste.script.templates.Template.write_files`).
+    project_is_new = False
+
     def command(self):
         from paste.script import copydir  # only create needs it: keep paster help light
         if self.options.list_templates:
             return self.list_templates()
-        template_names = self.options.templates or ["basic_package"]
         templates: list = []
-        for name in template_names:
+        for name in self.options.templates or ["basic_package"]:
             self.extend_templates(templates, name)
         if self.options.list_variables:
             return self.list_variables(templates)
@@ -102,29 +92,15 @@ class CreateDistroCommand(Command):
             return self.inspect_files(output_dir, templates, vars)
 
         copydir.reset_answers()
-        if not os.path.exists(output_dir):
-            # A new project: a file that a later template writes again
-            # replaces the earlier one without a question (as in 3.7).
+        self.project_is_new = not os.path.exists(output_dir)
+        if self.project_is_new:
+            # A file that a later template writes again replaces the
+            # earlier one without a question (as in 3.7).
             copydir.all_answer = "y"
         if self.options.svn_repository:
             self.setup_svn_repository(output_dir, dist_name)
-
         vars = self.gather_vars(templates, vars)
-        # The sorted union of every template's egg_plugins, for the templates.
-        egg_plugins = sorted({plugin for _, template in templates
-                              for plugin in template.egg_plugins})
-        vars["egg_plugins"] = egg_plugins
-        if self.verbose > 1:
-            self._show_vars("Creating with variables", vars)
-        for _, template in templates:
-            self.create_template(template, output_dir, vars)
-
-        if os.path.exists(os.path.join(output_dir, "setup.py")) or (
-                self.simulate and self._any_template_has_setup(templates)):
-            self.run_egg_info(output_dir, dist_name, egg_plugins,
-                              package_dir=vars.get("package_dir"))
-        elif self.verbose > 1:
-            print("No setup.py (cannot run egg_info)")
+        self._apply_templates(templates, output_dir, vars, dist_name)
         if self.options.svn_repository and not self.simulate:
             self.add_svn_repository(vars, output_dir)
         if self.options.config and not self.simulate:
@@ -133,6 +109,21 @@ class CreateDistroCommand(Command):
             saved.pop("package", None)
             self.write_vars(self.options.config, saved)
         return 0
+
+    def _apply_templates(self, templates: list, output_dir: str, vars: dict,
+                         dist_name: str) -> None:
+        """Write every template's files, then run ``setup.py egg_info`` if there is one."""
+        # The sorted union of every template's egg_plugins, for the templates.
+        egg_plugins = sorted({plugin for _, template in templates
+                              for plugin in template.egg_plugins})
+        vars["egg_plugins"] = egg_plugins
+        for _, template in templates:
+            self.create_template(template, output_dir, vars)
+        if os.path.exists(os.path.join(output_dir, "setup.py")):
+            self.run_egg_info(output_dir, dist_name, egg_plugins,
+                              package_dir=vars.get("package_dir"))
+        elif self.verbose > 1:
+            print("No setup.py (cannot run egg_info)")
 
     # -- names and variables --------------------------------------------
 
@@ -144,15 +135,12 @@ class CreateDistroCommand(Command):
         elif self.interactive:
             dist_name = self.challenge("Enter project name")
         else:
-            raise BadCommand("You must give a project name (paster create PROJECT)")
-        self._check_project_name(dist_name)
-        return dist_name
-
-    def _check_project_name(self, dist_name: str) -> None:
+            raise BadCommand("You must provide a PACKAGE_NAME")
         if not dist_name.strip():
             raise BadCommand("The project name is empty")
         if "\0" in dist_name:
             raise BadCommand(f"Bad project name {dist_name!r}: it contains a NUL byte")
+        return dist_name
 
     def initial_vars(self, dist_name: str) -> dict:
         """``project`` as typed, ``package`` (a valid module name) and ``egg``."""
@@ -190,10 +178,7 @@ class CreateDistroCommand(Command):
 
     def display_vars(self, vars: dict) -> None:
         """Print ``Variables:`` and each variable's value, sorted and aligned."""
-        self._show_vars("Variables", vars)
-
-    def _show_vars(self, title: str, vars: dict) -> None:
-        print(f"{title}:")
+        print("Variables:")
         width = max(len(name) for name in vars)
         for name, value in sorted(vars.items()):
             print(f"  {name}:{' ' * (width - len(name))}  {value}")
@@ -211,79 +196,32 @@ class CreateDistroCommand(Command):
         return find_template_entry_points()
 
     def extend_templates(self, templates: list, tmpl_name: str, _chain=()) -> None:
-        """Append ``tmpl_name`` to ``templates`` after its required templates, each once."""
-        full_name, template = self.load_template(tmpl_name)
-        if full_name in _chain:
+        """Append ``tmpl_name`` to ``templates`` after its required templates, each once.
+
+        ``templates`` holds ``(Dist#name, template)`` pairs; the name is
+        3.7's (see :func:`load_template`). A template named twice, however
+        its distribution is spelled, is applied once.
+        """
+        full_name, template = load_template(tmpl_name)
+        key = _template_key(full_name)
+        if key in (_template_key(name) for name in _chain):
             raise BadCommand(f"Template {full_name} requires itself "
                              f"(through {' -> '.join(_chain)})", exit_code=1)
-        if any(full_name == item for item, _ in templates):
+        if any(key == _template_key(item) for item, _ in templates):
             return
         for required in template.required_templates:
             self.extend_templates(templates, required, _chain + (full_name,))
-        if not any(full_name == item for item, _ in templates):
+        if not any(key == _template_key(item) for item, _ in templates):
             templates.append((full_name, template))
 
-    def load_template(self, tmpl_name: str):
-        """``(Dist#name, template instance)`` for a name or ``Dist#name`` spec."""
-        dist_name, _, name = tmpl_name.rpartition("#")
-        try:
-            entry_points = find_template_entry_points(dist_name or None)
-        except pluginlib.PluginNotFound:
-            raise BadCommand(f"Template {tmpl_name!r} not found: distribution "
-                             f"{dist_name!r} is not installed") from None
-        matches = [ep for ep in entry_points if ep.name == name]
-        if not matches:
-            known = sorted({ep.name for ep in find_template_entry_points()})
-            raise BadCommand(f"Template {tmpl_name!r} not found; available templates: "
-                             f"{', '.join(known) or '(none)'} (see --list-templates)")
-        entry_point = matches[0]
-        try:
-            template_class = entry_point.load()
-            template = template_class(entry_point.name)
-        except Exception as err:
-            raise BadCommand(f"Template {tmpl_name!r} could not be loaded from "
-                             f"{entry_point.value}: {type(err).__name__}: {err}",
-                             exit_code=1) from err
-        # Always the distribution's own spelling, so that "pastescript#x" and
-        # "PasteScript#x" are recognised as one template.
-        return f"{_dist_name_of(entry_point)}#{name}", template
-
-    @staticmethod
-    def _any_template_has_setup(templates: list) -> bool:
-        from paste.script import copydir
-        for _, template in templates:
-            directory = copydir.open_template_dir(template.template_dir())
-            if any(directory.joinpath(name).is_file() for name in ("setup.py", "setup.py_tmpl")):
-                return True
-        return False
-
     def list_templates(self) -> int:
-        rows = []
-        for entry_point in find_template_entry_points():
-            try:
-                summary = entry_point.load().summary or ""
-            except Exception as err:
-                summary = f"(failed to load: {type(err).__name__}: {err})"
-            rows.append((entry_point.name, summary))
-        rows.sort()
-        print("Available templates:")
-        if not rows:
-            print("  No templates installed")
-            return 0
-        width = max(len(name) for name, _ in rows) + 1
-        for name, summary in rows:
-            print(f"  {(name + ':').ljust(width)}  {summary}")
+        """``--list-templates``: see :func:`print_templates`."""
+        print_templates(find_template_entry_points())
         return 0
 
     def list_variables(self, templates: list) -> int:
-        for full_name, template in reversed(templates):
-            found = template.read_vars(self)
-            if not found:
-                if self.verbose > 1:
-                    print(f"Template {full_name} has no variables")
-                continue
-            print(f"Variables for template {full_name}:")
-            template.print_vars(indent=2)
+        """``--list-variables``: see :func:`print_variables`."""
+        print_variables(templates, self)
         return 0
 
     # -- after the templates --------------------------------------------
@@ -293,7 +231,9 @@ class CreateDistroCommand(Command):
         """Run ``setup.py egg_info`` in the project; then list ``egg_plugins`` (see
         :func:`run_egg_info`)."""
         if self.simulate:
-            print(f"Would run {sys.executable} setup.py egg_info in {output_dir}")
+            # 3.7's words; the program is not started (3.7 started it).
+            if self.verbose:
+                print(f"Running {sys.executable} setup.py egg_info")
             return
         run_egg_info(output_dir, dist_name, egg_plugins, package_dir, self.verbose)
 
@@ -305,7 +245,8 @@ class CreateDistroCommand(Command):
 
     def setup_svn_repository(self, output_dir: str, dist_name: str) -> None:
         """Make ``REPOS/PROJECT`` with trunk, tags and branches; check its trunk out."""
-        self._subversion().create(self.options.svn_repository, dist_name, output_dir)
+        SubversionProject(self.verbose, self.simulate).create(
+            self.options.svn_repository, dist_name, output_dir)
 
     def add_svn_repository(self, vars: dict, output_dir: str) -> None:
         """Add the ``*.egg-info`` directory (not its generated files) to Subversion.
@@ -315,22 +256,105 @@ class CreateDistroCommand(Command):
         the rest of the egg-info is set in ``svn:ignore``.
         """
         egg_info = pluginlib.egg_info_dir(output_dir, vars["project"])
-        self._subversion().add_egg_info(egg_info, self.ignore_egg_info_files)
-
-    def _subversion(self) -> "SubversionProject":
-        return SubversionProject(self.verbose, self.simulate)
+        SubversionProject(self.verbose, self.simulate).add_egg_info(
+            egg_info, self.ignore_egg_info_files)
 
     # -- inspecting an existing output ----------------------------------
 
     def inspect_files(self, output_dir: str, templates: list, vars: dict) -> int:
-        """Show which template each file under ``output_dir`` came from."""
-        sources: dict = {}
-        for full_name, template in templates:
-            _collect_sources(template.template_dir(), output_dir, vars, full_name, sources)
-        if not os.path.isdir(output_dir):
-            raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
-        _show_sources(output_dir, sources)
+        """Show which template (and which of its files) each file under ``output_dir`` came from."""
+        show_file_origins(output_dir, templates, vars, self.verbose)
         return 0
+
+
+# -- finding and listing templates ---------------------------------------------
+
+def _template_key(full_name: str) -> tuple:
+    dist_name, _, name = full_name.rpartition("#")
+    return re.sub(r"[-_.]+", "-", dist_name).lower(), name
+
+
+def load_template(tmpl_name: str) -> tuple:
+    """``(Dist#name, template instance)`` for a template name or ``Dist#name`` spec.
+
+    The distribution part is 3.7's: as typed in a ``Dist#name`` spec, else
+    the name ``pkg_resources`` gave the distribution (``dist.project_name``,
+    from its metadata directory's name). A template that fails to import
+    is a one-line error (with the fix when it needs Paste).
+    """
+    dist_name, _, name = tmpl_name.rpartition("#")
+    try:
+        entry_points = find_template_entry_points(dist_name or None)
+    except pluginlib.PluginNotFound:
+        raise BadCommand(f"Template {tmpl_name!r} not found: distribution "
+                         f"{dist_name!r} is not installed") from None
+    matches = [ep for ep in entry_points if ep.name == name]
+    if not matches:
+        known = sorted({ep.name for ep in find_template_entry_points()})
+        raise BadCommand(f"Template {tmpl_name!r} not found; available templates: "
+                         f"{', '.join(known) or '(none)'} (see --list-templates)")
+    entry_point = matches[0]
+    try:
+        template = entry_point.load()(entry_point.name)
+    except Exception as err:
+        raise BadCommand(f"Template {tmpl_name!r} could not be loaded from "
+                         f"{entry_point.value}: {load_error(err)}", exit_code=1) from err
+    return f"{dist_name or entry_point.dist.project_name}#{name}", template
+
+
+def load_error(err: BaseException) -> str:
+    """``Type: message`` of a template's import error, with the fix when Paste is missing.
+
+    Templates written for 3.x import Paste's ``paste.util.template``;
+    PasteScript 3.x depended on Paste, this release does not.
+    """
+    text = f"{type(err).__name__}: {err}"
+    if isinstance(err, ModuleNotFoundError) and (err.name or "").startswith("paste.util"):
+        text += " (the template needs Paste: install PasteScript[paste])"
+    return text
+
+
+def print_templates(entry_points: list) -> None:
+    """Print ``Available templates:`` and each template's name and summary, as 3.7 did.
+
+    A template that fails to load gets a ``Warning: could not load entry
+    point NAME (Error: message)`` line before the list instead.
+    """
+    loaded = []
+    for entry_point in entry_points:
+        try:
+            loaded.append(entry_point.load()(entry_point.name))
+        except Exception as err:
+            print(f"Warning: could not load entry point {entry_point.name} "
+                  f"({load_error(err)})")
+    print("Available templates:")
+    if not loaded:
+        print("  No templates installed")
+        return
+    width = max(len(template.name) for template in loaded)
+    for template in sorted(loaded, key=lambda t: t.name):
+        print(f"  {template.name}:{' ' * (width - len(template.name))}  {template.summary}")
+
+
+def print_variables(templates: list, command) -> None:
+    """Each template's variables, in 3.7's order and format (plugins parse it).
+
+    Templates come in the order they are applied (required ones first),
+    each under ``NAME (from Dist#NAME)`` and a dashed line; with ``-vv`` a
+    template without variables says so.
+    """
+    for full_name, template in templates:
+        found = template.read_vars(command)
+        if not found and command.verbose <= 1:
+            continue
+        title = f"{template.name} (from {full_name})"
+        print(title)
+        print("-" * len(title))
+        if not found:
+            print("  No variables found")
+            print()
+            continue
+        template.print_vars(indent=2)
 
 
 class SubversionProject:
@@ -392,24 +416,30 @@ def run_egg_info(output_dir: str, dist_name: str, egg_plugins: list,
     """Run ``setup.py egg_info`` in ``output_dir``; then list ``egg_plugins``.
 
     As in 3.7, egg_info's exit status is not checked (its output shows
-    with ``-vv``), ``package_dir`` names the subdirectory that holds the
+    with ``-vvv``), ``package_dir`` names the subdirectory that holds the
     ``*.egg-info`` when it is not the project directory, and
     ``paster_plugins.txt`` is written here only when egg_info did not
     write it (setup()'s ``paster_plugins`` keyword is the proper way).
     """
     import subprocess
     plugins_mtime = _plugins_mtime(output_dir, dist_name)
+    proc = subprocess.Popen([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if verbose:
         print(f"Running {sys.executable} setup.py egg_info")
-    proc = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=output_dir,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if verbose > 1 and proc.stdout:
-        print("\n".join("  " + line for line in proc.stdout.splitlines()))
+    stdout, stderr = proc.communicate()
+    if verbose > 2:
+        # What Command.run_command shows of a program's output (3.7 ran it so).
+        for title, text in (("Command error output:", stderr), ("Command output:", stdout)):
+            if text:
+                print(title)
+                print(text.rstrip("\n"))
     egg_base = os.path.join(output_dir, package_dir) if package_dir else output_dir
     try:
         egg_info = pluginlib.egg_info_dir(egg_base, dist_name)
     except OSError as err:
-        detail = f"\n{proc.stdout.rstrip()}" if proc.returncode and proc.stdout else ""
+        output = (stdout + stderr).rstrip()
+        detail = f"\n{output}" if proc.returncode and output else ""
         raise BadCommand(f"{err}; 'python setup.py egg_info' exited with "
                          f"{proc.returncode}{detail}", exit_code=1) from None
     plugins_path = os.path.join(egg_info, "paster_plugins.txt")
@@ -435,9 +465,33 @@ def _plugins_mtime(output_dir: str, dist_name: str):
     return os.path.getmtime(path) if os.path.exists(path) else None
 
 
-def _collect_sources(source, dest: str, vars: dict, full_name: str, sources: dict,
+def show_file_origins(output_dir: str, templates: list, vars: dict, verbose: int = 1) -> None:
+    """``--inspect-files``, as 3.7 printed it.
+
+    Each file of ``output_dir`` that a template makes (``NAME from:`` and
+    the templates), directory by directory (``Recursing into DIR/``); with
+    ``-vv`` also the files no template made and the ignored ones; then the
+    files the templates would make that are missing.
+    """
+    sources: dict = {}
+    for _full_name, template in templates:
+        _collect_sources(template.template_dir(), vars, template.name, sources)
+    if not os.path.isdir(output_dir):
+        raise BadCommand(f"{output_dir} does not exist (nothing to inspect)")
+    _show_sources(output_dir, sources, verbose)
+    if sources:
+        print()
+        print("These files were supposed to be generated by templates")
+        print("but were not found:")
+        for partial, names in sorted(sources.items()):
+            print(f"  {partial} from:")
+            for name in names:
+                print(f"    {name}")
+
+
+def _collect_sources(source, vars: dict, template_name: str, sources: dict,
                      relative: str = "") -> None:
-    """Map each file a template would create under ``dest`` to its template file."""
+    """Map each file (relative to the project) a template makes to the template's name."""
     from paste.script import copydir
     directory = copydir.open_template_dir(source) if not relative else source
     if not directory.is_dir():
@@ -446,38 +500,42 @@ def _collect_sources(source, dest: str, vars: dict, full_name: str, sources: dic
     for entry in sorted(directory.iterdir(), key=lambda e: e.name):
         if copydir.should_skip_file(entry.name):
             continue
-        name = copydir.substitute_filename(entry.name, names)
-        if name.endswith("_tmpl"):
-            name = name[:-len("_tmpl")]
-        shown = f"{relative}{entry.name}"
-        target = os.path.normpath(os.path.join(dest, name))
+        name, _rendered = copydir.destination_name(entry.name, names)
+        partial = os.path.join(relative, name)
         if entry.is_dir():
-            _collect_sources(entry, target, vars, full_name, sources, shown + "/")
+            _collect_sources(entry, vars, template_name, sources, partial)
         else:
-            sources.setdefault(target, []).append((full_name, shown))
+            sources.setdefault(partial, []).append(template_name)
 
 
-def _show_sources(output_dir: str, sources: dict) -> None:
-    """Print each file under ``output_dir`` with its origin, then the missing ones."""
-    from paste.script import copydir
-    existing = []
-    for dirpath, dirnames, filenames in os.walk(output_dir):
-        dirnames[:] = sorted(d for d in dirnames if not copydir.should_skip_file(d)
-                             and not d.endswith(".egg-info"))
-        for name in sorted(filenames):
-            if not copydir.should_skip_file(name):
-                existing.append(os.path.normpath(os.path.join(dirpath, name)))
-    width = max([len(path) for path in existing] + [0])
-    for path in existing:
-        origin = sources.get(path)
-        if origin:
-            shown = ", ".join(f"{name} ({src})" for name, src in origin)
-            print(f"{path.ljust(width)}  from {shown}")
-        else:
-            print(f"{path.ljust(width)}  (not from any template)")
-    missing = sorted(path for path in sources if not os.path.exists(path))
-    if missing:
-        print("Files the templates would create that are missing:")
-        for path in missing:
-            origin = ", ".join(name for name, _ in sources[path])
-            print(f"  {path}  ({origin})")
+#: What --inspect-files passes over in the project (3.7's lists).
+_IGNORED_NAMES = [".*", "*.pyc", "*.bak*"]
+_IGNORED_DIRS = ["CVS", "_darcs", ".svn"]
+
+
+def _show_sources(output_dir: str, sources: dict, verbose: int, relative: str = "",
+                  depth: int = 0) -> None:
+    """Print the files of one directory with their templates (taking them out of
+    ``sources``), then recurse into its subdirectories."""
+    import fnmatch
+    pad = "  " * depth
+    directory = os.path.join(output_dir, relative)
+    names = sorted(os.listdir(directory))
+    for name in names:
+        if any(fnmatch.fnmatch(name, pattern) for pattern in _IGNORED_NAMES):
+            if verbose > 1:
+                print(f"{pad}Ignoring {name}")
+            continue
+        partial = os.path.join(relative, name)
+        if partial not in sources:
+            if verbose > 1:
+                print(f"{pad}{name} (not from template)")
+            continue
+        print(f"{pad}{name} from:")
+        for template_name in sources.pop(partial):
+            print(f"{pad}  {template_name}")
+    for name in names:
+        if name in _IGNORED_DIRS or not os.path.isdir(os.path.join(directory, name)):
+            continue
+        print(f"{pad}Recursing into {name}/")
+        _show_sources(output_dir, sources, verbose, os.path.join(relative, name), depth + 1)

@@ -1,12 +1,12 @@
 # (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
-"""Pid files, detaching from the terminal, stopping and supervising a server.
+"""Pid files, detaching from the terminal, signalling and stopping a server.
 
 The pid file is the single source of truth about a running server, and its
 *lock* is what makes it trustworthy: the server opens the file, takes an
 exclusive ``flock`` on it and keeps the descriptor open for as long as it
-lives (the lock survives ``fork``, so a daemonized or supervised server
-holds it too). Hence:
+lives (the lock survives ``fork``, so a daemonized server holds it too).
+Hence:
 
 * two ``start`` commands can never both run: the second one cannot lock;
 * a pid file nobody holds a lock on is stale, whatever its number says: the
@@ -15,21 +15,28 @@ holds it too). Hence:
 * ``stop`` knows the server has exited when the lock is released, which is
   immune to pid reuse and also covers the server's forked children.
 
+Signals reach the server through a pidfd opened *before* the file is
+checked (:class:`ServerProcess`), so a number recycled in between is never
+signalled. Files are never opened through a symbolic link
+(:func:`open_no_follow`): ``paster serve`` often runs as root, in
+directories that its unprivileged user may write to.
+
 Nothing here imports the command layer; errors are :class:`PidFileError`
 subclasses that the command turns into one-line messages.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import sys
 import time
-from collections.abc import Callable
 
 __all__ = [
-    "PidFile", "PidFileError", "AlreadyRunning", "PidStatus",
-    "daemonize", "redirect_output", "Startup", "stop_daemon", "supervise",
-    "install_exit_handlers",
+    "PidFile", "PidFileError", "AlreadyRunning", "PidStatus", "ServerProcess",
+    "open_no_follow", "process_alive", "daemonize", "redirect_output", "Startup",
+    "stop_daemon", "install_exit_handlers",
 ]
 
 
@@ -49,6 +56,57 @@ except ImportError:  # not POSIX: serving in the foreground still works
                                "need a POSIX system")
 
     fcntl = _NoLocks()
+
+
+def open_no_follow(path: str, flags: int, mode: int = 0o644,
+                   regular: bool = False) -> tuple[int, bool]:
+    """Open ``path`` without following a symbolic link: ``(fd, created)``.
+
+    With ``os.O_CREAT`` in ``flags``, a missing file is created exclusively,
+    and ``created`` is true only for a file this call made (the only kind a
+    caller may hand to another user). A symbolic link, a regular file with
+    a second hard link, and with ``regular`` anything but a regular file
+    raise :class:`OSError` whose ``strerror`` says so: through any of them,
+    a process running as root would write to a file someone else chose.
+    The last component only is checked; the directories are the caller's
+    choice.
+    """
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    create = bool(flags & os.O_CREAT)
+    flags &= ~(os.O_CREAT | os.O_EXCL)
+    for _attempt in range(20):
+        if create:
+            try:
+                return _checked(os.open(path, flags | os.O_CREAT | os.O_EXCL, mode),
+                                path, regular), True
+            except FileExistsError:
+                pass        # it exists (maybe as a link): open what is there
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            if create:
+                continue    # removed in between: create it after all
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and os.path.islink(path):
+                raise OSError(errno.ELOOP, "it is a symbolic link, which is never followed",
+                              path) from None
+            raise
+        return _checked(fd, path, regular), False
+    raise OSError(errno.EAGAIN, "it keeps being replaced", path)
+
+
+def _checked(fd: int, path: str, regular: bool) -> int:
+    info = os.fstat(fd)
+    problem = None
+    if regular and not stat.S_ISREG(info.st_mode):
+        problem = (errno.EINVAL, "it is not a regular file")
+    elif stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        problem = (errno.EMLINK, "it has other hard links, through which it is never written")
+    if problem is not None:
+        os.close(fd)
+        raise OSError(*problem, path)
+    return fd
 
 
 class AlreadyRunning(PidFileError):
@@ -116,32 +174,42 @@ class PidFile:
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
         self._fd: int | None = None
-        self._owner: int | None = None
+        self._created = False
 
     def __repr__(self) -> str:
         return f"<PidFile {self.path} {'held' if self._fd is not None else 'free'}>"
+
+    def _open(self, flags: int, doing: str) -> tuple[int, bool]:
+        """Open the file itself, never a link; FileNotFoundError passes through."""
+        try:
+            return open_no_follow(self.path, flags | os.O_NONBLOCK, regular=True)
+        except FileNotFoundError:
+            if flags & os.O_CREAT:
+                raise PidFileError(f"Cannot {doing} pid file {self.path}: "
+                                   "No such file or directory") from None
+            raise
+        except OSError as exc:
+            raise PidFileError(f"Cannot {doing} pid file {self.path}: {exc.strerror}") from None
 
     # -- reading (any process) --------------------------------------------
 
     def read(self) -> int | None:
         """The recorded pid, None when the file is missing or empty."""
         try:
-            with open(self.path, encoding="ascii", errors="replace") as f:
-                text = f.read(4096)
+            fd, _ = self._open(os.O_RDONLY, "read")
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise PidFileError(f"Cannot read pid file {self.path}: {exc.strerror}") from None
-        return _parse_pid(text, self.path)
+        try:
+            return _parse_pid(os.read(fd, 4096).decode("ascii", "replace"), self.path)
+        finally:
+            os.close(fd)
 
     def is_locked(self) -> bool:
         """True when some live process holds the lock on the file."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd, _ = self._open(os.O_RDONLY, "open")
         except FileNotFoundError:
             return False
-        except OSError as exc:
-            raise PidFileError(f"Cannot open pid file {self.path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -151,8 +219,11 @@ class PidFile:
         return False
 
     def status(self) -> PidStatus:
-        """Running (locked), dead (file left behind), not running (no file), unknown."""
-        if not os.path.exists(self.path):
+        """Running (locked), dead (file left behind), not running (no file), unknown.
+
+        A symbolic link in place of the file is a :class:`PidFileError`.
+        """
+        if not os.path.lexists(self.path):
             return PidStatus(PidStatus.NOT_RUNNING, None, self.path)
         locked = self.is_locked()
         pid = None
@@ -181,32 +252,46 @@ class PidFile:
 
         Returns the stale pid that was replaced, if any. Raises
         :class:`AlreadyRunning` when a live process holds the file, and
-        :class:`PidFileError` when it cannot be created.
+        :class:`PidFileError` when it cannot be created or is a symbolic link.
         """
         for _attempt in range(20):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError as exc:
-                raise PidFileError(
-                    f"Cannot create pid file {self.path}: {exc.strerror}") from None
+            fd, created = self._open(os.O_RDWR | os.O_CREAT, "create")
             if not self._lock(fd):
                 os.close(fd)
                 raise AlreadyRunning(self.path, self._read_quietly())
             # The previous owner may have unlinked the file between our open
             # and our lock: then we locked an orphan; start again.
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
+            if self._same_file(fd):
                 break
             os.close(fd)
         else:
             raise PidFileError(f"Cannot take pid file {self.path}: it keeps changing")
         stale = self._read_fd(fd)
-        self._fd = fd
+        self._fd, self._created = fd, created
         self.write(pid)
         return stale
+
+    @classmethod
+    def inherit(cls, path: str, fd: int) -> "PidFile":
+        """The pid file whose locked descriptor ``fd`` this process inherited
+        (a monitor re-executed by SIGUSR2); :meth:`write` makes it ours, and
+        the old monitor, whose pid the file then no longer names, leaves it
+        in place when it exits (:meth:`release`)."""
+        pid_file = cls(path)
+        pid_file._fd = fd
+        return pid_file
+
+    def fileno(self) -> int | None:
+        """The locked descriptor (None when the file is not held)."""
+        return self._fd
+
+    def _same_file(self, fd: int) -> bool:
+        try:
+            there = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        here = os.fstat(fd)
+        return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
     def _lock(self, fd: int) -> bool:
         # A concurrent ``status`` holds a shared lock for a few microseconds:
@@ -235,32 +320,27 @@ class PidFile:
         """Record ``pid`` (default: the calling process, which becomes the owner)."""
         if self._fd is None:
             raise PidFileError(f"Pid file {self.path} is not held")
-        pid = pid or os.getpid()
-        data = f"{pid}\n".encode("ascii")
+        data = f"{pid or os.getpid()}\n".encode("ascii")
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
-        self._owner = pid
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def chown(self, uid: int, gid: int) -> None:
-        """Hand the file to the user the server will run as."""
-        if self._fd is not None:
+        """Hand the file to the user the server will run as, if :meth:`acquire`
+        created it (a file found in place keeps its owner)."""
+        if self._fd is not None and self._created:
             os.fchown(self._fd, uid, gid)
 
     def release(self) -> None:
-        """Remove the file and drop the lock (only in the process that owns it)."""
-        if self._fd is None or self._owner != os.getpid():
+        """Drop the lock, and remove the file if it still names this process.
+
+        What the file says decides: a forked child, or a monitor whose
+        re-executed successor has written its own pid, leaves it in place.
+        """
+        if self._fd is None:
             return
         fd, self._fd = self._fd, None
         try:
-            same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-        except OSError:
-            same = False
-        try:
-            if same:
+            if self._read_fd(fd) == os.getpid() and self._same_file(fd):
                 try:
                     os.unlink(self.path)
                 except PermissionError:
@@ -270,70 +350,16 @@ class PidFile:
         finally:
             os.close(fd)
 
-    def forget(self) -> None:
-        """Close the descriptor without removing the file (in a forked child)."""
-        if self._fd is not None and self._owner != os.getpid():
-            os.close(self._fd)
-            self._fd = None
-
 
 # ---------------------------------------------------------------------------
-# Stopping
+# Signalling
 
-def _wait_unlocked(pid_file: PidFile, pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    delay = 0.002
-    while True:
-        if not pid_file.is_locked():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+def process_alive(pid: int) -> bool:
+    """Whether a process numbered ``pid`` exists and has not exited (a zombie has).
 
-
-def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 5.0,
-                log: Callable[[str], None] = print) -> int:
-    """Stop the server holding ``pid_file``: 0 when stopped, and also 0 when none
-    was running (LSB: stopping a stopped service succeeds), after saying so.
-
-    SIGTERM first; after ``timeout`` seconds SIGKILL to the server's process
-    group (which takes its forked children too). A stale pid file is removed,
-    and the process whose number it names is never signalled.
+    The number alone may be a recycled one: to act on a server, go through
+    :class:`ServerProcess`.
     """
-    status = pid_file.status()
-    if status.code == PidStatus.UNKNOWN:
-        raise PidFileError(status.describe())
-    if not status.running:
-        log(status.describe())
-        if status.code == PidStatus.DEAD or os.path.exists(pid_file.path):
-            _remove_stale(pid_file)
-        return 0
-    pid = status.pid
-    if pid is None:
-        raise PidFileError(f"Pid file {pid_file.path} is locked but empty")
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        raise PidFileError(f"Not allowed to signal PID {pid} (run as its user or root)") from None
-    if not _wait_unlocked(pid_file, pid, timeout):
-        log(f"PID {pid} did not stop after {timeout:g}s; killing it")
-        _kill_group(pid)
-        if not _wait_unlocked(pid_file, pid, kill_timeout):
-            raise PidFileError(f"PID {pid} could not be stopped")
-    # The lock goes with the pid file, just before the interpreter exits:
-    # wait for the exit itself, so that "stopped" means gone.
-    if not _wait_gone(pid, timeout):
-        _kill_group(pid)
-        _wait_gone(pid, kill_timeout)
-    _remove_stale(pid_file)
-    log(f"Server in PID {pid} stopped")
-    return 0
-
-
-def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -347,49 +373,236 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _pidfd_open(pid: int) -> int | None:
+    """A pidfd for ``pid``; None where the system has none. ProcessLookupError if gone."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None or not hasattr(signal, "pidfd_send_signal"):
+        return None
+    try:
+        return opener(pid)
+    except ProcessLookupError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL):
+            return None     # an old kernel, or a sandbox that forbids it
+        raise
+
+
+def _names(pid_file: PidFile, pid: int) -> bool:
+    """Whether ``pid_file`` is locked and names ``pid``."""
+    status = pid_file.status()
+    return status.running and status.pid == pid
+
+
+def _holds(pid: int, path: str) -> bool | None:
+    """Whether process ``pid`` has the file ``path`` open (None: cannot tell here)."""
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        target = os.lstat(path)
+        names = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return None         # the file is gone, or the process (see alive())
+    except OSError:
+        return None         # another user's process
+    wanted = (target.st_dev, target.st_ino)
+    for name in names:
+        try:
+            info = os.stat(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == wanted:
+            return True
+    return False
+
+
+class ServerProcess:
+    """The server that a locked pid file names, which signals reach safely.
+
+    Where the kernel has pidfds (Linux 5.3 and later), :meth:`find` opens
+    one *before* checking the pid file: from then on the descriptor means
+    that very process, so a signal sent through it reaches the server or,
+    if the server has exited meanwhile, no one, even if its number has been
+    given to another program. Elsewhere it falls back to ``os.kill``, with
+    the small window between the check and the signal that pidfds close.
+    """
+
+    def __init__(self, pid: int, pidfd: int | None = None):
+        self.pid = pid
+        self._pidfd = pidfd
+
+    @classmethod
+    def find(cls, pid_file: PidFile, pid: int) -> "ServerProcess | None":
+        """The server ``pid`` if it holds ``pid_file`` now; None when it has gone.
+
+        Raises :class:`PidFileError` when the file is locked and names
+        ``pid``, but another process holds it: the server died while, for
+        instance, an orphaned child of its kept the lock, and its number
+        may now be anyone's.
+        """
+        try:
+            server = cls(pid, _pidfd_open(pid))
+        except ProcessLookupError:
+            return None
+        try:
+            named = _names(pid_file, pid)
+            holds = _holds(pid, pid_file.path) if named else None
+            if holds is False:
+                named = _names(pid_file, pid)   # or did the server let it go meanwhile?
+            # Checked last: alive now, so alive during the checks above.
+            gone = not named or not server.alive()
+        except BaseException:
+            server.close()
+            raise
+        if gone:
+            server.close()
+            return None
+        if holds is False:
+            server.close()
+            raise PidFileError(f"Pid file {pid_file.path} names PID {pid}, but that process "
+                               "does not hold it: not signalling a process that may not be "
+                               "the server")
+        return server
+
+    def __enter__(self) -> "ServerProcess":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def signal(self, signum: int) -> bool:
+        """Send ``signum``; False when the server has exited. PermissionError passes."""
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            else:
+                os.kill(self.pid, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def alive(self) -> bool:
+        """Whether the server has not exited yet."""
+        return not self.wait_gone(0)
+
+    def wait_gone(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the server to exit; True once it has."""
+        if self._pidfd is not None:
+            import select
+            return bool(select.select([self._pidfd], [], [], max(0.0, timeout))[0])
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while process_alive(self.pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.05)
+        return True
+
+    def kill_group(self) -> None:
+        """SIGKILL the server's process group (its forked children too)."""
+        try:
+            pgid = os.getpgid(self.pid)
+        except ProcessLookupError:
+            return
+        if not self.alive():
+            return      # the number, and so the group found, may be another's now
+        if pgid != os.getpgrp() and pgid > 1:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            self.signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+# ---------------------------------------------------------------------------
+# Stopping
+
+def _wait_unlocked(pid_file: PidFile, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    delay = 0.001
-    while _alive(pid):
+    delay = 0.002
+    while True:
+        if not pid_file.is_locked():
+            return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
-    return True
 
 
-def _kill_group(pid: int) -> None:
+def stop_daemon(pid_file: PidFile, timeout: float = 10.0, kill_timeout: float = 5.0,
+                log=print) -> int:
+    """Stop the server holding ``pid_file``: 0 when stopped, and also 0 when none
+    was running (LSB: stopping a stopped service succeeds), after saying so.
+
+    SIGTERM first; after ``timeout`` seconds SIGKILL to the server's process
+    group (which takes its forked children too). A stale pid file is removed,
+    and the process whose number it names is never signalled.
+    """
+    for _attempt in range(5):
+        status = pid_file.status()
+        if status.code == PidStatus.UNKNOWN:
+            raise PidFileError(status.describe())
+        if not status.running:
+            log(status.describe())
+            if os.path.lexists(pid_file.path):
+                _remove_stale(pid_file)
+            return 0
+        if status.pid is None:
+            raise PidFileError(f"Pid file {pid_file.path} is locked but empty")
+        server = ServerProcess.find(pid_file, status.pid)
+        if server is not None:
+            with server:
+                return _stop(server, pid_file, timeout, kill_timeout, log)
+        time.sleep(0.05)    # it is exiting, or the file is changing hands
+    raise PidFileError(f"Pid file {pid_file.path} is locked, but PID {status.pid} that it "
+                       "names has exited (a process it started may still hold the file)")
+
+
+def _stop(server: ServerProcess, pid_file: PidFile, timeout: float, kill_timeout: float,
+          log) -> int:
+    pid = server.pid
     try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if pgid != os.getpgrp() and pgid > 1:
-            os.killpg(pgid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        server.signal(signal.SIGTERM)
+    except PermissionError:
+        raise PidFileError(f"Not allowed to signal PID {pid} (run as its user or root)") from None
+    if not _wait_unlocked(pid_file, timeout):
+        log(f"PID {pid} did not stop after {timeout:g}s; killing it")
+        server.kill_group()
+        if not _wait_unlocked(pid_file, kill_timeout):
+            raise PidFileError(f"PID {pid} could not be stopped")
+    # The lock goes with the pid file, just before the interpreter exits:
+    # wait for the exit itself, so that "stopped" means gone.
+    if not server.wait_gone(timeout):
+        server.kill_group()
+        server.wait_gone(kill_timeout)
+    _remove_stale(pid_file)
+    log(f"Server in PID {pid} stopped")
+    return 0
 
 
 def _remove_stale(pid_file: PidFile) -> None:
     """Remove a pid file nobody holds, taking its lock so as not to race a new owner."""
     try:
-        fd = os.open(pid_file.path, os.O_RDWR | os.O_CLOEXEC)
+        fd, _ = pid_file._open(os.O_RDWR, "remove")
     except FileNotFoundError:
         return
-    except OSError as exc:
-        raise PidFileError(f"Cannot remove pid file {pid_file.path}: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # a new server took it meanwhile: it is not stale any more
-        try:
-            if os.fstat(fd).st_ino == os.stat(pid_file.path).st_ino:
+        if pid_file._same_file(fd):
+            try:
                 os.unlink(pid_file.path)
-        except FileNotFoundError:
-            pass
+            except FileNotFoundError:
+                pass
     finally:
         os.close(fd)
 
@@ -416,10 +629,10 @@ def redirect_output(fd: int) -> None:
 class Startup:
     """The daemon's way to tell the waiting terminal process how start-up went.
 
-    Messages are lines on a pipe: ``L<pid>`` (loaded, about to serve),
+    Messages are lines on a pipe: ``P<pid>`` (detached: the daemon's pid),
     ``R<pid>`` (serving) or ``E<exit code> <message>``. Writing to a closed
-    pipe is ignored: a supervised child reporting after the terminal has
-    gone is harmless.
+    pipe is ignored: a server reporting after the terminal has gone is
+    harmless.
     """
 
     def __init__(self, fd: int | None = None):
@@ -432,9 +645,6 @@ class Startup:
             os.write(self._fd, (line.replace("\n", " ") + "\n").encode("utf-8", "replace"))
         except OSError:
             pass
-
-    def loaded(self) -> None:
-        self._send(f"L{os.getpid()}")
 
     def ready(self) -> None:
         """Serving: the waiting terminal can return at once."""
@@ -475,34 +685,57 @@ def _read_lines(fd: int, timeout: float | None):
                 yield line.decode("utf-8", "replace")
 
 
-def _wait_for_daemon(fd: int, log_file: str | None, grace: float) -> int:
-    """In the terminal process: wait for the daemon's report; return the exit code."""
+#: How long a daemon that did not start in time may take to stop on SIGTERM
+#: before its process group is killed.
+STOP_GRACE = 10.0
+
+
+def _wait_for_daemon(fd: int, log_file: str | None, start_timeout: float | None) -> int:
+    """In the terminal process: wait for the daemon's report; return the exit code.
+
+    A daemon that has not reported within ``start_timeout`` seconds is
+    stopped: ``start`` failed, so, as LSB and systemd's start timeout have
+    it, nothing of it is left running.
+    """
     where = f"; see {log_file}" if log_file else ""
-    pid = None
-    for line in _read_lines(fd, None):
-        if line is None:
-            print(f"Server exited during start-up{where}", file=sys.stderr)
-            return 1
-        if line.startswith("E"):
-            return _report_failure(fd, line, where)
-        if line.startswith("R"):
-            return 0
-        if line.startswith("L"):
-            pid = line[1:]
-            break
-    if pid is None:
+    server = None
+    try:
+        for line in _read_lines(fd, start_timeout):
+            if line is None:
+                print(f"Server exited during start-up{where}", file=sys.stderr)
+                return 1
+            if line.startswith("P") and line[1:].isdigit() and server is None:
+                try:
+                    server = ServerProcess(int(line[1:]), _pidfd_open(int(line[1:])))
+                except ProcessLookupError:
+                    pass    # gone already: the end of the pipe follows
+            elif line.startswith("E"):
+                return _report_failure(fd, line, where)
+            elif line.startswith("R"):
+                return 0
+        what = f"Server in PID {server.pid}" if server is not None else "Server"
+        print(f"{what} did not start within {start_timeout:g}s (--start-timeout): "
+              f"stopping it{where}", file=sys.stderr)
+        if server is not None:
+            _stop_unstarted(fd, server)
         return 1
-    # Loaded: give the server a moment to bind its socket; most start-up
-    # failures (port in use, bad server option) happen right then.
-    for line in _read_lines(fd, grace):
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _stop_unstarted(fd: int, server: ServerProcess) -> None:
+    """SIGTERM, then SIGKILL to its process group; the end of the pipe means gone."""
+    try:
+        server.signal(signal.SIGTERM)
+    except PermissionError:
+        return
+    for line in _read_lines(fd, STOP_GRACE):
         if line is None:
-            print(f"Server in PID {pid} exited during start-up{where}", file=sys.stderr)
-            return 1
-        if line.startswith("E"):
-            return _report_failure(fd, line, where)
-        if line.startswith("R"):
-            return 0
-    return 0
+            server.wait_gone(STOP_GRACE)
+            return
+    server.kill_group()
+    server.wait_gone(STOP_GRACE)
 
 
 def _report_failure(fd: int, line: str, where: str) -> int:
@@ -518,7 +751,7 @@ def _report_failure(fd: int, line: str, where: str) -> int:
 
 
 def daemonize(log_fd: int | None = None, log_file: str | None = None,
-              grace: float = 0.2) -> Startup:
+              timeout: float | None = 60.0) -> Startup:
     """Detach from the terminal; returns only in the daemon.
 
     Double fork with a new session in between (the daemon can never get a
@@ -526,7 +759,8 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
     ``/dev/null``, stdout and stderr to ``log_fd`` (or ``/dev/null``). The
     original process waits until the daemon reports through the returned
     :class:`Startup` and exits with 0, or with the failure's exit code after
-    printing its message.
+    printing its message. A daemon that has not reported after ``timeout``
+    seconds (None: no limit) is stopped, and the original process exits 1.
     """
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -536,7 +770,7 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
         os.close(write_end)
         os.waitpid(first, 0)
         try:
-            code = _wait_for_daemon(read_end, log_file, grace)
+            code = _wait_for_daemon(read_end, log_file, timeout)
         except KeyboardInterrupt:
             code = 130
         sys.stdout.flush()
@@ -551,11 +785,13 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
     redirect_output(log_fd if log_fd is not None else devnull)
     os.close(devnull)
     os.set_inheritable(write_end, False)
-    return Startup(write_end)
+    startup = Startup(write_end)
+    startup._send(f"P{os.getpid()}")
+    return startup
 
 
 # ---------------------------------------------------------------------------
-# Signals and supervision
+# Signals
 
 class _Terminated(SystemExit):
     """Raised in the main thread by SIGTERM so that ``finally`` blocks run."""
@@ -571,109 +807,3 @@ def install_exit_handlers() -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         return
     signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def supervise(run_child: Callable[[], int], log: Callable[[str], None] = print,
-              first_delay: float = 0.25, max_delay: float = 10.0,
-              healthy_after: float = 10.0, stop_timeout: float = 10.0,
-              after_fork: Callable[[], None] | None = None) -> int:
-    """Run ``run_child()`` in a forked child, again whenever it dies, until SIGTERM/SIGINT.
-
-    Restarts back off (``first_delay`` doubling up to ``max_delay``); a child
-    that lived ``healthy_after`` seconds resets the delay. On SIGTERM or
-    SIGINT the child gets SIGTERM, then SIGKILL after ``stop_timeout``; the
-    return value is 0. ``after_fork()`` runs in this process after each fork
-    (e.g. to leave a start-up report to the first child alone).
-    """
-    state = {"stopping": False, "child": None}
-
-    def on_signal(signum, frame):
-        state["stopping"] = True
-        child = state["child"]
-        if child:
-            try:
-                os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    delay = first_delay
-    try:
-        while not state["stopping"]:
-            started = time.monotonic()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    for sig, handler in old.items():
-                        signal.signal(sig, handler)
-                    install_exit_handlers()
-                    code = run_child() or 0
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-                except BaseException:
-                    import traceback
-                    traceback.print_exc()
-                finally:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    os._exit(code)
-            state["child"] = pid
-            if after_fork is not None:
-                after_fork()
-            if state["stopping"]:  # a signal arrived between fork and here
-                on_signal(signal.SIGTERM, None)
-            code = _wait_child(pid, state, stop_timeout)
-            state["child"] = None
-            if state["stopping"]:
-                break
-            lived = time.monotonic() - started
-            if lived >= healthy_after:
-                delay = first_delay
-            log(f"Server child {pid} exited ({_describe_status(code)}); "
-                f"restarting in {delay:g}s")
-            _sleep_unless(state, delay)
-            delay = min(delay * 2, max_delay)
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-    return 0
-
-
-def _wait_child(pid: int, state: dict, stop_timeout: float) -> int:
-    deadline = None
-    while True:
-        try:
-            done, status = os.waitpid(pid, 0 if deadline is None and not state["stopping"]
-                                      else os.WNOHANG)
-        except ChildProcessError:
-            return 0
-        if done:
-            return status
-        if deadline is None:
-            deadline = time.monotonic() + stop_timeout
-        elif time.monotonic() > deadline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            deadline = float("inf")
-        time.sleep(0.02)
-
-
-def _sleep_unless(state: dict, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while not state["stopping"] and time.monotonic() < end:
-        time.sleep(min(0.05, max(0.0, end - time.monotonic())))
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        try:
-            name = signal.Signals(os.WTERMSIG(status)).name
-        except ValueError:
-            name = str(os.WTERMSIG(status))
-        return f"killed by {name}"
-    return f"exit code {os.waitstatus_to_exitcode(status)}"

@@ -22,7 +22,7 @@ import os
 import re
 import sys
 
-from paste.script.pluginlib import _parse_entry_points, parse_lines
+from paste.script.pluginlib import parse_entry_points, parse_lines
 
 __all__ = ["Distribution", "safe_name", "safe_version", "to_filename"]
 
@@ -64,6 +64,38 @@ def _name_from_metadata_dir(path: str) -> str:
     return stem.split("-", 1)[0]
 
 
+def metadata_dir_of(dist) -> str | None:
+    """The ``*.dist-info``/``*.egg-info`` directory of an ``importlib.metadata`` distribution.
+
+    ``importlib.metadata`` has no public attribute for it, so it is looked
+    for in the distribution's location (``locate_file('')``, public): the
+    metadata directory there whose name and version are the distribution's.
+    None when the distribution does not live in a directory.
+    """
+    import pathlib
+    try:
+        location = os.fspath(dist.locate_file(""))
+        names = sorted(os.listdir(location))
+        wanted = (_canonical(dist.metadata["Name"] or ""), dist.version)
+    except (OSError, TypeError, NotImplementedError):
+        return None
+    for name in names:
+        stem, ext = os.path.splitext(name)
+        path = os.path.join(location, name)
+        if ext not in (".dist-info", ".egg-info") or not os.path.isdir(path):
+            continue
+        if _canonical(stem.split("-", 1)[0]) != wanted[0]:
+            continue
+        found = _md.PathDistribution(pathlib.Path(path))
+        if (_canonical(found.metadata["Name"] or ""), found.version) == wanted:
+            return path
+    return None
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 class Distribution(_md.Distribution):
     """One installed distribution, with both the ``pkg_resources`` and the
     ``importlib.metadata`` interfaces.
@@ -72,19 +104,22 @@ class Distribution(_md.Distribution):
     directory) or :meth:`wrap` (any ``importlib.metadata.Distribution``).
     """
 
-    def __init__(self, inner: _md.Distribution):
+    def __init__(self, inner: _md.Distribution, egg_info: str | None = None):
         self._inner = inner
-        path = getattr(inner, "_path", None)
-        self.egg_info = str(path) if path is not None else None
+        #: The metadata directory (``*.dist-info``/``*.egg-info``), if known.
+        self.egg_info = egg_info
 
     @classmethod
     def from_path(cls, metadata_dir: str) -> "Distribution":
         import pathlib
-        return cls(_md.PathDistribution(pathlib.Path(metadata_dir)))
+        return cls(_md.PathDistribution(pathlib.Path(metadata_dir)), str(metadata_dir))
 
     @classmethod
     def wrap(cls, dist) -> "Distribution":
-        return dist if isinstance(dist, cls) else cls(dist)
+        """``dist`` (any ``importlib.metadata.Distribution``) with this interface too."""
+        if isinstance(dist, cls):
+            return dist
+        return cls(dist, metadata_dir_of(dist))
 
     # -- what importlib.metadata needs -------------------------------------
 
@@ -159,7 +194,7 @@ class Distribution(_md.Distribution):
         else:
             text = ""
         by_group: dict = {}
-        for ep in _parse_entry_points(text, self.project_name, self.egg_info):
+        for ep in parse_entry_points(text, self.project_name, self.egg_info):
             ep.dist = self
             by_group.setdefault(ep.group, {})[ep.name] = ep
         if group is not None:

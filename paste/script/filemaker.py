@@ -14,20 +14,19 @@ The project is found through its ``*.egg-info`` directory (its
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 
 from paste.script import pluginlib
-from paste.script.command import BadCommand, NoAnswer
+from paste.script.command import BadCommand
 from paste.script.command import popdefault  # noqa: F401  (3.x defined it here too)
 from paste.script.copydir import CopyError, substitute_content
-from paste.script.util.programs import ProgramRunner
+from paste.script.util.files import FileWriter
 
 __all__ = ["FileOp"]
 
 
-class FileOp(ProgramRunner):
+class FileOp(FileWriter):
     """Render files from ``source_dir`` into the current project.
 
     ``source_dir`` is a directory path or a ``(package, resource_dir)``
@@ -101,21 +100,18 @@ class FileOp(ProgramRunner):
 
     def _copy_tree(self, source, target: str, relative: str, base_package: str,
                    package: bool) -> None:
-        from paste.script.copydir import (should_skip_file, substitute_filename,
-                                          with_name_defaults)
-        self.ensure_dir(target, package=package)
+        from paste.script.copydir import destination_name, should_skip_file, with_name_defaults
+        self.ensure_dir(target, package=package, package_root=target)
         names = with_name_defaults(self.template_vars)
         for child in sorted(source.iterdir(), key=lambda e: e.name):
             if should_skip_file(child.name):
                 continue
-            name = substitute_filename(child.name, names)
+            name, _rendered = destination_name(child.name, names)
             path = f"{relative}/{child.name}"
             if child.is_dir():
                 into = os.path.join(target, *self._relative_parts(name))
                 self._copy_tree(child, into, path, base_package, package)
                 continue
-            if name.endswith("_tmpl"):
-                name = name[:-len("_tmpl")]
             content = self.load_content(base_package, target, name, path)
             self.ensure_file(os.path.join(target, *self._relative_parts(name)), content,
                              package=package)
@@ -236,84 +232,3 @@ class FileOp(ProgramRunner):
         if ".." in parts:
             raise BadCommand(f"Bad path {path!r}: it must stay inside the package")
         return parts
-
-    # -- writing -------------------------------------------------------------
-
-    def _say(self, message: str) -> None:
-        if self.verbose:
-            print(message)
-
-    def ensure_dir(self, dir: str, svn_add: bool = True, package: bool = False,
-                   package_root: str | None = None) -> None:
-        """Create ``dir`` and missing parents; with ``package``, give each an ``__init__.py``.
-
-        ``__init__.py`` files are added from ``package_root`` (default: the
-        parent of ``dir``) down to ``dir``.
-        """
-        dir = os.path.normpath(dir)
-        root = os.path.normpath(package_root) if package_root else dir
-        chain = [dir]
-        if dir != root and dir.startswith(root.rstrip(os.sep) + os.sep):
-            current = dir
-            while current != root:
-                current = os.path.dirname(current)
-                chain.append(current)
-        if not os.path.isdir(dir):
-            self._say(f"Creating {dir}/")
-            if not self.simulate:
-                os.makedirs(dir)
-        if not package:
-            return
-        for directory in reversed(chain):
-            init = os.path.join(directory, "__init__.py")
-            if not os.path.exists(init):
-                self._say(f"Creating {init}")
-                if not self.simulate:
-                    with open(init, "w", encoding="utf-8") as f:
-                        f.write("#\n")
-
-    def ensure_file(self, filename: str, content: str, svn_add: bool = True,
-                    package: bool = False) -> None:
-        """Write ``content`` to ``filename``, asking before replacing different content."""
-        directory = os.path.dirname(filename)
-        if directory and not os.path.isdir(directory):
-            self.ensure_dir(directory, package=package)
-        if not os.path.exists(filename):
-            self._say(f"Creating {filename}")
-            if not self.simulate:
-                with open(filename, "w", encoding="utf-8") as f:
-                    f.write(content)
-            return
-        with open(filename, encoding="utf-8") as f:
-            old = f.read()
-        if old == content:
-            if self.verbose and self.verbose > 1:
-                print(f"File {filename} already has the expected content")
-            return
-        if not self.overwrite:
-            diff = "".join(difflib.unified_diff(old.splitlines(True), content.splitlines(True),
-                                                filename + " (existing)", filename + " (new)"))
-            print(f"Warning: {filename} exists with different content:")
-            print(diff, end="" if diff.endswith("\n") else "\n")
-            if not self.interactive or not self._ask(f"Overwrite {filename}?"):
-                print(f"Keeping {filename}")
-                return
-        self._say(f"Overwriting {filename}")
-        if not self.simulate:
-            with open(filename, "w", encoding="utf-8") as f:
-                f.write(content)
-
-    def _ask(self, prompt: str) -> bool:
-        while True:
-            question = f"{prompt} [y/N] "
-            try:
-                answer = input(question).strip().lower()
-            except EOFError:
-                print()
-                raise NoAnswer(question) from None
-            if not answer or answer[0] == "n":
-                return False
-            if answer[0] == "y":
-                return True
-            print("Y or N please")
-

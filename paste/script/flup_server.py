@@ -8,6 +8,20 @@ They speak FastCGI, SCGI or AJP 1.3 to a front-end web server (nginx's
 processes (``_fork``). They need the ``flup`` extra:
 ``pip install "PasteScript[flup]"``.
 
+flup builds each of its servers from a protocol class (``BaseFCGIServer``,
+``BaseSCGIServer``, ``BaseAJPServer``, which turn a connection's requests
+into WSGI calls) and a process model (``ThreadedServer``, ``PreforkServer``,
+which bind, accept and own the process's signals, with no public way to
+hand them a socket, to leave the signals alone or to stop them). The
+runners here keep flup's protocol classes and its connection classes (the
+``jobClass`` contract of flup's process models) and bring their own process
+model, :mod:`paste.script.util.pools`, built for ``paster serve``'s hooks
+(:mod:`paste.script.serving`): the listening socket comes from
+:func:`~paste.script.serving.listen`, the pool starts accepting after
+:func:`~paste.script.serving.ready`, and a stop from the engine (or
+SIGTERM/SIGINT when run on their own) lets requests in flight finish and
+the forked processes exit with them.
+
 Options (strings from the ``[server:…]`` section):
 
 ``host`` / ``port``
@@ -26,31 +40,31 @@ Options (strings from the ``[server:…]`` section):
 ``minSpare``, ``maxSpare``, ``maxThreads``
     the thread pool of the ``_thread`` servers.
 ``minSpare``, ``maxSpare``, ``maxChildren``, ``maxRequests``
-    the process pool of the ``_fork`` servers. With flup 1.0.3 on Python 3
-    the pool does not grow or shrink: it keeps exactly ``maxSpare``
-    processes (default 5), so set ``maxSpare`` to the number of requests
-    (for AJP: of front-end connections) to serve at once.
+    the processes of the ``_fork`` servers: exactly ``maxSpare`` processes
+    (default 5), as flup 1.0.3 keeps on Python 3, each serving one
+    connection at a time and replaced after ``maxRequests`` connections.
+``shutdown_timeout``
+    seconds requests in flight may take to finish when the server stops
+    (default 30).
 ``debug``
     show tracebacks in error pages (default: the global ``debug`` setting).
 """
 from __future__ import annotations
 
-import collections
 import io
 import os
-import stat
 import socket
-import sys
-import threading
+import stat
 from typing import Any, Callable
 
-from paste.script.runners_common import (
-    ListenError, check_unix_socket_free, format_address, listen_error, require,
-    runner_options)
-from paste.script.util.options import OptionError, asbool, asint, aslist, asoctal, asport
+from paste.script import serving
+from paste.script.runners_common import format_address, require, runner_options, stop_signals
+from paste.script.util import pools
+from paste.script.util.options import (OptionError, asbool, asfloat, asint, aslist, asoctal,
+                                       asport)
 
 __all__ = ["run_ajp_thread", "run_ajp_fork", "run_fcgi_thread", "run_fcgi_fork",
-           "run_scgi_thread", "run_scgi_fork"]
+           "run_scgi_thread", "run_scgi_fork", "OPTIONS"]
 
 
 def __getattr__(name: str):
@@ -60,10 +74,6 @@ def __getattr__(name: str):
         from paste.script.serve import ensure_port_cleanup
         return ensure_port_cleanup
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_COMMON = {"host": str, "port": asport, "debug": asbool, "minSpare": asint, "maxSpare": asint}
-_UNIX = {"socket": str, "umask": asoctal}
 
 
 def _log_level(value: Any) -> int:
@@ -80,16 +90,101 @@ def _log_level(value: Any) -> int:
 
 _log_level.expected = "expected a logging level such as INFO or WARNING"
 
+_COMMON = {"host": str, "port": asport, "debug": asbool, "minSpare": asint, "maxSpare": asint,
+           "shutdown_timeout": asfloat}
+_UNIX = {"socket": str, "umask": asoctal}
 _GATEWAY = {"scriptName": str, "allowedServers": aslist, "loggingLevel": _log_level}
 _POOLS = {"thread": {"maxThreads": asint},
           "fork": {"maxChildren": asint, "maxRequests": asint}}
 
-# protocol -> (display name, module stem, options, default host, default port)
+# protocol -> (display name, options, default host, default port)
 _PROTOCOLS = {
-    "fcgi": ("FastCGI", "fcgi", {**_UNIX, "multiplexed": asbool}, None, None),
-    "scgi": ("SCGI", "scgi", {**_UNIX, **_GATEWAY}, "localhost", 4000),
-    "ajp": ("AJP", "ajp", dict(_GATEWAY), "localhost", 8009),
+    "fcgi": ("FastCGI", {**_UNIX, "multiplexed": asbool}, None, None),
+    "scgi": ("SCGI", {**_UNIX, **_GATEWAY}, "localhost", 4000),
+    "ajp": ("AJP", dict(_GATEWAY), "localhost", 8009),
 }
+
+
+def _table(protocol: str, pool: str) -> dict:
+    return {**_COMMON, **_PROTOCOLS[protocol][1], **_POOLS[pool]}
+
+
+#: Every option a runner of this module takes (each runner function's
+#: ``options`` attribute lists exactly the ones that runner takes).
+OPTIONS = {name: converter for protocol in _PROTOCOLS for pool in _POOLS
+           for name, converter in _table(protocol, pool).items()}
+
+#: Default of ``shutdown_timeout``: paster serve's default graceful timeout.
+SHUTDOWN_TIMEOUT = 30.0
+
+
+# -- options ------------------------------------------------------------------
+
+class _Settings:
+    """A runner's options, converted and checked, under the names flup uses."""
+
+    def __init__(self, protocol: str, pool: str, local_conf: dict, global_conf: dict):
+        self.protocol = protocol
+        self.pool = pool
+        self.runner = f"flup_{protocol}_{pool}"
+        self.label, extra, self._default_host, self._default_port = _PROTOCOLS[protocol]
+        self.where = f"the [server] section ({self.runner})"
+        options = runner_options(local_conf, _table(protocol, pool), self.runner)
+        self.address, self.mode = self._address(options)
+        self.shutdown_timeout = options.pop("shutdown_timeout", SHUTDOWN_TIMEOUT)
+        self.pool_options = {name: options.pop(name) for name in
+                             ("minSpare", "maxSpare", "maxThreads", "maxChildren", "maxRequests")
+                             if name in options}
+        debug = options.pop("debug", None)
+        self.gateway_options: dict[str, Any] = {
+            "debug": asbool(global_conf.get("debug", False)) if debug is None else debug}
+        if "allowedServers" in extra:
+            self.allowed = options.pop("allowedServers", ["127.0.0.1"])
+            self.gateway_options["allowedServers"] = self.allowed
+        else:
+            self.allowed = None
+        if "scriptName" in options:
+            self.gateway_options["scriptName"] = options.pop("scriptName")
+        elif protocol == "ajp":
+            self.gateway_options["scriptName"] = ""
+        self.multiplexed = options.pop("multiplexed", False)
+        if protocol == "fcgi":
+            self.gateway_options["multiplexed"] = self.multiplexed
+        self.gateway_options.update(options)     # loggingLevel
+        self._check_pool()
+
+    def _address(self, options: dict):
+        """``(address, mode)``: a Unix path, ``(host, port)``, or None (socket on stdin)."""
+        host, port = options.pop("host", None), options.pop("port", None)
+        path, umask = options.pop("socket", None), options.pop("umask", None)
+        if path:
+            if host is not None or port is not None:
+                raise OptionError("socket", path, "give either socket or host/port, not both",
+                                  self.where)
+            return path, (0o777 & ~umask if umask is not None else None)
+        if host is None and port is None and self._default_host is None:
+            return None, None
+        if port is None:
+            if self._default_port is None:
+                raise OptionError("host", host, "a port is needed with host", self.where)
+            port = self._default_port
+        return (host if host is not None else (self._default_host or "localhost"), port), None
+
+    def _check_pool(self) -> None:
+        pool = self.pool_options
+        low, high = pool.get("minSpare", 1), pool.get("maxSpare", 5)
+        if low < (1 if self.pool == "fork" else 0) or high < low:
+            raise OptionError("minSpare/maxSpare", f"{low}/{high}",
+                              "expected 1 <= minSpare <= maxSpare" if self.pool == "fork"
+                              else "expected 0 <= minSpare <= maxSpare", self.where)
+        if pool.get("maxThreads", 1) < 1:
+            raise OptionError("maxThreads", pool["maxThreads"], "expected at least 1", self.where)
+
+    @property
+    def shown_address(self) -> str:
+        if isinstance(self.address, tuple):
+            return format_address(*self.address)
+        return str(self.address)
 
 
 def _stdin_is_socket() -> bool:
@@ -101,85 +196,7 @@ def _stdin_is_socket() -> bool:
         return False
 
 
-class _Stop(Exception):
-    """Raised from the forking servers' signal handler to leave their select()."""
-
-
-def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
-           local_conf: dict) -> None:
-    label, stem, extra, default_host, default_port = _PROTOCOLS[protocol]
-    runner = f"flup_{protocol}_{pool}"
-    table = {**_COMMON, **extra, **_POOLS[pool]}
-    options = runner_options(local_conf, table, runner)
-    # flup has its own process model (and often a Unix socket or one the web
-    # server passed): paster serve runs it with one worker only.
-    from paste.script.serving import single_process
-    single_process(runner)
-    module_name = f"flup.server.{stem}" if pool == "thread" else f"flup.server.{stem}_fork"
-    module = require(module_name, runner, "flup", "flup")
-
-    host = options.pop("host", None)
-    port = options.pop("port", None)
-    path = options.pop("socket", None)
-    umask = options.pop("umask", None)
-    where = f"the [server] section ({runner})"
-    if path:
-        if host is not None or port is not None:
-            raise OptionError("socket", path, "give either socket or host/port, not both", where)
-        check_unix_socket_free(path)
-        bind, address = path, path
-    elif host is not None or port is not None or default_host is not None:
-        host = host if host is not None else (default_host or "localhost")
-        if port is None:
-            if default_port is None:
-                raise OptionError("host", host, "a port is needed with host", where)
-            port = default_port
-        bind, address = (host, port), format_address(host, port)
-    else:
-        # FastCGI without an address: the web server spawned us with the
-        # listening socket as file descriptor 0, or runs us as plain CGI.
-        # flup's own CGI fallback reads and writes text streams on Python 3,
-        # so a CGI request goes to the cgi runner instead.
-        if not _stdin_is_socket():
-            from paste.script.cgi_server import run_with_cgi
-            run_with_cgi(wsgi_app)
-            return
-        bind, address = None, "the socket inherited from the web server"
-
-    debug = options.pop("debug", None)
-    if debug is None:
-        debug = asbool(global_conf.get("debug", False))
-    kwargs: dict[str, Any] = {"debug": debug}
-    if "allowedServers" in extra:
-        kwargs["allowedServers"] = options.pop("allowedServers", ["127.0.0.1"])
-    if "scriptName" in options:
-        kwargs["scriptName"] = options.pop("scriptName")
-    elif protocol == "ajp":
-        kwargs["scriptName"] = ""
-    if "loggingLevel" in options:
-        kwargs["loggingLevel"] = options.pop("loggingLevel")
-    if "multiplexed" in options:
-        kwargs["multiplexed"] = options.pop("multiplexed")
-    if "umask" in extra and umask is not None:
-        kwargs["umask"] = umask
-    kwargs.update(options)  # the pool options, under flup's own names
-
-    server_class = _make_server_class(module.WSGIServer, address, pool == "fork",
-                                      protocol=protocol)
-    try:
-        server = server_class(wsgi_app, bindAddress=bind, **kwargs)
-    except ValueError as exc:  # flup checks its pool sizes
-        raise OptionError("minSpare/maxSpare", "", str(exc), where) from None
-    if bind is not None:
-        # Not when spawned by the web server: in its CGI fallback flup
-        # answers on standard output, where this line would corrupt the reply.
-        kind = "threads" if pool == "thread" else "processes"
-        print(f"serving {label} on {address} ({kind})", flush=True)
-    try:
-        server.run()
-    except _Stop:
-        server._stop_forked()
-
+# -- flup's protocol classes, and what the runner fixes in them ------------------
 
 class _BoundedInput:
     """``wsgi.input`` that ends after ``CONTENT_LENGTH`` bytes.
@@ -227,83 +244,6 @@ class _BoundedInput:
         return iter(self.readline, b"")
 
 
-class _ThreadPool:
-    """A replacement for flup's thread pool that never strands a connection.
-
-    flup's pool counts a thread as idle until it has *taken* a job, so a burst
-    of connections can be queued behind fewer idle threads than jobs. With
-    persistent connections (Apache keeps its AJP connections open) such a job
-    waits forever. Here a thread is reserved the moment a job is handed out.
-    """
-
-    def __init__(self, minSpare: int = 1, maxSpare: int = 5, maxThreads: int = sys.maxsize):
-        if minSpare < 0 or maxSpare < minSpare or maxThreads < 1:
-            raise ValueError("expected 0 <= minSpare <= maxSpare and maxThreads >= 1")
-        self._min_spare = minSpare
-        self._max_spare = maxSpare
-        self._max_threads = max(maxThreads, minSpare)
-        self._lock = threading.Condition()
-        self._jobs: collections.deque = collections.deque()
-        self._threads: list = []
-        self._idle = 0          # threads waiting for a job and not promised one
-        self._stopping = False
-        with self._lock:
-            for _ in range(maxSpare):
-                self._spawn()
-
-    def _spawn(self) -> None:
-        thread = threading.Thread(target=self._work, name="flup-worker", daemon=True)
-        self._threads.append(thread)
-        self._idle += 1
-        thread.start()
-
-    def addJob(self, job, allowQueuing: bool = True) -> bool:
-        with self._lock:
-            if self._stopping:
-                return False
-            if not self._idle and len(self._threads) < self._max_threads:
-                self._spawn()
-            if not self._idle and not allowQueuing:
-                return False
-            if self._idle:
-                self._idle -= 1
-            self._jobs.append(job)
-            # Keep a few threads ready for the next connections.
-            while self._idle < self._min_spare and len(self._threads) < self._max_threads:
-                self._spawn()
-            self._lock.notify()
-            return True
-
-    def _work(self) -> None:
-        me = threading.current_thread()
-        while True:
-            with self._lock:
-                while not self._jobs and not self._stopping:
-                    self._lock.wait()
-                if not self._jobs:
-                    self._threads.remove(me)
-                    return
-                job = self._jobs.popleft()
-            try:
-                job.run()
-            except Exception:
-                pass  # flup's jobs log their own errors
-            with self._lock:
-                if self._idle >= self._max_spare and not self._jobs:
-                    self._threads.remove(me)
-                    return
-                self._idle += 1
-
-    def shutdown(self) -> None:
-        """Let running jobs finish, then stop every thread."""
-        with self._lock:
-            self._stopping = True
-            self._lock.notify_all()
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join()
-
-
 def _error_page(debug: bool) -> bytes:
     """The 500 page: the traceback (escaped) with ``debug``, a plain notice without."""
     import html
@@ -316,15 +256,23 @@ def _error_page(debug: bool) -> bytes:
             f"<body><h1>Internal Server Error</h1>{detail}</body></html>\n").encode("utf-8")
 
 
-def _make_server_class(base: type, address: str, forking: bool, protocol: str) -> type:
-    class Server(base):
-        if not forking:
-            def __init__(self, *args, **kwargs):
-                pool = {name: kwargs.pop(name) for name in ("minSpare", "maxSpare", "maxThreads")
-                        if name in kwargs}
-                super().__init__(*args, **kwargs)
-                self._threadPool.shutdown()  # flup's own pool, replaced below
-                self._threadPool = _ThreadPool(**pool)
+def _gateway_class(protocol: str, base: type) -> type:
+    """flup's protocol class ``base``, with the runner's fixes and connection tracking."""
+
+    class Gateway(base):
+        #: The connections being served, set by the runner.
+        open_connections: pools.Connections
+
+        def handler(self, request):
+            # flup calls handler() once per request, in the thread serving
+            # its connection: the connection is busy meanwhile.
+            with self.open_connections.request():
+                if protocol == "scgi":
+                    length = request.environ.get("CONTENT_LENGTH", "")
+                    size = int(length) if length.isdigit() else 0
+                    stream = request.stdin if size else io.BytesIO()
+                    request.stdin = _BoundedInput(stream, size)
+                return super().handler(request)
 
         # flup's own error pages need ``cgitb`` (gone in Python 3.13) for
         # ``debug``, and its AJP page goes out with status 200.
@@ -339,46 +287,119 @@ def _make_server_class(base: type, address: str, forking: bool, protocol: str) -
                                      b"Content-Type: text/html; charset=utf-8\r\n\r\n"
                                      + _error_page(self.debug))
 
-        if protocol == "scgi":
-            def handler(self, request):
-                length = request.environ.get("CONTENT_LENGTH", "")
-                size = int(length) if length.isdigit() else 0
-                stream = request.stdin if size else io.BytesIO()
-                request.stdin = _BoundedInput(stream, size)
-                return super().handler(request)
+    Gateway.__name__ = Gateway.__qualname__ = base.__name__
+    return Gateway
 
-        def _setupSocket(self):
-            try:
-                sock = super()._setupSocket()
-            except ListenError:
-                raise
-            except OSError as exc:
-                raise listen_error(exc, address) from None
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                # Accepted connections inherit it (Linux): without it, bodies
-                # sent in many small protocol packets stall on delayed ACKs.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
 
-        if forking:
-            # flup's parent waits in select() with no timeout; Python retries
-            # it after a signal handler, so a flag alone would never be seen.
-            def _intHandler(self, signum, frame):
-                self._keepGoing = False
-                raise _Stop()
+def _make_gateway(settings: _Settings, wsgi_app: Callable) -> tuple[Any, type]:
+    """The flup protocol object serving ``wsgi_app``, and its connection class."""
+    module = require(f"flup.server.{settings.protocol}_base", settings.runner, "flup", "flup")
+    base = {"fcgi": "BaseFCGIServer", "scgi": "BaseSCGIServer", "ajp": "BaseAJPServer"}
+    threads = settings.pool == "thread"
+    # bindAddress: flup binds nothing here, but its FastCGI server copies the
+    # application's stderr to ours only when it has an address of its own.
+    gateway = _gateway_class(settings.protocol, getattr(module, base[settings.protocol]))(
+        wsgi_app, multithreaded=threads, multiprocess=not threads,
+        bindAddress=settings.address, **settings.gateway_options)
+    gateway.open_connections = pools.Connections()
+    connection = module.Connection
+    if settings.protocol == "fcgi" and settings.multiplexed:
+        connection = module.MultiplexedConnection
+    return gateway, connection
 
-            def _hupHandler(self, signum, frame):
-                self._keepGoing = False
-                self._hupReceived = True
-                raise _Stop()
 
-            def _stop_forked(self):
-                self._restoreSignalHandlers()
-                self._cleanupChildren()
+def _client_check(settings: _Settings, gateway) -> Callable[[Any], bool]:
+    """Which front ends may connect, as flup decides it for each protocol."""
+    if settings.protocol == "fcgi":
+        listed = os.environ.get("FCGI_WEB_SERVER_ADDRS")
+        allowed = None if listed is None else [a.strip() for a in listed.split(",")]
+    else:
+        allowed = settings.allowed
 
-    Server.__name__ = base.__name__
-    Server.__qualname__ = f"{base.__module__}.{base.__name__}"
-    return Server
+    def check(address) -> bool:
+        if allowed is None:
+            return True
+        if isinstance(address, tuple) and len(address) >= 2:
+            if address[0] in allowed:
+                return True
+        elif settings.protocol == "scgi":
+            return True          # a Unix socket: the file's permissions decide
+        if settings.protocol != "fcgi":
+            gateway.logger.warning("Server connection from %s disallowed",
+                                   address[0] if isinstance(address, tuple) else address)
+        return False
+    return check
+
+
+# -- the runners ---------------------------------------------------------------------
+
+def _listen(settings: _Settings) -> socket.socket | None:
+    """The listening socket, or None when a web server runs us as a CGI program."""
+    if settings.address is not None:
+        sock = serving.listen(settings.address, backlog=socket.SOMAXCONN, mode=settings.mode)
+        sock.setblocking(False)     # never wait in accept(): another process may take it
+        return sock
+    # FastCGI without an address: the web server spawned us with the
+    # listening socket as file descriptor 0 (FCGI_LISTENSOCK_FILENO), or
+    # runs us as plain CGI.
+    if not _stdin_is_socket():
+        return None
+    sock = socket.socket(fileno=os.dup(0))
+    sock.setblocking(False)
+    return sock
+
+
+def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
+           local_conf: dict) -> None:
+    settings = _Settings(protocol, pool, local_conf, global_conf)
+    # flup has its own process model (and often a Unix socket or one the web
+    # server passed): paster serve runs it with one worker only.
+    serving.single_process(settings.runner)
+    gateway, connection_class = _make_gateway(settings, wsgi_app)
+    stop = pools.Stop()
+    try:
+        # From before it listens: a signal never finds the server without a handler.
+        with stop_signals(stop.signal):
+            _serve_on(settings, gateway, connection_class, stop, wsgi_app)
+    finally:
+        stop.close()
+
+
+def _serve_on(settings: _Settings, gateway, connection_class: type, stop: pools.Stop,
+              wsgi_app: Callable) -> None:
+    sock = _listen(settings)
+    if sock is None:
+        # flup's own CGI fallback reads and writes text streams on Python 3:
+        # a CGI request goes to the cgi runner instead.
+        from paste.script.cgi_server import run_with_cgi
+        run_with_cgi(wsgi_app)
+        return
+    connections = gateway.open_connections
+
+    def serve(conn: socket.socket, address) -> None:
+        connections.serve(connection_class(conn, address, gateway, None), conn)
+
+    allowed = _client_check(settings, gateway)
+    if settings.address is not None:
+        # Not when spawned by the web server: stdout may be its.
+        kind = "threads" if settings.pool == "thread" else "processes"
+        print(f"serving {settings.label} on {settings.shown_address} ({kind})", flush=True)
+    logger = getattr(gateway, "logger", None)
+    if logger is not None:
+        logger.info("WSGIServer starting up")
+    try:
+        if settings.pool == "thread":
+            pools.serve_threads(sock, serve, allowed, connections, stop, settings.pool_options,
+                                settings.shutdown_timeout)
+        else:
+            pools.ProcessPool(sock, serve, allowed, connections, stop,
+                              size=settings.pool_options.get("maxSpare", 5),
+                              max_requests=settings.pool_options.get("maxRequests", 0),
+                              shutdown_timeout=settings.shutdown_timeout).run()
+    finally:
+        sock.close()
+    if logger is not None:
+        logger.info("WSGIServer shutting down")
 
 
 def run_ajp_thread(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
@@ -409,3 +430,10 @@ def run_scgi_thread(wsgi_app: Callable, global_conf: dict, **local_conf: Any) ->
 def run_scgi_fork(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
     """SCGI with pre-forked processes; default localhost:4000 (or a Unix ``socket``)."""
     _serve("scgi", "fork", wsgi_app, global_conf, local_conf)
+
+
+for _runner in (run_ajp_thread, run_ajp_fork, run_fcgi_thread, run_fcgi_fork, run_scgi_thread,
+                run_scgi_fork):
+    _protocol, _pool = _runner.__name__.split("_")[1:]
+    _runner.options = _table(_protocol, _pool)
+del _runner, _protocol, _pool

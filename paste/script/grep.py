@@ -199,7 +199,8 @@ class GrepCommand(Command):
     Search the Python files of the current project (the directory holding
     its *.egg-info, found from the current directory upwards) for uses of
     SYMBOL: variables, attributes, arguments, imports, definitions and
-    equal strings. Exit status 0 when something was found, 1 otherwise.
+    equal strings. The exit status is 0 whether or not something was found,
+    as in Paste Script 3.x; when nothing was, a line on stderr says so.
     """
 
     #: File and directory names never searched (hidden directories and those

@@ -19,7 +19,7 @@ __all__ = [
     "add_plugin", "remove_plugin", "resolve_plugins", "find_distribution",
     "load_commands_from_plugins", "load_global_commands", "entry_points",
     "project_plugins", "EntryPoint", "get_distro", "parse_lines", "plugin_commands",
-    "distributions",
+    "distributions", "parse_requirement", "check_version", "parse_entry_points",
 ]
 
 
@@ -120,39 +120,56 @@ def _read_plugin_lines(egg_info: str) -> list[str]:
 
 
 def _write_plugin_lines(egg_info: str, lines: list[str]) -> None:
-    path = os.path.join(egg_info, "paster_plugins.txt")
-    if not lines:
-        if os.path.exists(path):
-            os.unlink(path)
-        return
-    with open(path, "w", encoding="utf-8") as f:
+    os.makedirs(egg_info, exist_ok=True)
+    with open(os.path.join(egg_info, "paster_plugins.txt"), "w", encoding="utf-8") as f:
         f.write("".join(line + "\n" for line in lines))
 
 
 def add_plugin(egg_info_dir: str, plugin_name: str) -> None:
-    """Add ``plugin_name`` to ``paster_plugins.txt`` (created if missing)."""
+    """Add ``plugin_name`` to ``paster_plugins.txt`` in ``egg_info_dir``.
+
+    The file, and the directory, are created if missing; a name already
+    listed (spelled the same) is not added again.
+    """
     lines = _read_plugin_lines(egg_info_dir)
-    if _normalize(plugin_name) in {_normalize(line) for line in lines}:
+    if plugin_name in lines:
         return
     _write_plugin_lines(egg_info_dir, lines + [plugin_name])
 
 
 def remove_plugin(egg_info_dir: str, plugin_name: str) -> None:
-    """Remove ``plugin_name`` from ``paster_plugins.txt``, keeping other lines."""
+    """Remove ``plugin_name`` (compared case-insensitively) from ``paster_plugins.txt``.
+
+    Other lines are kept. Raises ``ValueError`` when the file does not exist
+    or does not list the plugin. As in 3.7, it prints the lines it writes.
+    """
+    path = os.path.join(egg_info_dir, "paster_plugins.txt")
+    if not os.path.exists(path):
+        raise ValueError(f"Cannot remove plugin from {path}; file does not exist")
     lines = _read_plugin_lines(egg_info_dir)
-    wanted = _normalize(plugin_name)
-    kept = [line for line in lines if _normalize(line) != wanted]
-    if kept != lines:
-        _write_plugin_lines(egg_info_dir, kept)
+    for line in lines:
+        if line.lower() == plugin_name.lower():
+            break
+    else:
+        raise ValueError(f"Plugin {plugin_name} not found in file {path} (from: {lines})")
+    lines.remove(line)
+    print("writing", lines)
+    _write_plugin_lines(egg_info_dir, lines)
 
 
-def _requirement_name(spec: str) -> tuple:
-    """(distribution name, version specifier) of ``Name``, ``Name>=1.0`` or ``Name#entry``."""
-    spec = spec.split("#", 1)[0].strip()
-    match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)$", spec)
-    if not match:
-        return spec, ""
-    return match.group(1), match.group(2).strip()
+def parse_requirement(spec: str) -> tuple[str, str]:
+    """``(distribution name, version specifier)`` of ``Name``, ``Name>=1.0`` or ``Name#entry``.
+
+    Parsed as PEP 508 by ``packaging``; extras and markers are dropped.
+    Raises :class:`PluginError` for text that is not a requirement.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    text = spec.split("#", 1)[0].strip()
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        raise PluginError(f"Not a distribution name or requirement: {spec!r}") from None
+    return requirement.name, str(requirement.specifier)
 
 
 def get_distro(spec: str):
@@ -164,7 +181,7 @@ def get_distro(spec: str):
     ``importlib.metadata`` interface. Raises :class:`PluginNotFound`.
     """
     from paste.script.distribution import Distribution
-    name, version_spec = _requirement_name(spec)
+    name, version_spec = parse_requirement(spec) if _needs_parsing(spec) else (spec, "")
     info = _index().get(_normalize(name))
     if info is not None:
         dist = Distribution.from_path(info[1])
@@ -175,8 +192,13 @@ def get_distro(spec: str):
         except md.PackageNotFoundError:
             raise PluginNotFound(name) from None
     if version_spec:
-        _check_version(dist, spec, version_spec)
+        check_version(dist, spec)
     return dist
+
+
+def _needs_parsing(spec: str) -> bool:
+    # A bare name (what start-up and plugin lists give) needs no parser.
+    return not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec)
 
 
 def distributions() -> list:
@@ -185,17 +207,16 @@ def distributions() -> list:
     return [Distribution.from_path(path) for _name, path, _groups in _index().values()]
 
 
-def _check_version(dist, spec: str, version_spec: str) -> None:
-    try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    except ImportError:  # packaging is optional; then only the name is checked
-        return
-    try:
-        wanted = SpecifierSet(version_spec.split(";", 1)[0])
-    except InvalidSpecifier:
-        raise PluginError(f"Bad version requirement in {spec!r}") from None
-    if not wanted.contains(dist.version, prereleases=True):
-        raise PluginError(f"{dist} is installed but {spec!r} is required")
+def check_version(dist, requirement: str) -> None:
+    """Raise :class:`PluginError` unless ``dist`` satisfies ``requirement``'s version.
+
+    ``requirement`` is ``Name>=1.0`` (only its version specifier counts;
+    pre-releases satisfy it, as they did for ``pkg_resources``).
+    """
+    from packaging.specifiers import SpecifierSet
+    _name, specifier = parse_requirement(requirement)
+    if not SpecifierSet(specifier).contains(dist.version, prereleases=True):
+        raise PluginError(f"{dist} is installed but {requirement!r} is required")
 
 
 def find_distribution(name: str):
@@ -397,7 +418,7 @@ def _scan_directory(base: str) -> list:
             groups = {}
             text = _read_metadata_file(path, "entry_points.txt")
             if "paste" in text:
-                for ep in _parse_entry_points(text, dist_name):
+                for ep in parse_entry_points(text, dist_name):
                     if ep.group.startswith("paste."):
                         groups.setdefault(ep.group, []).append((ep.name, ep.value))
         entries.append((_normalize(dist_name), dist_name, path, groups))
@@ -465,7 +486,13 @@ def _read_metadata_file(path: str, filename: str) -> str:
         return ""
 
 
-def _parse_entry_points(text: str, dist_name: str, path: str | None = None) -> list:
+def parse_entry_points(text: str, dist_name: str, path: str | None = None) -> list:
+    """The :class:`EntryPoint` objects of an ``entry_points.txt`` text.
+
+    ``dist_name`` and ``path`` (the metadata directory) become each entry
+    point's ``dist_name`` and ``path``. Comments and lines outside a group
+    are skipped.
+    """
     result = []
     group = None
     for raw in text.splitlines():
@@ -572,13 +599,13 @@ def entry_points(group: str, dist=None) -> list:
             continue
         text = _read_metadata_file(path, "entry_points.txt")
         if group in text:
-            result.extend(ep for ep in _parse_entry_points(text, dist_name, path) if ep.group == group)
+            result.extend(ep for ep in parse_entry_points(text, dist_name, path) if ep.group == group)
     return result
 
 
 def _dist_entry_points(dist_name: str, path: str, group: str) -> list:
     text = _read_metadata_file(path, "entry_points.txt")
-    return [ep for ep in _parse_entry_points(text, dist_name, path) if ep.group == group]
+    return [ep for ep in parse_entry_points(text, dist_name, path) if ep.group == group]
 
 
 def load_commands_from_plugins(plugins) -> dict:

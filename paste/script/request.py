@@ -16,6 +16,7 @@ import re
 import sys
 
 from paste.script.command import BadCommand, Command
+from paste.script.util.specs import has_scheme
 
 __all__ = ["RequestCommand", "build_environ", "call_app", "Response"]
 
@@ -29,7 +30,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]+:", re.I)
 
 
 class Response:
@@ -259,7 +259,7 @@ class RequestCommand(Command):
     def load_app(self, config_spec: str, global_conf: dict):
         """Load the application with PasteDeploy; user errors become one line."""
         from paste.deploy import loadapp
-        if not _SCHEME.match(config_spec) or re.match(r"^[a-z]:[\\/]", config_spec, re.I):
+        if not has_scheme(config_spec):
             config_path = config_spec
             config_spec = f"config:{config_spec}"
         elif config_spec.startswith("config:"):

@@ -114,9 +114,13 @@ def listen_error(exc: OSError, address: str) -> ListenError:
 
 
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A listening TCP socket on (host, port), IPv4 or IPv6 as ``host`` says.
+    """A listening TCP socket of the caller's own on (host, port), IPv4 or IPv6 as ``host`` says.
 
-    Raises :class:`ListenError` naming ``host:port`` when that fails.
+    Raises :class:`ListenError` naming ``host:port`` when that fails. Under
+    ``paster serve`` a runner should rather take the monitor's socket with
+    :func:`paste.script.serving.listen` (and call
+    :func:`~paste.script.serving.ready`): a socket of its own keeps the
+    server to one process.
     """
     address = format_address(host, port)
     bind_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
@@ -163,13 +167,17 @@ def check_unix_socket_free(path: str) -> None:
 def stop_signals(on_stop: Callable[[int], None]) -> Iterator[None]:
     """Call ``on_stop(signum)`` on SIGTERM/SIGINT while the block runs.
 
-    Only the main thread can install signal handlers; elsewhere (a runner
-    started in a thread by a test or an embedding program) this does nothing
-    and the caller stops the server through its own API. A signal the
-    process ignores stays ignored: whoever started it meant that (``nohup``,
-    or the ``--reload`` worker, whose Ctrl-C is the monitor's to handle).
+    In a ``paster serve`` worker this installs nothing: the engine owns
+    those signals there (:func:`paste.script.serving.owns_signals`) and
+    stops the runner through what it registered with
+    :func:`paste.script.serving.on_stop`. Only the main thread can install
+    signal handlers; elsewhere (a runner started in a thread by a test or an
+    embedding program) this does nothing either, and the caller stops the
+    server through its own API. A signal the process ignores stays ignored:
+    whoever started it meant that (``nohup``).
     """
-    if threading.current_thread() is not threading.main_thread():
+    from paste.script import serving
+    if serving.owns_signals() or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}

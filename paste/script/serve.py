@@ -15,38 +15,26 @@ on the instance (``app_spec``, ``server_spec``, ...), and
 from __future__ import annotations
 
 import os
-import re
 
 from paste.script.command import BadCommand, Command
+from paste.script.util.specs import has_scheme
 from paste.script.serving import watch_file  # noqa: F401  (re-exported: apps call serve.watch_file)
 
 __all__ = ["ServeCommand"]
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 ACTIONS = ("start", "stop", "restart", "status")
 
 
-class ServeCommand(Command):
-    summary = "Serve the described application"
-    usage = "CONFIG_FILE [start|stop|restart|status] [var=value]"
-    description = """\
-    This command serves a web application that uses a Paste Deploy
-    configuration file for the server and application.
+def _add_setting_options(parser) -> None:
+    """``paster serve``'s own settings (:mod:`.serving.settings`), one option each."""
+    from paste.script.serving.settings import SETTINGS
+    for setting in SETTINGS:
+        parser.add_option(setting.flag, dest=setting.name, metavar=setting.metavar,
+                          action="append" if setting.repeat else "store", help=setting.help)
 
-    If start/stop/restart is given, then --daemon is implied, and it will
-    start (normal operation), stop (--stop-daemon), or do both. restart of a
-    running server loads the new code in new workers (SIGHUP) and keeps the
-    old ones serving if it fails. status reports whether a daemon runs (LSB
-    exit codes: 0 running, 1 dead with a pid file left, 3 not running).
 
-    var=value arguments are available in the configuration file as
-    %(var)s, e.g. port = %(http_port)s.
-    """
-    min_args = 0
-    max_args = None
-    takes_config_file = 1
-    default_verbosity = 1
-
+def _parser():
+    """``paster serve``'s options (3.7's, then the engine's own settings)."""
     parser = Command.standard_parser(quiet=True)
     parser.add_option("-n", "--app-name", dest="app_name", metavar="NAME",
                       help="Load the named application (default main)")
@@ -81,13 +69,35 @@ class ServeCommand(Command):
     parser.add_option("--stop-daemon", dest="stop_daemon", action="store_true",
                       help="Stop a daemonized server (given a PID file, or default "
                            "paster.pid file)")
-    parser.add_option("--workers", dest="workers", type="int", metavar="N",
-                      help="Serve with N worker processes (default: workers = N in the "
-                           "server section, else 1)")
-    parser.add_option("--graceful-timeout", dest="graceful_timeout", type="float",
-                      metavar="SECONDS",
-                      help="How long stopping workers may take to finish their requests "
-                           "(default 30)")
+    parser.add_option("--check", dest="check", action="store_true",
+                      help="Load the application and the server as a worker would, print "
+                           "one line and exit (0: they load; 1: the error); start nothing")
+    _add_setting_options(parser)
+    return parser
+
+
+class ServeCommand(Command):
+    summary = "Serve the described application"
+    usage = "CONFIG_FILE [start|stop|restart|status] [var=value]"
+    description = """\
+    This command serves a web application that uses a Paste Deploy
+    configuration file for the server and application.
+
+    If start/stop/restart is given, then --daemon is implied, and it will
+    start (normal operation), stop (--stop-daemon), or do both. restart of a
+    running server loads the new code in new workers (SIGHUP) and keeps the
+    old ones serving if it fails. status reports whether a daemon runs (LSB
+    exit codes: 0 running, 1 dead with a pid file left, 3 not running).
+
+    var=value arguments are available in the configuration file as
+    %(var)s, e.g. port = %(http_port)s.
+    """
+    min_args = 0
+    max_args = None
+    takes_config_file = 1
+    default_verbosity = 1
+
+    parser = _parser()
 
     #: The actions that may follow the config file (3.x's name for them).
     possible_subcommands = ACTIONS
@@ -104,13 +114,23 @@ class ServeCommand(Command):
     global_conf: dict = {}
     relative_to: str = ""
     action: str | None = None
+    server_fragment: str | None = None
     # The monitor's server, loaded from the same config, for the first workers.
     preloaded_server = None
 
+    # The --user/--group identity (privileges.Identity), once resolved.
+    identity = None
+    # Set on a monitor whose pid file a re-executed monitor took over (SIGUSR2).
+    handed_over = False
+
     def command(self):
-        self._parse_arguments()
         from paste.script.serving import launch
-        return launch.run(self)
+        from paste.script.serving.errors import ServeError
+        try:
+            self._parse_arguments()
+            return launch.run(self)
+        except ServeError as exc:
+            raise BadCommand(exc.message, exit_code=exc.exit_code) from None
 
     def _parse_arguments(self) -> None:
         """Turn the arguments into the specs that :meth:`load_app_and_server` uses."""
@@ -138,8 +158,7 @@ class ServeCommand(Command):
                 raise BadCommand(f"Unknown argument {arg!r}: expected "
                                  f"{', '.join(subcommands)} or var=value")
         self.global_conf = self.parse_vars(args)
-        if spec and (not _SCHEME.match(spec)
-                     or (len(spec) > 1 and spec[1] == ":" and os.name == "nt")):
+        if spec and not has_scheme(spec):
             spec = "config:" + spec
         scheme, _, rest = spec.partition(":")
         if not spec:
@@ -161,12 +180,14 @@ class ServeCommand(Command):
         if opts.server:
             if self.server_name:
                 raise BadCommand("Give either -s/--server or --server-name, not both")
-            if _SCHEME.match(opts.server):
+            if has_scheme(opts.server):
                 self.server_spec = opts.server
             else:
                 self.server_spec = "egg:PasteScript#" + opts.server
         else:
-            self.server_spec = self.app_spec.split("#", 1)[0]
+            self.server_spec, _, fragment = self.app_spec.partition("#")
+            # 3.7: cfg.ini#name serves on [server:name] when there is one.
+            self.server_fragment = fragment or None
         if self.config_file and self.action not in ("stop", "status") \
                 and not (opts.stop_daemon or opts.show_status):
             self._check_config_file(self.config_file)
@@ -183,26 +204,25 @@ class ServeCommand(Command):
     # -- what the engine calls back ------------------------------------------------
 
     def show_status(self) -> int:
-        from paste.script.daemon import PidFile, PidFileError
-        try:
-            status = PidFile(self.options.pid_file or "paster.pid").status()
-        except PidFileError as exc:
-            raise BadCommand(str(exc), exit_code=4) from None
-        print(status.describe())
-        return status.code
+        """``status``: print whether the daemon runs; return LSB's exit code."""
+        return self._engine_call("status")
 
     def stop_daemon(self) -> int:
-        from paste.script.serving import launch
-        return launch.stop(self)
+        """``stop``: stop the daemon holding the pid file; return the exit code."""
+        return self._engine_call("stop")
 
-    def _say(self, message: str) -> None:
-        if self.verbose > 0:
-            print(message)
+    def _engine_call(self, name: str) -> int:
+        from paste.script.serving import launch
+        from paste.script.serving.errors import ServeError
+        try:
+            return getattr(launch, name)(self)
+        except ServeError as exc:
+            raise BadCommand(exc.message, exit_code=exc.exit_code) from None
 
     def drop_privileges(self) -> None:
-        """Switch to ``--user``/``--group`` (called in each worker once the app is loaded)."""
+        """Switch to ``--user``/``--group`` (each worker does, before it loads the app)."""
         from paste.script import privileges
-        privileges.drop_privileges(getattr(self, "_identity", None))
+        privileges.drop_privileges(self.identity)
 
     def load_app_and_server(self):
         """Configure logging, load the server and the app; return ``(app, server)``.
@@ -210,16 +230,24 @@ class ServeCommand(Command):
         ``server(app)`` serves until the process is told to stop.
         """
         from paste.script.serving.loading import load_app_and_server
-        return load_app_and_server(self)
+        return self._loading(load_app_and_server, self)
 
     def loadserver(self, spec, name=None, relative_to=None, global_conf=None):
         """The server runner for ``spec``, wrapped to name bad option values."""
         from paste.script.serving.loading import load_server
-        return load_server(self, spec, name, relative_to, global_conf)
+        return self._loading(load_server, self, spec, name, relative_to, global_conf)
 
     def loadapp(self, spec, name=None, relative_to=None, global_conf=None):
         from paste.script.serving.loading import load_app
-        return load_app(self, spec, name, relative_to, global_conf)
+        return self._loading(load_app, self, spec, name, relative_to, global_conf)
+
+    @staticmethod
+    def _loading(function, *args):
+        from paste.script.serving.errors import ServeError
+        try:
+            return function(*args)
+        except ServeError as exc:
+            raise BadCommand(exc.message, exit_code=exc.exit_code) from None
 
     # -- 3.x's methods, for subclasses and code that call them ----------------------
     # paster serve itself goes through the serving engine; these do, one at a
@@ -234,11 +262,15 @@ class ServeCommand(Command):
         """Serve under the monitor, which replaces a worker that dies; with
         ``reloader``, the reload monitor. Return the exit status."""
         from paste.script.serving import launch
+        from paste.script.serving.errors import ServeError
         if not (self.app_spec or self.config_file):
             self._parse_arguments()
-        if reloader:
-            return launch.run_reloader(self)
-        return launch.serve(self)
+        try:
+            if reloader:
+                return launch.run_reloader(self)
+            return launch.serve(self)
+        except ServeError as exc:
+            raise BadCommand(exc.message, exit_code=exc.exit_code) from None
 
     def daemonize(self) -> None:
         """Detach this process (double fork, new session, stdio to /dev/null).
@@ -317,9 +349,9 @@ def read_pidfile(filename: str) -> int | None:
 
 def live_pidfile(pidfile: str) -> int | None:
     """The pid of ``pidfile`` if that process is alive, else None."""
-    from paste.script.daemon import _alive
+    from paste.script.daemon import process_alive
     pid = read_pidfile(pidfile)
-    return pid if pid is not None and _alive(pid) else None
+    return pid if pid is not None and process_alive(pid) else None
 
 
 class LazyWriter:

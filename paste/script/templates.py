@@ -62,20 +62,26 @@ class var:
 
     @classmethod
     def print_vars(cls, vars: list, indent: int = 0) -> None:
-        """Print each variable with its description and default, aligned."""
+        """Print the variables as 3.7 did (``--list-variables`` shows this; plugins parse it).
+
+        Each variable: its name padded to the longest (after ``indent``
+        spaces) and its description, or two spaces and the bare name; then
+        ``      default: REPR`` unless it has none, and ``      should_echo:
+        True`` for a variable that is echoed (3.7's test, kept as it was).
+        A blank line ends the list.
+        """
         if not vars:
             return
         width = max(len(v.name) for v in vars)
-        pad = " " * indent
         for v in vars:
             if v.description:
-                print(f"{pad}{v.name.ljust(width)}  {v.description}")
+                print(f"{' ' * indent}{v.name.ljust(width)}  {v.description}")
             else:
-                print(f"{pad}{v.name}")
+                print(f"  {v.name}")
             if v.default is not NoDefault:
-                print(f"{pad}    default: {v.default!r}")
-            if not v.should_echo:
-                print(f"{pad}    should_echo: {v.should_echo}")
+                print(f"      default: {v.default!r}")
+            if v.should_echo is True:
+                print(f"      should_echo: {v.should_echo}")
         print()
 
 
@@ -186,9 +192,15 @@ class Template:
         return found
 
     def write_files(self, command, output_dir: str, vars: dict) -> None:
+        """Copy :meth:`template_dir` into ``output_dir`` (see :func:`copydir.copy_dir`).
+
+        In a project directory that ``paster create`` made in this run, a
+        differing file comes from a template applied earlier in the run:
+        3.7's choice holds (see ``new_output`` of ``copy_dir``).
+        """
         if not os.path.exists(output_dir):
-            if getattr(command, "verbose", 1):
-                print(f"Creating directory {output_dir}")
+            # Said even with -q, as in 3.7.
+            print(f"Creating directory {output_dir}")
             if not command.simulate:
                 try:
                     os.makedirs(output_dir)
@@ -201,12 +213,14 @@ class Template:
                 verbosity=command.verbose, simulate=command.simulate,
                 interactive=command.interactive, overwrite=command.overwrite,
                 indent=1, use_cheetah=self.use_cheetah,
-                template_renderer=self.template_renderer)
+                template_renderer=self.template_renderer,
+                new_output=getattr(command, "project_is_new", False))
         except copydir.CopyError as err:
             raise BadCommand(str(err), exit_code=1) from err
 
     def print_vars(self, indent: int = 0) -> None:
-        var.print_vars(self.read_vars(), indent)
+        """Print :meth:`read_vars` as ``--list-variables`` does (3.7 ignored ``indent``)."""
+        var.print_vars(self.read_vars())
 
 
 def paste_script_template_renderer(content: str, vars: dict, filename: str | None = None) -> str:

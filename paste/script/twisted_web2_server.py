@@ -4,25 +4,36 @@
 
 The module keeps its historical name; ``twisted.web2``, which the original
 imported, was folded into ``twisted.web`` long ago. The application runs in
-the reactor's thread pool. Needs the ``twisted`` extra:
+a thread pool of ``threads`` threads. Needs the ``twisted`` extra:
 ``pip install "PasteScript[twisted]"``.
 
 Options (strings from the ``[server:…]`` section): ``host`` (default
 ``127.0.0.1``), ``port`` (8080), ``threads`` (most threads running the
 application at once, 10), ``request_queue_size`` (listen backlog, 1024),
 ``shutdown_timeout`` (seconds to wait for requests in flight on stop, 30).
+
+The listening socket comes from :func:`paste.script.serving.listen` (the
+monitor's under ``paster serve``). A stop, from the engine or
+SIGTERM/SIGINT, stops accepting, closes idle keep-alive connections,
+answers the requests in flight with ``Connection: close`` and stops the
+reactor once their connections are closed (or after ``shutdown_timeout``);
+a second signal stops it at once.
 """
 from __future__ import annotations
 
+import errno
+import os
+import socket
+import sys
 import threading
 import time
 from typing import Any, Callable
 
-from paste.script.runners_common import (
-    format_address, listen_error, require, runner_options, stop_signals)
+from paste.script import serving
+from paste.script.runners_common import format_address, require, runner_options, stop_signals
 from paste.script.util.options import OptionError, asfloat, asint, asport
 
-__all__ = ["run_twisted"]
+__all__ = ["run_twisted", "OPTIONS", "DEFAULTS"]
 
 OPTIONS = {
     "host": str,
@@ -32,93 +43,251 @@ OPTIONS = {
     "shutdown_timeout": asfloat,
 }
 
+#: Defaults the engine needs to know (``--worker-timeout`` counts threads).
+DEFAULTS = {"threads": 10}
 
-class _InFlight:
-    """Counts the requests the application is working on, for a graceful stop."""
 
-    def __init__(self, app: Callable):
-        self.app = app
-        self.count = 0
-        self.lock = threading.Lock()
+#: On a stop, how long idle keep-alive connections stay open for one last
+#: request (answered with ``Connection: close``) before they are closed.
+KEEPALIVE_GRACE = 1.0
 
-    def __call__(self, environ: dict, start_response: Callable):
-        with self.lock:
-            self.count += 1
+
+class _Connections:
+    """The open HTTP connections (Twisted's channels), for a graceful stop."""
+
+    def __init__(self, reactor, shutdown_timeout: float):
+        self.reactor = reactor
+        self.shutdown_timeout = shutdown_timeout
+        self.channels: dict = {}        # channel -> the socket we accepted for it
+        self.pending: socket.socket | None = None
+        self.stopping = False
+        self.acceptor: _Acceptor | None = None
+        self.finished = False
+        self._stopped = False
+
+    def opened(self, channel) -> None:
+        self.channels[channel] = self.pending
+        self.pending = None
+
+    def closed(self, channel) -> None:
+        accepted = self.channels.pop(channel, None)
+        if accepted is not None:
+            accepted.close()
+        if self.stopping and not self.channels:
+            self.stop_reactor(finished=True)
+
+    def begin_stop(self) -> None:
+        """In the reactor: accept nothing more, let each connection end after a response.
+
+        A response not yet begun says ``Connection: close``, and so does the
+        answer to any request that arrives from now on (:meth:`checkPersistence`
+        of the channel): a keep-alive client moves on after an answer, never
+        in the middle of a request. Connections still idle after a grace
+        period are closed.
+        """
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.acceptor is not None:
+            self.acceptor.stop()
+        for channel in list(self.channels):
+            requests = channel.requests
+            if len(requests) == 1 and not requests[0].startedWriting:
+                requests[0].responseHeaders.setRawHeaders(b"Connection", [b"close"])
+                channel.persistent = False
+        if not self.channels:
+            self.stop_reactor(finished=True)
+            return
+        self.reactor.callLater(KEEPALIVE_GRACE, self.close_idle)
+        self.reactor.callLater(self.shutdown_timeout, self.stop_reactor)
+
+    def close_idle(self) -> None:
+        for channel in list(self.channels):
+            if not channel.requests:
+                channel.transport.loseConnection()
+
+    def stop_reactor(self, finished: bool = False) -> None:
+        """Stop the reactor; ``finished``: every request was answered."""
+        if not self._stopped:
+            self._stopped = True
+            self.finished = finished
+            # Let the last responses leave the reactor before it stops.
+            self.reactor.callLater(0.05, self.reactor.stop)
+
+
+def _channel_class(http, connections: _Connections) -> type:
+    class Channel(http.HTTPChannel):
+        """An HTTP connection that the runner can close gracefully."""
+
+        def connectionMade(self):
+            super().connectionMade()
+            connections.opened(self)
+
+        def connectionLost(self, reason):
+            try:
+                super().connectionLost(reason)
+            finally:
+                connections.closed(self)
+
+        def checkPersistence(self, request, version):
+            if connections.stopping:
+                request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+                return False
+            return super().checkPersistence(request, version)
+
+    return Channel
+
+
+class _Acceptor:
+    """Accepts on the socket :func:`serving.listen` gave; Twisted serves each connection.
+
+    Twisted's own port for a socket bound elsewhere (``adoptStreamPort``)
+    accepts on a duplicate of its descriptor. Under ``paster serve`` the
+    engine stops a worker accepting by pointing the descriptor it handed out
+    at a private socket: the duplicate would go on accepting. So the runner
+    accepts on that descriptor itself and gives each connection to Twisted
+    (``adoptStreamConnection``, public API). The reactor watches a duplicate
+    for readiness, which it can stop watching cleanly whatever happened to
+    the original.
+    """
+
+    def __init__(self, reactor, sock: socket.socket, factory, connections: _Connections):
+        self.reactor = reactor
+        self.sock = sock
+        sock.setblocking(False)      # never wait in accept(): the reactor would wait with it
+        self.factory = factory
+        self.connections = connections
+        # os.dup, not sock.dup(): that sets the duplicate's blocking mode,
+        # which is the shared socket's, for every process.
+        self.watched = os.dup(sock.fileno())
+        self.inode = os.fstat(sock.fileno()).st_ino
+        self.reading = False
+        self._reported = 0.0
+
+    # IReadDescriptor
+    def fileno(self) -> int:
+        return self.watched
+
+    def logPrefix(self) -> str:
+        return "paste-acceptor"
+
+    def connectionLost(self, reason) -> None:
+        self.stop()
+
+    def doRead(self) -> None:
+        # Sharing the socket with other workers: take a few at a time only.
+        batch = 1 if (serving.pool_size() or 1) > 1 else 16
+        for _ in range(batch):
+            try:
+                conn, _address = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                if self._taken_away():
+                    self.stop()  # the engine pointed our descriptor elsewhere
+                return
+            except OSError as exc:
+                self._report(exc)
+                return
+            conn.setblocking(False)
+            # Twisted serves a duplicate of the descriptor; ours is closed
+            # with the connection (so the engine can still see it).
+            self.connections.pending = conn
+            try:
+                self.reactor.adoptStreamConnection(conn.fileno(), conn.family, self.factory)
+            except OSError:
+                pass     # the client left before Twisted could look at the connection
+            finally:
+                if self.connections.pending is conn:     # no channel took it
+                    self.connections.pending = None
+                    conn.close()
+
+    def _taken_away(self) -> bool:
         try:
-            result = self.app(environ, start_response)
-        except BaseException:
-            self._done()
-            raise
-        return _Tracked(result, self._done)
+            return os.fstat(self.sock.fileno()).st_ino != self.inode
+        except OSError:
+            return True
 
-    def _done(self) -> None:
-        with self.lock:
-            self.count -= 1
+    def _report(self, exc: OSError) -> None:
+        if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            raise exc
+        now = time.monotonic()
+        if now - self._reported >= 1.0:
+            self._reported = now
+            print(f"Cannot accept a connection: {exc.strerror}", file=sys.stderr, flush=True)
+
+    def start(self) -> None:
+        self.reading = True
+        self.reactor.addReader(self)
+
+    def stop(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.reactor.removeReader(self)
+            os.close(self.watched)
 
 
-class _Tracked:
-    def __init__(self, result, done: Callable):
-        self.result = result
-        self.done = done
+def _application_threads(size: int):
+    """The threads running the application: daemons, unlike the reactor's own,
+    so that a stop that gives up on a request (a second signal, the
+    shutdown timeout) does not wait for it."""
+    from twisted.python.threadpool import ThreadPool
 
-    def __iter__(self):
-        return iter(self.result)
+    def daemon_thread(*args, **kwargs) -> threading.Thread:
+        thread = threading.Thread(*args, **kwargs)
+        thread.daemon = True
+        return thread
 
-    def close(self) -> None:
-        try:
-            close = getattr(self.result, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.done()
+    class Pool(ThreadPool):
+        threadFactory = staticmethod(daemon_thread)
+
+    return Pool(0, size, "paste-wsgi")
 
 
 def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None:
-    """Serve ``wsgi_app`` on Twisted's reactor until SIGTERM or SIGINT."""
+    """Serve ``wsgi_app`` on Twisted's reactor until stopped (requests in flight finish)."""
     options = runner_options(local_conf, OPTIONS, "twisted")
     require("twisted.web.wsgi", "twisted", "Twisted", "twisted")
-    from twisted.internet import error, reactor
+    from twisted.internet import reactor
+    from twisted.internet.threads import blockingCallFromThread
+    from twisted.web import http
     from twisted.web.server import Site
     from twisted.web.wsgi import WSGIResource
 
     host = options.get("host") or "127.0.0.1"
     port = options.get("port", 8080)
-    threads = options.get("threads", 10)
+    threads = options.get("threads", DEFAULTS["threads"])
     if threads < 1:
         raise OptionError("threads", threads, "expected at least 1 thread",
                           "the [server] section (twisted)")
-    shutdown_timeout = options.get("shutdown_timeout", 30.0)
-    reactor.suggestThreadPoolSize(threads)
-
-    app = _InFlight(wsgi_app)
-    site = Site(WSGIResource(reactor, reactor.getThreadPool(), app))
+    pool = _application_threads(threads)
+    reactor.callWhenRunning(pool.start)
+    connections = _Connections(reactor, options.get("shutdown_timeout", 30.0))
+    site = Site(WSGIResource(reactor, pool, wsgi_app))
+    site.protocol = _channel_class(http, connections)
     site.displayTracebacks = False
-    try:
-        listening = reactor.listenTCP(port, site, backlog=options.get("request_queue_size", 1024),
-                                      interface=host)
-    except error.CannotListenError as exc:
-        raise listen_error(exc.socketError, format_address(host, port)) from None
-    bound = listening.getHost().port
-    print(f"serving on http://{format_address(host, bound)}", flush=True)
 
-    state = {"stopping": False}
+    signals = []
 
-    def finish(deadline: float) -> None:
-        if app.count == 0 or time.monotonic() >= deadline:
-            # Let the last responses leave the reactor before it stops.
-            reactor.callLater(0.05, reactor.stop)
-        else:
-            reactor.callLater(0.05, finish, deadline)
-
-    def stop(signum: int) -> None:
-        if state["stopping"]:
+    def stop(signum: int | None = None) -> None:
+        if signum is None:           # the engine, from another thread
+            blockingCallFromThread(reactor, connections.begin_stop)
             return
-        state["stopping"] = True
+        signals.append(signum)       # (before the reactor runs, it runs this when it starts)
+        if len(signals) > 1:         # a second signal: at once
+            reactor.callFromThread(connections.stop_reactor)
+        else:
+            reactor.callFromThread(connections.begin_stop)
 
-        def begin() -> None:
-            listening.stopListening()
-            finish(time.monotonic() + shutdown_timeout)
-        reactor.callFromThread(begin)
-
+    # From before it listens: a signal never finds the server without a handler.
     with stop_signals(stop):
-        reactor.run(installSignalHandlers=False)
+        sock = serving.listen((host, port), backlog=options.get("request_queue_size", 1024))
+        try:
+            connections.acceptor = _Acceptor(reactor, sock, site, connections)
+            print(f"serving on http://{format_address(host, sock.getsockname()[1])}", flush=True)
+            serving.on_stop(stop)
+            serving.ready()
+            connections.acceptor.start()
+            reactor.run(installSignalHandlers=False)
+            if connections.finished:
+                pool.stop()      # else a request still runs: its daemon thread ends with us
+        finally:
+            sock.close()

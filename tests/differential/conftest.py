@@ -1,13 +1,22 @@
 """Fixtures for the differential tests: PasteScript 3.7.0 beside this project.
 
 The 3.7.0 venv is built once per test session from exact pins
-(``harness.PINS_37``); building it needs the package registry.
+(``harness.PINS_37``); building it needs the package registry, so every
+test here is marked ``network`` (``-m "not network"`` leaves them out).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from pathlib import Path
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.network)
 
 from tests.differential.harness import Pair, Side, build_wheel, make_37_venv, ours_side
 

@@ -251,7 +251,8 @@ class Pair:
 
 
     def run_python(self, code: str, setup: Optional[Callable[[Path], None]] = None,
-                   env: Optional[dict] = None, timeout: float = 120) -> tuple:
+                   env: Optional[dict] = None, timeout: float = 120,
+                   input: Optional[str] = None) -> tuple:
         """Run ``python -c CODE`` with each side's interpreter, like :meth:`run`.
 
         For comparing the Python API that plugins use.
@@ -265,7 +266,7 @@ class Pair:
                 setup(work)
             proc = subprocess.run(
                 [str(side.python), "-c", code], cwd=work, capture_output=True, text=True,
-                timeout=timeout, env=side.env(env))
+                timeout=timeout, env=side.env(env), input=input)
             results.append(Result(
                 side.name, proc.returncode, normalize(proc.stdout, side, work),
                 normalize(proc.stderr, side, work), work, raw_stdout=proc.stdout))

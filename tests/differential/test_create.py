@@ -14,6 +14,7 @@ importlib.metadata find).
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -759,3 +760,176 @@ def test_copydir_template_engine(pair: Pair):
     assert new_lines.pop(new_lines.index(
         "__pycache__ Skipping bytecode cache directory %(filename)s"))
     assert old_lines == new_lines
+
+
+# -- issue 19: what create prints ----------------------------------------------
+
+def ours_named_as_37(text: str) -> str:
+    """Our output with PasteScript's own name as 3.7's wheel spelled it.
+
+    The name of a template's distribution is 3.7's, ``dist.project_name``,
+    which ``pkg_resources`` took from the metadata directory's name: 3.7.0's
+    wheel has ``PasteScript-3.7.0.dist-info``, ours (built by a current
+    setuptools) ``pastescript-4.0.0.dist-info``.
+    """
+    return text.replace("pastescript#", "PasteScript#")
+
+
+@pytest.mark.parametrize("args", [
+    ("-q",), ("-v",), (), ("-vv", "-t", "stacked"), ("-v", "-t", "plugins_b"),
+])
+def test_create_prints_what_37_printed(pair: Pair, site_env, args):
+    # Item 8: -q and -v (and the default) print 3.7's lines. Left out:
+    # egg_info's own output (-vv shows it; setuptools releases differ).
+    old, new = pair.run("create", "--no-interactive", *args, "Proj", env=site_env)
+    assert_same_run(old, new)
+
+    assert _lines(ours_named_as_37(new.stdout)) == _lines(old.stdout)
+    assert new.stderr == old.stderr
+
+
+def _lines(text: str) -> list:
+    """create's output lines, without what necessarily differs: egg_info's own
+    output (setuptools releases differ) and the interpreter's path, and the
+    lines of the __pycache__ directory 3.7 copied (a documented difference)."""
+    text = text.split("Command error output:")[0].split("Command output:")[0]
+    text = re.sub(r"Running \S+ setup.py egg_info", "Running python setup.py egg_info", text)
+    text = re.sub(r"\S*/paste/script/paster-templates/", "{paste-templates}/", text)
+    return _without_pycache(text.splitlines())
+
+
+def _without_pycache(lines: list) -> list:
+    """3.7's -v lines without those of the __pycache__ directory it copied."""
+    kept, skipping_below = [], None
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if skipping_below is not None and indent > skipping_below:
+            continue
+        skipping_below = None
+        if line.strip() == "Recursing into __pycache__":
+            skipping_below = indent
+            continue
+        kept.append(line)
+    return kept
+
+
+@pytest.mark.parametrize("verbose", [(), ("-vv",)])
+@pytest.mark.parametrize("templates", [
+    ("-t", "plugins_b"), ("-t", "inserter"), ("-t", "stacked", "-t", "shouting")])
+def test_list_variables_is_37s(pair: Pair, site_env, templates, verbose):
+    # Item 8: the templates in 3.7's order (required ones first) and its
+    # format, which plugins parse.
+    old, new = pair.run("create", "--list-variables", *verbose, *templates, env=site_env)
+    assert old.returncode == new.returncode == 0, old.output + new.output
+    assert ours_named_as_37(new.stdout) == old.stdout
+    assert old.stdout.startswith("basic_package (from PasteScript#basic_package)\n"
+                                 "----------------------------------------------\n"
+                                 "version           Version (like 0.1)\n")
+
+
+@pytest.mark.parametrize("verbose", [(), ("-v",)])
+def test_inspect_files_is_37s(pair: Pair, site_env, verbose):
+    def setup(work):
+        subprocess.run([str(pair.old.paster if "ps37" in str(work) else pair.new.paster),
+                        "create", "--no-interactive", "-q", "-t", "stacked", "Proj"],
+                       cwd=work, env=(pair.old if "ps37" in str(work) else pair.new).env(site_env),
+                       capture_output=True, check=True)
+        (work / "Proj" / "NOTES.txt").write_text("mine\n")
+        (work / "Proj" / "extra.txt").unlink()
+
+    old, new = pair.run("create", "--inspect-files", *verbose, "-t", "stacked", "Proj",
+                        setup=setup, env=site_env)
+    assert old.returncode == new.returncode == 0, old.output + new.output
+    # 3.7 also listed the __pycache__ of its own template (documented).
+    old_text = old.stdout.split("These files were supposed")[0]
+    old_text = "\n".join(line for line in old_text.splitlines()
+                         if "__pycache__" not in line) + "\n"
+    new_text = ours_named_as_37(new.stdout).split("These files were supposed")[0]
+    assert new_text.rstrip("\n") == old_text.rstrip("\n")
+    assert "extra.txt from:\n    stacked" in new.stdout.split("were not found:")[1]
+    if verbose:
+        assert "NOTES.txt (not from template)" in new.stdout
+
+
+BROKEN_TEMPLATE_SITE = {
+    "BrokenTmpl-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: BrokenTmpl\nVersion: 1.0\n",
+    "BrokenTmpl-1.0.dist-info/entry_points.txt":
+        "[paste.paster_create_template]\naaa_broken = no_such_template_module:Nothing\n",
+}
+
+
+def test_list_templates_with_one_that_fails_to_load(pair: Pair):
+    # Item 8: a warning line before the list, as 3.7 printed it.
+    def setup(work):
+        for rel, text in BROKEN_TEMPLATE_SITE.items():
+            (work / "site" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / "site" / rel).write_text(text)
+
+    old, new = pair.run("create", "--list-templates", setup=setup, env={"PYTHONPATH": "site"})
+    assert old.returncode == new.returncode == 0
+    assert new.stdout == old.stdout
+    assert new.stdout.startswith("Warning: could not load entry point aaa_broken "
+                                 "(ModuleNotFoundError: No module named "
+                                 "'no_such_template_module')\nAvailable templates:\n")
+
+
+def test_no_interactive_keeps_deeper_files_of_an_existing_project(pair: Pair, site_env):
+    # Item 12: without --overwrite, a differing file of the user's is kept at
+    # every depth (with a warning). 3.7 did not pass its overwrite flag down
+    # copy_dir's recursion, so it replaced the user's file below the top.
+    def setup(work):
+        (work / "Proj" / "proj").mkdir(parents=True)
+        (work / "Proj" / "proj" / "__init__.py").write_text("# the user's\n")
+        (work / "Proj" / "setup.cfg").write_text("[egg_info]\n# the user's\n")
+
+    old, new = pair.run("create", "-t", "stacked", "Proj", "--no-interactive",
+                        setup=setup, env=site_env)
+    assert old.returncode == new.returncode == 0, old.output + new.output
+    old_tree, new_tree = comparable_tree(old), comparable_tree(new)
+    assert old_tree["Proj/setup.cfg"] == new_tree["Proj/setup.cfg"] == b"[egg_info]\n# the user's\n"
+    assert old_tree.pop("Proj/proj/__init__.py") == b"# from the stacked template\n"
+    assert new_tree.pop("Proj/proj/__init__.py") == b"# the user's\n"
+    assert old_tree == new_tree
+    assert warnings(old) == []
+    assert warnings(new) == [
+        "Warning: ./Proj/proj/__init__.py exists with different content; kept (use "
+        "--overwrite to replace it)",
+        "Warning: ./Proj/setup.cfg exists with different content; kept (use --overwrite to "
+        "replace it)"] * 2
+
+
+def existing_project(work):
+    (work / "Proj").mkdir()
+    (work / "Proj" / "setup.cfg").write_text("[egg_info]\ntag_build = .dev7\n")
+    (work / "Proj" / "extra.txt").write_text("mine\n")
+
+
+@pytest.mark.parametrize("args, input", [
+    (("-v",), "\n" * 9 + "y\n" * 4),
+    (("-v",), "\n" * 9 + "n\n" * 4),
+    (("-v",), "\n" * 9 + "d\nall b\n"),
+    (("-v", "-n"), "\n" * 9 + "y\n" * 4),
+    (("-v", "--no-interactive", "-f"), ""),
+])
+def test_questions_about_existing_files_print_what_37_printed(pair: Pair, site_env, args,
+                                                              input):
+    old, new = pair.run("create", "-t", "stacked", *args, "Proj", input=input,
+                        setup=existing_project, env=site_env)
+    assert_same_run(old, new)
+
+    assert _lines(ours_named_as_37(new.stdout)) == _lines(old.stdout)
+
+
+def test_a_template_named_twice_is_applied_once(pair: Pair):
+    # The distribution spelled two ways: 3.7 took them for two templates
+    # and applied basic_package twice; ours once (docs/changelog.rst).
+    old, new = pair.run("create", "-t", "pastescript#basic_package",
+                        "-t", "PasteScript#basic_package", "--no-interactive", "Foo")
+    assert_same_run(old, new)
+    assert old.stdout.startswith("Selected and implied templates:\n"
+                                 "  pastescript#basic_package  A basic setuptools-enabled package\n"
+                                 "  PasteScript#basic_package  A basic setuptools-enabled package\n\n")
+    assert new.stdout.startswith("Selected and implied templates:\n"
+                                 "  pastescript#basic_package  A basic setuptools-enabled package\n\n")
+    assert old.stdout.count("Creating template basic_package") == 2
+    assert new.stdout.count("Creating template basic_package") == 1

@@ -60,6 +60,11 @@ def wait_for_pid_file(path: Path, timeout: float = 15.0) -> int:
     raise AssertionError(f"no pid in {path}")
 
 
+def said(result) -> str:
+    """What a command printed, with process ids as N."""
+    return re.sub(r"\b\d{2,}\b", "N", result.output)
+
+
 def test_start_twice_stop_twice(pair: Pair):
     env = {"PYTHONPATH": "."}
     started = pair.run("serve", "app.ini", "start", setup=setup, env=env)
@@ -73,25 +78,31 @@ def test_start_twice_stop_twice(pair: Pair):
         # Starting a running server starts nothing, says so, and succeeds.
         old, new = pair.run("serve", "app.ini", "start", env=env, again=started)
         assert (old.returncode, new.returncode) == (0, 0), (old.output, new.output)
-        assert "already running" in old.output and "already running" in new.output
+        assert said(old) == "Daemon is already running (PID: N from PID file paster.pid)\n"
+        assert said(new) == "Server already running in PID N (pid file {work}/paster.pid)\n"
 
         old, new = pair.run("serve", "app.ini", "status", env=env, again=started)
         assert (old.returncode, new.returncode) == (0, 0)
+        assert said(old) == said(new) == "Server running in PID N\n"
 
         pids = [int((r.cwd / "paster.pid").read_text()) for r in started]
         old, new = pair.run("serve", "app.ini", "stop", env=env, again=started)
         assert (old.returncode, new.returncode) == (0, 0), (old.output, new.output)
+        assert (said(old), said(new)) == ("", "Server in PID N stopped\n")
         assert not any(pid_alive(pid) for pid in pids)
         assert not any((r.cwd / "paster.pid").exists() for r in started)
 
         # Stopping a stopped server: 3.7 exited 1; LSB (and we) say 0.
         old, new = pair.run("serve", "app.ini", "stop", env=env, again=started)
         assert (old.returncode, new.returncode) == (1, 0), (old.output, new.output)
-        assert "No PID file" in old.output and "not running" in new.output
+        assert said(old) == "No PID file exists in paster.pid\nCould not stop daemon\n"
+        assert said(new) == "No PID file {work}/paster.pid: server not running\n"
 
         # Status of a stopped server: 3.7 exited 1; LSB's "not running" is 3.
         old, new = pair.run("serve", "app.ini", "status", env=env, again=started)
         assert (old.returncode, new.returncode) == (1, 3), (old.output, new.output)
+        assert said(old) == "No PID file paster.pid\n"
+        assert said(new) == "No PID file {work}/paster.pid: server not running\n"
     finally:
         for result in started:
             path = result.cwd / "paster.pid"

@@ -19,3 +19,14 @@ def test_exit_status_0_found_or_not(pair: Pair, symbol):
     assert old.returncode == new.returncode == 0, old.output + new.output
     assert ("widget_count" in new.stdout) == ("widget_count" in old.stdout) == \
         (symbol == "widget_count")
+
+
+def test_help_tells_the_exit_status_3_7_gave(pair: Pair):
+    # Issue 19 item 10: our help text said "1 otherwise"; both exit 0.
+    old, new = pair.run("grep", "-h", setup=project)
+    assert old.returncode == new.returncode == 0
+    text = " ".join(new.stdout.split())
+    assert "The exit status is 0 whether or not something was found" in text
+    assert "1 otherwise" not in text
+    old, new = pair.run("grep", "no_such_symbol_anywhere", setup=project)
+    assert old.returncode == new.returncode == 0

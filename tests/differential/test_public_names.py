@@ -27,6 +27,7 @@ NOT_CARRIED_OVER = {
     "paste.script.appinstall.Cheetah": "None until 3.7 imported Cheetah on first use; import Cheetah",
     "paste.script.copydir.Cheetah": "None until 3.7 imported Cheetah on first use; import Cheetah",
     "paste.script.command.difflib": "None until 3.7 imported difflib on first use; import difflib",
+    "paste.script.filemaker.difflib": "None until 3.7 imported difflib on first use; import difflib",
     # Imported by 3.7 from the standard library for its own use.
     "paste.script.command.fileConfig": "logging.config.fileConfig, imported by 3.7 for "
                                        "Command.logging_file_config",

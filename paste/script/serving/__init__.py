@@ -30,7 +30,8 @@ One mechanism per module:
 ``control``        the state file, and ``restart`` of a running server
 ``ipc``            the channel between the monitor and one worker
 ``loaded``         what a worker loaded (files, libraries, errors)
-``watcher``        noticing file changes (only ``--reload`` uses it)
+``watcher``        noticing file changes, in a process of its own (``--reload``)
+``settle``         ``--reload``: when changed files are ready to be loaded
 =================  ==============================================================
 
 This module stays tiny. It is what applications and server runners call:

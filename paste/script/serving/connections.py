@@ -1,54 +1,59 @@
 # (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
-"""In a worker: the connections it accepted, closed as they fall idle once it stops.
+"""In a stopping worker: its keep-alive connections, closed at their first idle moment.
 
-A stopping worker no longer accepts, but its keep-alive clients would go on
-sending requests to the old code on their open connections. Each of them is
-closed as soon as it is idle; the close is a ``shutdown(SHUT_RD)``: the
-server reads end-of-file the next time it reads from the connection and
-closes its end, and the client, seeing the connection closed before reusing
-it, opens a new one, which the new workers accept.
+A runner that registered no graceful stop of its own
+(:func:`paste.script.serving.on_stop`: waitress, third-party runners) keeps
+serving the connections it has. A keep-alive client would go on sending
+requests to the old code on them. Each request that begins once the worker
+stops is answered so that the server closes the connection after it
+(:mod:`.inflight`: waitress then says ``Connection: close``), so a busy
+client moves with its next request; a connection that stays idle is closed
+here. That close is a ``shutdown(SHUT_RD)``: the server reads end-of-file
+the next time it reads the connection and closes its end, and the client,
+seeing the connection closed before reusing it, opens a new one, which the
+new workers accept.
 
-Idle means that no request is in the server's hands. :class:`.inflight.InFlight`
-counts the requests the application is answering, per client address, but
-a server may have read a request it has not yet passed to the application
-(Twisted, for one, reads eagerly and drops such a request at end-of-file).
-The kernel tells the rest (Linux ``TCP_INFO``): a connection is idle when no
-byte arrived since its last request ended (50 ms ago at least: a server
-may still be writing the end of that response from its own buffers),
-nothing waits to be read or sent, and none of its requests is running. A connection with no request
-since the worker began to stop must also show no new byte over two looks
-while the worker runs no request at all, and one that has sent nothing yet
-is left alone for a second after it was accepted.
+Nothing is tracked while the worker serves: the connections are found when
+the stop begins, in ``/proc/self/fd`` (sockets whose local address is one
+of the listening sockets the engine handed out), and forgotten as they
+close. Whether one is idle:
 
-A runner that does not accept through Python's ``socket`` module has no
-connections here; the worker then waits for a quiet moment instead.
+* no request of its client is running (:class:`.inflight.InFlight`);
+* nothing is waiting to be read or sent (``FIONREAD``, ``TIOCOUTQ``);
+* no byte arrived since its client's last request began (``TCP_INFO``'s
+  count of bytes received, taken when the request began): a request the
+  server has read but not started yet (waitress queues them) or is still
+  reading keeps it busy. A connection with no request since the stop must
+  show the same count for :data:`SECOND_LOOK` (a client about to send its
+  next request has its answer close the connection instead), and one that
+  has sent nothing yet is left alone for :data:`FRESH` seconds.
 """
 from __future__ import annotations
 
 import fcntl
+import os
 import socket
+import stat
 import struct
 import termios
 import threading
 import time
 
-from paste.script.serving.inflight import InFlight, peer_key
+from paste.script.serving.inflight import peer_key
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "bytes_received", "TCP_INFO_BYTES_RECEIVED"]
 
-#: Two looks at a connection without a request since the stop are this far
-#: apart (a request the server has read waits for the application meanwhile).
-SECOND_LOOK = 0.1
-#: A connection that has sent nothing yet is left this long after it was
-#: accepted: its client is about to send its first request.
+#: A connection without a request since the stop is idle after this long without a byte.
+SECOND_LOOK = 1.0
+#: A connection that has sent nothing yet is left this long: its first request is coming.
 FRESH = 1.0
-#: After a response the application finished, the server may still hold
-#: its end in its own buffers (Twisted writes it from its reactor a moment
-#: later, and drops it if it reads end-of-file first): let it settle.
-RESPONSE_SETTLE = 0.05
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
-_BYTES_RECEIVED = 128        # offset of tcpi_bytes_received (u64) in struct tcp_info
+#: Offset of ``tcpi_bytes_received`` (u64) in Linux's ``struct tcp_info``.
+#: Python has no accessor for TCP_INFO: this is the kernel's ABI
+#: (include/uapi/linux/tcp.h, fixed since Linux 4.1); tests/test_connections.py
+#: checks it against a real connection.
+TCP_INFO_BYTES_RECEIVED = 128
 _ESTABLISHED = 1             # tcpi_state
 
 
@@ -60,7 +65,7 @@ def _queued(sock: socket.socket, request: int) -> int:
 
 
 def _tcp_info(sock: socket.socket) -> bytes:
-    if _TCP_INFO is None:
+    if _TCP_INFO is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return b""
     try:
         return sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 256)
@@ -68,77 +73,112 @@ def _tcp_info(sock: socket.socket) -> bytes:
         return b""
 
 
-def _bytes_received(sock: socket.socket) -> int | None:
+def bytes_received(sock: socket.socket) -> int | None:
+    """How many bytes the kernel has received on a TCP connection (None: unknown)."""
     info = _tcp_info(sock)
-    if len(info) < _BYTES_RECEIVED + 8:
+    if len(info) < TCP_INFO_BYTES_RECEIVED + 8:
         return None
-    return struct.unpack_from("Q", info, _BYTES_RECEIVED)[0]
+    return struct.unpack_from("Q", info, TCP_INFO_BYTES_RECEIVED)[0]
 
 
 def _established(sock: socket.socket) -> bool:
-    """Whether the connection can still carry a request (unknown: yes)."""
     info = _tcp_info(sock)
     return not info or info[0] == _ESTABLISHED
 
 
 class _Connection:
-    __slots__ = ("sock", "peer", "accepted_at", "baseline", "seen_at", "ended_at", "closing")
+    __slots__ = ("sock", "peer", "seen_at", "baseline", "baseline_at", "started", "closing")
 
-    def __init__(self, sock: socket.socket, peer):
+    def __init__(self, sock: socket.socket, peer, now: float):
         self.sock = sock
         self.peer = peer
-        self.accepted_at = time.monotonic()
-        self.baseline = None       # bytes received when its last request ended (or first looked at)
-        self.seen_at = None        # when that first look was, for one without a request since
-        self.ended_at = None       # when its last request ended, since the stop
+        self.seen_at = now
+        self.baseline = bytes_received(sock)   # when first seen, or when a request began
+        self.baseline_at = now
+        self.started = False                   # a request of its client began since the stop
         self.closing = False
 
 
 class Connections:
-    """The accepted connections of one worker."""
+    """The connections of a stopping worker that came from ``listeners``."""
 
-    def __init__(self, inflight: InFlight | None = None):
+    def __init__(self, listeners: list[socket.socket], inflight):
         self.inflight = inflight
-        self._open: dict[int, _Connection] = {}
-        self._by_peer: dict = {}
+        self._addresses = set()
+        self._listener_inodes = set()
+        for sock in listeners:
+            try:
+                self._addresses.add(_local(sock))
+                self._listener_inodes.add(os.fstat(sock.fileno()).st_ino)
+            except OSError:
+                pass
+        self._open: dict[int, _Connection] = {}       # by socket inode
         self._lock = threading.Lock()
-        self.tracked = 0          # connections ever accepted
-        self.stopping = False
 
-    def add(self, sock: socket.socket, address) -> None:
-        peer = peer_key(*address[:2]) if isinstance(address, tuple) and len(address) >= 2 else None
-        connection = _Connection(sock, peer)
+    def request_started(self, peer) -> None:
+        """A request of ``peer`` began: everything it sent until now is being answered."""
         with self._lock:
-            self._open[id(sock)] = connection
-            if peer is not None:
-                self._by_peer[peer] = connection
-            self.tracked += 1
+            for connection in self._open.values():
+                if connection.peer == peer:
+                    connection.baseline = bytes_received(connection.sock)
+                    connection.started = True
 
-    def request_ended(self, peer) -> None:
-        """While stopping: note what the connection had received when its request ended."""
-        if peer is None:
-            return
-        connection = self._by_peer.get(peer)
-        if connection is not None:
-            connection.baseline = _bytes_received(connection.sock)
-            connection.seen_at = None
-            connection.ended_at = time.monotonic()
+    def find(self) -> None:
+        """Look for the accepted connections (new ones, and the ones that closed)."""
+        now = time.monotonic()
+        ours = {c.sock.fileno() for c in self._open.values()}
+        present: dict[int, int] = {}
+        for name in _fds():
+            fd = int(name)
+            if fd in ours:
+                continue
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                continue
+            if stat.S_ISSOCK(st.st_mode) and st.st_ino not in self._listener_inodes:
+                present.setdefault(st.st_ino, fd)
+        with self._lock:
+            for inode in [i for i in self._open if i not in present]:
+                self._open.pop(inode).sock.close()       # the server closed it
+            for inode, fd in present.items():
+                if inode not in self._open:
+                    connection = self._adopt(fd, now)
+                    if connection is not None:
+                        self._open[inode] = connection
+                    else:
+                        self._listener_inodes.add(inode)   # not ours to close: never look again
+
+    def _adopt(self, fd: int, now: float) -> _Connection | None:
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            return None
+        try:
+            if (sock.type != socket.SOCK_STREAM
+                    or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                    or _local(sock) not in self._addresses):
+                sock.close()
+                return None
+            peer = sock.getpeername()
+        except OSError:
+            sock.close()
+            return None
+        peer = peer_key(*peer[:2]) if isinstance(peer, tuple) else None
+        return _Connection(sock, peer, now)
 
     def close_idle(self) -> int:
         """Close the idle connections; return how many are still open."""
-        self.stopping = True
+        self.find()
+        now = time.monotonic()
         with self._lock:
             connections = list(self._open.values())
         still_open = 0
         for connection in connections:
-            if connection.sock.fileno() < 0 or self._finished(connection):
-                with self._lock:
-                    self._open.pop(id(connection.sock), None)
-                    if self._by_peer.get(connection.peer) is connection:
-                        del self._by_peer[connection.peer]
+            if connection.closing or not _established(connection.sock):
                 continue
             still_open += 1
-            if not connection.closing and self._idle(connection):
+            if self._idle(connection, now):
                 connection.closing = True
                 try:
                     connection.sock.shutdown(socket.SHUT_RD)
@@ -146,41 +186,42 @@ class Connections:
                     pass
         return still_open
 
-    def _finished(self, connection: _Connection) -> bool:
-        """Closed by either side (a server may keep the descriptor open a while)."""
-        if _established(connection.sock):
-            return False
-        busy = self.inflight is not None and (connection.peer is None
-                                              or self.inflight.peer_busy(connection.peer))
-        return not busy and not _queued(connection.sock, termios.TIOCOUTQ)
-
-    def _idle(self, connection: _Connection) -> bool:
+    def _idle(self, connection: _Connection, now: float) -> bool:
         inflight = self.inflight
-        if inflight is None or connection.peer is None or inflight.peer_busy(connection.peer):
+        if connection.peer is not None and inflight.peer_busy(connection.peer):
             return False
         sock = connection.sock
         if _queued(sock, termios.FIONREAD) or _queued(sock, termios.TIOCOUTQ):
             return False      # a request waiting to be read, or a response being sent
-        received = _bytes_received(sock)
-        if received is None:  # no TCP_INFO: settle for a quiet moment
-            return inflight.peer_idle_for(connection.peer) >= SECOND_LOOK
-        now = time.monotonic()
-        if received == 0:     # nothing sent yet: idle only once it has been a while
-            return now - connection.accepted_at >= FRESH
-        if connection.ended_at is not None and now - connection.ended_at < RESPONSE_SETTLE:
-            return False
-        if connection.baseline is None or (connection.seen_at is not None and inflight.active):
-            connection.baseline, connection.seen_at = received, now
-            return False
+        received = bytes_received(sock)
+        if received is None:  # no TCP_INFO (a Unix socket): settle for a quiet moment
+            return inflight.idle_for() >= SECOND_LOOK
         if received != connection.baseline:
-            connection.baseline, connection.seen_at = received, now
-            return False      # a new request came: the server has it
-        return connection.seen_at is None or now - connection.seen_at >= SECOND_LOOK
+            if not connection.started:
+                connection.baseline, connection.baseline_at = received, now
+            return False      # more came than its last request: the server has it
+        if connection.started:
+            return True
+        if received == 0:
+            return now - connection.seen_at >= FRESH
+        return now - connection.baseline_at >= SECOND_LOOK
 
-    def wait_closed(self, deadline: float, period: float = 0.005) -> bool:
-        """Close idle connections until none is open (True) or ``deadline`` passes."""
-        while time.monotonic() < deadline:
-            if not self.close_idle():
-                return True
-            time.sleep(period)
-        return False
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._open.values():
+                connection.sock.close()
+            self._open.clear()
+
+
+def _fds() -> list[str]:
+    try:
+        return os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+
+
+def _local(sock: socket.socket):
+    address = sock.getsockname()
+    if isinstance(address, tuple):
+        return sock.family, address[1]
+    return sock.family, address

@@ -9,6 +9,8 @@ import os
 import re
 import sys
 
+from paste.script.serving.errors import user_message
+
 __all__ = ["module_source", "module_files", "error_files", "missing_module_paths",
            "format_error", "error_summary", "purge_modules", "library_roots", "library_modules",
            "NewModules"]
@@ -116,9 +118,9 @@ def _machinery_dirs() -> tuple[str, ...]:
 
 def format_error(exc: BaseException) -> str:
     """The error as a user wants to read it: their frames, not the loader's."""
-    message = getattr(exc, "message", None)
-    if type(exc).__name__ == "BadCommand" and isinstance(message, str):
-        return message
+    known = user_message(exc)
+    if known is not None:
+        return known[0]
     import traceback
     machinery = _machinery_dirs()
     te = traceback.TracebackException.from_exception(exc)
@@ -135,9 +137,10 @@ def format_error(exc: BaseException) -> str:
 
 
 def error_summary(exc: BaseException) -> str:
-    """The error in one line: a BadCommand's message, else ``Type: message``."""
-    message = getattr(exc, "message", None)
-    if type(exc).__name__ == "BadCommand" and isinstance(message, str):
+    """The error in one line: a message for the user, else ``Type: message``."""
+    known = user_message(exc)
+    if known is not None:
+        message = known[0]
         return message.strip().splitlines()[0] if message.strip() else "error"
     import traceback
     lines = traceback.format_exception_only(type(exc), exc)

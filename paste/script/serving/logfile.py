@@ -5,8 +5,10 @@
 After ``logrotate`` has moved the file away, SIGUSR1 makes the monitor open
 the path again and send the new descriptor to every worker, which puts it
 in place of its standard output and error. Workers may run as another user
-(``--user``) who could not open the file themselves; the monitor hands the
-new file to that user, as it did the first one.
+(``--user``) who could not open the file themselves: they write through the
+descriptor the monitor opened. A file the monitor creates is handed to that
+user; one it finds in place (``logrotate``'s ``create``) keeps its owner and
+mode. The path is never followed through a symbolic link.
 """
 from __future__ import annotations
 
@@ -16,10 +18,21 @@ import sys
 __all__ = ["LogFile", "open_log"]
 
 
-def open_log(path: str) -> int:
-    """A descriptor appending to ``path`` (created if needed); raises ``OSError``."""
-    return os.open(os.path.abspath(path),
-                   os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+def open_log(path: str, owner: tuple[int, int] | None = None) -> int:
+    """A descriptor appending to ``path``; raises ``OSError``.
+
+    A missing file is created, and given to ``owner`` (uid, gid) if any. A
+    symbolic link, or a regular file with a second hard link, is refused.
+    """
+    from paste.script.daemon import open_no_follow
+    fd, created = open_no_follow(os.path.abspath(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    if created and owner is not None:
+        try:
+            os.fchown(fd, *owner)
+        except OSError:
+            os.close(fd)
+            raise
+    return fd
 
 
 class LogFile:
@@ -33,12 +46,7 @@ class LogFile:
         """Point fds 1 and 2 at a fresh open of the path; return it for the workers."""
         if self.path is None:
             return None
-        fd = open_log(self.path)
-        if self.owner is not None:
-            try:
-                os.fchown(fd, *self.owner)
-            except OSError:
-                pass
+        fd = open_log(self.path, self.owner)
         from paste.script.daemon import redirect_output
         redirect_output(fd)
         return fd

@@ -3,147 +3,150 @@
 """The monitor: one thread around a selector, deciding for the workers.
 
 The monitor has imported PasteDeploy and the server runner, never the
-application. It forks workers (:mod:`.pool`), hands them the listening
-sockets (:mod:`.sockets`), and turns what happens into actions: signals
-(:mod:`.signals`), messages from workers, file changes under ``--reload``
-(:mod:`.reloading`), timers. What users see comes from here too: the
-``Starting server`` line, reload outcomes, replaced workers, and the
-notifications systemd (:mod:`.systemd`) and ``restart`` (:mod:`.control`)
-read.
+application. It forks workers (:mod:`.pool`, :mod:`.channels`), hands them
+the listening sockets (:mod:`.sockets`), and turns what happens into
+actions. Everything it acts on is an :class:`~.protocol.Event` in one
+queue, dispatched through one table (:attr:`Monitor.EVENTS`): signals
+become events (:func:`.signals.signal_events`), and its collaborators (the
+reporter, the reloader, the health checks, an upgrade) post events rather
+than call back into it. Messages from workers go through their own table
+(:attr:`Monitor.HANDLERS`, named in :mod:`.protocol`).
+
+Each turn of the loop acts on the signals first, then reads the workers,
+then reaps the ones that exited, so a stop that came with the workers'
+exits is known before the exits are looked at. The loop never blocks but
+in ``select``, and the monitor has no thread of its own (the ``--reload``
+watcher is a process), so forking is always safe.
 """
 from __future__ import annotations
 
-import os
+import collections
 import selectors
-import signal
 import sys
 import time
 
-from paste.script.serving import ipc
-from paste.script.serving.pool import Pool
-from paste.script.serving.processes import Worker, close_quietly, fork_worker
-from paste.script.serving.worker import WorkerOptions
-from paste.script.serving.reporting import Reporter
+from paste.script.serving.processes import WorkerRecord
+from paste.script.serving.protocol import Event, Op
 
 __all__ = ["Monitor"]
+
 
 class Monitor:
     """Runs ``command``'s server in worker processes until told to stop.
 
-    ``settings`` (:class:`.launch.Settings`) says how: the number of
+    ``settings`` (:class:`.settings.EngineSettings`) says how: the number of
     workers, ``--reload``, the graceful timeout, where to report.
     """
 
     def __init__(self, command, settings, watcher_factory=None):
-        from paste.script.serving.control import StateFile
-        from paste.script.serving.logfile import LogFile
-        from paste.script.serving.sockets import SocketPool
-        from paste.script.serving.systemd import Notifier, listen_fds
         self.command = command
         self.settings = settings
         self.verbose = settings.verbose
-        self.notifier = Notifier()
-        self.sockets = SocketPool(listen_fds())
-        self.state = StateFile(settings.pid_path)
-        self.log = LogFile(settings.log_file, settings.log_owner)
-        self.report = Reporter(self)
-        self.pool = Pool(self.report, self._fork, self.sockets, settings.workers,
-                         settings.graceful_timeout, on_forget=self.unregister)
-        self.reloader = None
-        if settings.reload:
-            from paste.script.serving.reloading import Reloader
-            self.reloader = Reloader(self, self.pool, settings.reload_interval,
-                                     self.verbose, watcher_factory)
+        self.events: collections.deque = collections.deque()
+        self.upgrade = None             # an upgrade.Upgrade under way (SIGUSR2)
         self.exit_code = 0
-        self.error = None          # the BadCommand to raise when start-up failed
+        self.error = None               # the ServeError to raise when start-up failed
         self.done = False
-        self.stop_deadline: float | None = None
+        self.stopped_by: int | None = None     # the signal that stopped it
         self.retry_at: float | None = None     # --monitor-restart: the next start-up try
+        _assemble(self, watcher_factory)
+        pool, health = self.pool, self.health
+        self.HANDLERS = {
+            Op.BIND: pool.bind, Op.LOADED: pool.loaded, Op.READY: pool.ready,
+            Op.SERVING: pool.serving_alone, Op.RELEASED: pool.released,
+            Op.FINISHED: pool.finished, Op.ERROR: pool.error, Op.SINGLE: pool.single,
+            Op.STANDING: pool.standing, Op.BEAT: health.beat, Op.RETIRE: self._retire}
+        if self.reloader is not None:
+            self.HANDLERS[Op.FILES] = self.reloader.files_message
+            self.HANDLERS[Op.MODULES] = self.reloader.modules_message
+        self.EVENTS = {
+            Event.SHUTDOWN: self.shutdown, Event.RELOAD: self.start_generation,
+            Event.RETRY_START: self._retry_start, Event.REPLACE: self._replace,
+            Event.RESIZE: self.pool.resize_by, Event.REOPEN_LOGS: self._reopen_logs,
+            Event.UPGRADE: self._upgrade, Event.UPGRADED: self._upgraded}
+
+    def post(self, event: Event, **data) -> None:
+        """Ask the monitor to act (collaborators call this; the loop does the acting)."""
+        self.events.append((event, data))
 
     # -- running -----------------------------------------------------------------
 
     def run(self) -> int:
+        from paste.script.serving.channels import WorkerChannels
         from paste.script.serving.signals import SignalPipe
         self.selector = selectors.DefaultSelector()
+        self.channels = WorkerChannels(self.selector, self.HANDLERS, self.say)
         self.signals = SignalPipe()
         self.selector.register(self.signals, selectors.EVENT_READ, "signal")
         self.signals.install()
         try:
             if self.reloader is not None:
-                self.selector.register(self.reloader, selectors.EVENT_READ, "watch")
                 self.reloader.start(getattr(self.command, "config_file", None))
-            self._warm_up()
-            self.start_reload(first=True)
+                self.selector.register(self.reloader, selectors.EVENT_READ, "watch")
+            self.post(Event.RELOAD, first=True)
             while not self.done:
                 self.loop_once()
         finally:
-            self.pool.kill_all()
-            if self.reloader is not None:
-                self.reloader.close()
-            self.signals.restore()
-            self.signals.close()
-            self.sockets.close()
-            self.selector.close()
-            self.notifier.close()
-            self.state.remove()
+            self._close()
         if self.error is not None:
             raise self.error
         return self.exit_code
 
     def loop_once(self) -> None:
-        for key, _mask in self.selector.select(self._timeout()):
-            if key.data == "signal":
-                self._signals(self.signals.read())
-            elif key.data == "watch":
+        from paste.script.serving.signals import signal_events
+        self._act()
+        ready = self.selector.select(self._timeout())
+        for event, data in signal_events(self.signals.read(), self.pool.stopping):
+            self.post(event, **data)
+        self._act()
+        for key, _mask in ready:
+            if key.data == "watch":
                 self.reloader.read_changes()
-            else:
-                self._read_worker(key.data)
-        self._reap()
+            elif isinstance(key.data, WorkerRecord):
+                self.channels.read(key.data)
+            elif key.data == "upgrade" and self.upgrade is not None:
+                self.upgrade.read()
+        self.channels.reap(self._exited)
         self._run_timers()
+        self._act()
         if self.pool.stopping and not len(self.pool.procs):
             self.done = True
 
-    def _warm_up(self) -> None:
-        """Load the server here, once, so each fork starts warm.
+    def _act(self) -> None:
+        while self.events:
+            event, data = self.events.popleft()
+            self.EVENTS[event](**data)
 
-        Only the server is loaded: the application's modules must be imported
-        by each worker afresh. The first workers, forked from the very same
-        configuration, use this server as it is; later ones load theirs from
-        the configuration then on disk. Errors are left for the worker to
-        report.
+    def _close(self) -> None:
+        handed_over = self.upgrade is not None and self.upgrade.succeeded
+        self.pool.kill_all()
+        if self.reloader is not None:
+            self.reloader.close()
+        self.signals.restore()
+        self.signals.close()
+        self.sockets.close(unlink=not handed_over)
+        self.selector.close()
+        self.notifier.close()
+        if not handed_over:
+            self.state.remove()
+
+    # -- events --------------------------------------------------------------------
+
+    def shutdown(self, reason: str = "", error=None, signum: int | None = None) -> None:
+        """Stop every worker gracefully; asked twice, at once.
+
+        ``error`` (a :class:`.errors.ServeError`) is raised once everything
+        has stopped: the first generation could not start.
         """
-        command = self.command
-        loader = getattr(command, "loadserver", None)
-        if loader is None or not getattr(command, "server_spec", None):
-            return
-        try:
-            command.preloaded_server = loader(
-                command.server_spec, name=command.server_name,
-                relative_to=command.relative_to, global_conf=command.global_conf)
-        except Exception:
-            pass
-
-    # -- signals -------------------------------------------------------------------
-
-    def _signals(self, signums: list[int]) -> None:
-        # A stop first: the workers' exits that came with it are expected.
-        for signum in sorted(signums, key=lambda s: s not in (signal.SIGTERM, signal.SIGINT)):
-            if signum in (signal.SIGTERM, signal.SIGINT):
-                self.shutdown(signal.Signals(signum).name)
-            elif self.pool.stopping:
-                continue
-            elif signum == signal.SIGHUP:
-                if self.verbose > 0:
-                    self.say("SIGHUP received; reloading.")
-                self.start_reload()
-            elif signum == signal.SIGUSR1:
-                self.log.reopen_for(self.pool.procs, self.say, self.verbose)
-            elif signum in (signal.SIGTTIN, signal.SIGTTOU):
-                self._resize(+1 if signum == signal.SIGTTIN else -1)
-
-    def shutdown(self, reason: str = "") -> None:
-        """Stop every worker gracefully; asked twice, at once."""
+        if error is not None and self.error is None:
+            self.error = error
+        if signum is not None and self.stopped_by is None:
+            self.stopped_by = signum
+        if self.upgrade is not None:
+            self.upgrade.stop()
         if self.pool.stopping:
+            if signum is None:
+                return
             if any(w.serving_since is not None for w in self.pool.procs):
                 self.exit_code = 1          # requests still in flight are cut
             self.pool.kill_all()
@@ -154,22 +157,17 @@ class Monitor:
             self.say(f"Stopping ({reason}): the workers finish their requests "
                      f"(at most {self.settings.graceful_timeout:g}s).")
         self.pool.stop_all()
+        if self.upgrade is None or not self.upgrade.succeeded:
+            self.sockets.stop_listening()
         if self.reloader is not None:
-            self.reloader.reload_due = self.reloader.standby_due = None
+            self.reloader.stop_timers()
 
-    def _resize(self, change: int) -> None:
-        if change > 0 and self.pool.single_runner:
-            self.say(f"SIGTTIN ignored: the {self.pool.single_runner} server runs in one process.")
-            return
-        self.pool.resize(self.pool.size + change)
-        self.say(f"SIG{'TTIN' if change > 0 else 'TTOU'}: {self.pool.size} "
-                 f"worker{'s' if self.pool.size != 1 else ''}.")
-        self.report.write_state()
-
-    # -- generations -------------------------------------------------------------------
-
-    def start_reload(self, changed=(), first: bool = False) -> None:
+    def start_generation(self, changed=(), first: bool = False, why: str = "") -> None:
         """Start a generation of workers with the code and configuration on disk."""
+        if self.pool.stopping:
+            return
+        if why and self.verbose > 0:
+            self.say(f"{why}; reloading.")
         if not first:
             self.notifier.reloading("loading the new code")
             size = self.settings.workers_from_config(self.command)
@@ -179,84 +177,88 @@ class Monitor:
         self.command.preloaded_server = None        # the first workers have it
         self.state.update(reloads=self.pool.generation - 1)
 
-    def unregister(self, worker: Worker) -> None:
-        if worker.channel.fileno() >= 0:
-            try:
-                self.selector.unregister(worker.channel)
-            except (KeyError, ValueError):
-                pass
-            worker.channel.close()
+    def _retry_start(self, delay: float) -> None:
+        """--monitor-restart: try the first generation again after ``delay``."""
+        self.pool.spawn_due = None
+        self.retry_at = time.monotonic() + delay
+
+    def _replace(self, worker: WorkerRecord, why: str) -> None:
+        if self.pool.retire(worker, why):
+            self.say(f"Replacing server child {worker.pid}: {why}.", sys.stderr)
+
+    def _reopen_logs(self) -> None:
+        self.log.reopen_for(self.pool.procs, self.say, self.verbose)
+        if self.settings.access_log_file is not None:
+            self.settings.access_log_file.reopen_for(self.pool.procs, self.say)
+
+    def _upgrade(self) -> None:
+        from paste.script.serving.upgrade import Upgrade
+        if self.upgrade is not None:
+            self.say("SIGUSR2 ignored: an upgrade is under way.")
+            return
+        self.upgrade = Upgrade.start(self.settings, self.pool, self.sockets, self.notifier,
+                                     self.post, self.say)
+        if self.upgrade is not None:
+            self.selector.register(self.upgrade, selectors.EVENT_READ, "upgrade")
+
+    def _upgraded(self, succeeded: bool) -> None:
+        """The new monitor serves (stop here, leaving it the sockets), or it failed."""
+        try:
+            self.selector.unregister(self.upgrade)
+        except (KeyError, ValueError):
+            pass
+        if succeeded:
+            self.command.handed_over = True
+            self.shutdown("upgraded")
+        else:
+            self.upgrade = None
 
     # -- workers -----------------------------------------------------------------------
 
-    def _fork(self, preload: list[str] | None = None) -> Worker:
-        options = WorkerOptions(reload=self.settings.reload, pool_size=self.pool.size,
-                                graceful_timeout=self.settings.graceful_timeout,
-                                verbose=self.verbose)
-        worker = fork_worker(self.command, options, self.pool.changed, preload,
-                             self._close_in_child)
-        self.selector.register(worker.channel, selectors.EVENT_READ, worker)
-        return worker
+    def _fork(self, generation, preload: list[str] | None = None,
+              hold: bool = False) -> WorkerRecord:
+        from paste.script.serving.worker import run_worker
+        options = self.settings.worker_options(self.pool.size, hold)
+        changed = set(self.pool.changed)     # the monitor's modules a fork must load afresh
 
-    def _close_in_child(self) -> None:
-        """In a new worker: drop every descriptor that belongs to the monitor."""
-        self.settings.startup.close()
+        def start(sock) -> None:
+            run_worker(self.command, sock, options, preload, changed)
         fds = [self.signals.read_fd, self.signals.write_fd] + self.sockets.fds()
-        fds += [w.channel.fileno() for w in self.pool.procs]
         fds += self.reloader.fds() if self.reloader is not None else []
-        close_quietly(self.selector, fds)
+        fds += self.upgrade.fds() if self.upgrade is not None else []
+        return self.channels.fork(start, generation, fds, self._in_child)
 
-    def _read_worker(self, worker: Worker) -> None:
-        while worker.channel.fileno() >= 0:
-            try:
-                message, fds = ipc.receive(worker.channel)
-            except BlockingIOError:
-                return
-            except OSError:
-                message, fds = None, []
-            except ValueError:          # not one of our messages: ignore it
-                continue
-            for fd in fds:
-                os.close(fd)
-            if message is None:
-                self.unregister(worker)
-                return
-            try:
-                op = message.get("op")
-                if op == "files" and self.reloader is not None:
-                    self.reloader.files(worker, message.get("paths", []))
-                elif op == "modules" and self.reloader is not None:
-                    self.reloader.modules(worker, message.get("names", []), message.get("last"))
-                else:
-                    self.pool.handle(worker, message)
-            except Exception:
-                # Whatever a worker sends, the monitor must go on serving.
-                import traceback
-                self.say("Internal error in the monitor (still running):\n"
-                         + traceback.format_exc().rstrip(), sys.stderr)
+    def _in_child(self) -> None:
+        """In a new worker, first: what belongs to the monitor alone."""
+        self.settings.startup.close()
+        self.notifier.close()
 
-    def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            worker = self.pool.procs.get(pid)
-            if worker is not None:
-                self._read_worker(worker)      # what it said last (an error) comes first
-                code = os.waitstatus_to_exitcode(status)
-                if code and self.pool.stopping and worker.serving_since is not None:
-                    self.exit_code = 1          # a serving worker could not finish its requests
-                self.pool.exited(worker, code)
+    def _retire(self, worker: WorkerRecord, message: dict) -> None:
+        self.post(Event.REPLACE, worker=worker,
+                  why=f"it has served {message.get('served')} requests (--max-requests)")
+
+    def _exited(self, pid: int, code: int) -> None:
+        if self.upgrade is not None and pid == self.upgrade.pid:
+            self.upgrade.exited(code)
+            return
+        worker = self.pool.procs.get(pid)
+        self.pool.procs.discarded.discard(pid)
+        if worker is not None:
+            self.channels.read(worker)     # what it said last (an error) comes first
+            if code and self.pool.stopping and worker.serving_since is not None:
+                self.exit_code = 1          # a serving worker could not finish its requests
+            self.pool.exited(worker, code)
 
     # -- time ------------------------------------------------------------------------
 
     def _timeout(self) -> float | None:
+        if self.events:
+            return 0.0
         deadlines = list(self.pool.deadlines())
         if self.reloader is not None:
             deadlines += list(self.reloader.deadlines())
+        if self.pool.serving is not None:
+            deadlines += list(self.health.deadlines(self.pool.procs))
         if self.retry_at is not None:
             deadlines.append(self.retry_at)
         if not deadlines:
@@ -269,16 +271,44 @@ class Monitor:
             self.reloader.run_timers(now)
         if self.retry_at is not None and now >= self.retry_at:
             self.retry_at = None
-            self.start_reload(first=True)
+            self.post(Event.RELOAD, first=True)
         self.pool.run_timers(now)
-
-    def retry_start(self, delay: float) -> None:
-        """--monitor-restart: try the first generation again after ``delay``."""
-        self.pool.spawn_due = None
-        self.retry_at = time.monotonic() + delay
+        if not self.pool.stopping:
+            self.health.check(now, list(self.pool.procs))
 
     def say(self, text: str, stream=None) -> None:
         try:
             print(text, file=stream or sys.stdout, flush=True)
         except (OSError, ValueError):
             pass
+
+
+def _assemble(monitor: Monitor, watcher_factory=None) -> None:
+    """The monitor's collaborators, from its settings; each posts to ``monitor.post``."""
+    from paste.script.serving.control import StateFile
+    from paste.script.serving.health import Health
+    from paste.script.serving.logfile import LogFile
+    from paste.script.serving.pool import Pool
+    from paste.script.serving.reporting import Reporter
+    from paste.script.serving.sockets import SocketPool
+    from paste.script.serving.systemd import Notifier, listen_fds
+    settings = monitor.settings
+    monitor.notifier = Notifier()
+    monitor.sockets = SocketPool(listen_fds(), owner=settings.log_owner)
+    monitor.state = StateFile(settings.pid_path, settings.log_file)
+    monitor.log = LogFile(settings.log_file, settings.log_owner)
+    monitor.report = Reporter(monitor.post, settings, monitor.notifier, monitor.state,
+                              monitor.say)
+    monitor.pool = Pool(monitor.report, monitor._fork, monitor.sockets, settings.workers,
+                        settings.graceful_timeout, settings.start_timeout,
+                        on_forget=lambda worker: monitor.channels.unregister(worker))
+    monitor.report.pool = monitor.pool
+    monitor.health = Health(monitor.post, settings.worker_timeout, settings.max_worker_memory,
+                            settings.graceful_timeout)
+    monitor.reloader = None
+    if settings.reload:
+        from paste.script.serving.reloading import Reloader
+        monitor.reloader = Reloader(monitor.post, monitor.say, monitor.pool,
+                                    settings.reload_interval,
+                                    monitor.verbose, watcher_factory)
+        monitor.report.reloader = monitor.reloader

@@ -3,10 +3,11 @@
 """The monitor's worker processes: what it knows of each, and how it ends them.
 
 A worker is stopped gracefully with the ``stop`` message on its channel (it
-stops accepting, finishes its requests and exits; see :mod:`.worker`) and
-killed if it is still there after the graceful timeout. A worker that never
-served is killed at once, and waited for: it must not write a stale
-bytecode cache or answer anything after that.
+stops accepting, finishes its requests and exits; see :mod:`.drain`) and
+killed, with every process it started, if it is still there after the
+graceful timeout. A worker that never served is killed at once. Nothing
+here waits for a process: the monitor's loop reaps them as they go
+(``waitpid`` with ``WNOHANG``), so it never blocks.
 """
 from __future__ import annotations
 
@@ -17,27 +18,27 @@ import sys
 import time
 
 from paste.script.serving import ipc
+from paste.script.serving.protocol import Op, State
 
-__all__ = ["Worker", "Processes", "fork_worker", "describe_exit"]
+__all__ = ["WorkerRecord", "ProcessTable", "fork_worker", "how_it_ended",
+           "kill_tree", "descendants", "flush_std_streams", "close_quietly"]
 
-#: A worker told to serve that never listens on a socket of ours (a runner
-#: binding in C, or a Unix socket) is taken as serving after this long.
-READY_TIMEOUT = 2.0
 #: How long a stopping worker may take beyond the graceful timeout before SIGKILL.
 KILL_MARGIN = 2.0
 
 
-class Worker:
+class WorkerRecord:
     """What the monitor knows about one worker process."""
 
     def __init__(self, pid: int, channel: socket.socket, generation: int | None):
         self.pid = pid
         self.channel = channel
         self.generation = generation
-        self.state = "loading"
+        self.state = State.LOADING
+        self.started_at = time.monotonic()
         self.started_ns = time.time_ns()
         self.serving_since: float | None = None
-        self.adopted: set = set()          # socket keys it listens on
+        self.adopted: set = set()          # socket keys it was given
         self.refused: list[str] = []       # addresses the monitor could not bind for it
         self.new_addresses: list[str] = []  # addresses first bound for it
         self.failed = False
@@ -45,16 +46,25 @@ class Worker:
         self.summary = ""
         self.exit_code = 1
         self.address_in_use = False
-        self.finished = False               # its server returned on its own (cgi)
+        self.self_binding = False           # its runner binds its own socket
+        self.finished = False               # its runner returned on its own (cgi)
         self.released = False               # stopping: it no longer accepts connections
+        self.retiring = ""                  # why it is being replaced (successor first)
+        self.threads: int | None = None     # the runner's request threads, if known
+        self.held = False                   # loaded, waiting for the old workers to go
         self.files: set[str] = set()
         self.stale_if_read: set[str] = set()
         self.modules: list[str] = []
-        self.go_at: float | None = None
         self.kill_at: float | None = None
+        self.health = None                  # health.Vitals, once it serves
 
     def __repr__(self) -> str:
-        return f"<Worker {self.pid} gen {self.generation} {self.state}>"
+        return f"<WorkerRecord {self.pid} gen {self.generation} {self.state.value}>"
+
+    @property
+    def accepting(self) -> bool:
+        """Told to serve and not yet told to stop."""
+        return self.state is State.SERVING
 
     def failed_with(self, message: dict) -> None:
         """It reported an error (``message``, the worker's ``error`` message)."""
@@ -66,16 +76,17 @@ class Worker:
 
     def load(self, generation: int, changed, changed_since_start) -> None:
         """A standby becomes a member of ``generation``: load the application now."""
-        if self.state != "standing":
+        if self.state is not State.STANDING:
             # Even half-way through its imports it is ahead of a new fork;
             # should it turn out to have read a changed file, it is replaced.
             self.stale_if_read = set(changed)
-        self.state = "loading"
+        self.state = State.LOADING
         self.generation = generation
+        self.started_at = time.monotonic()
         self.started_ns = time.time_ns()
         for piece in ipc.chunks(sorted(changed_since_start)):
-            self.send({"op": "changed", "paths": piece})
-        self.send({"op": "load"})
+            self.send({"op": Op.CHANGED, "paths": piece})
+        self.send({"op": Op.LOAD})
 
     def signal(self, signum: int) -> None:
         try:
@@ -91,13 +102,14 @@ class Worker:
             return False      # it died; the reaper deals with that
 
 
-class Processes:
+class ProcessTable:
     """The live worker processes, by pid."""
 
     def __init__(self, graceful_timeout: float, on_forget):
         self.graceful_timeout = graceful_timeout
         self.on_forget = on_forget          # called with each worker that is gone
-        self.workers: dict[int, Worker] = {}
+        self.workers: dict[int, WorkerRecord] = {}
+        self.discarded: set[int] = set()    # killed, not reaped yet
 
     def __iter__(self):
         return iter(list(self.workers.values()))
@@ -105,112 +117,157 @@ class Processes:
     def __len__(self) -> int:
         return len(self.workers)
 
-    def get(self, pid: int) -> Worker | None:
+    def get(self, pid: int) -> WorkerRecord | None:
         return self.workers.get(pid)
 
-    def add(self, worker: Worker) -> Worker:
+    def add(self, worker: WorkerRecord) -> WorkerRecord:
         self.workers[worker.pid] = worker
         return worker
 
-    def members(self, generation, include_stopping: bool = False) -> list[Worker]:
+    def members(self, generation, include_stopping: bool = False) -> list[WorkerRecord]:
         return [w for w in self.workers.values() if w.generation == generation
-                and (include_stopping or w.state != "stopping")]
+                and (include_stopping or w.state is not State.STOPPING)]
 
-    def forget(self, worker: Worker) -> None:
-        self.workers.pop(worker.pid, None)
-        self.on_forget(worker)
+    def forget(self, worker: WorkerRecord) -> None:
+        if self.workers.pop(worker.pid, None) is not None:
+            self.on_forget(worker)
 
-    def stop(self, worker: Worker) -> None:
-        """Let ``worker`` finish its requests and exit (SIGKILL after the graceful timeout)."""
-        if worker.state == "stopping":
+    def stop(self, worker: WorkerRecord) -> None:
+        """Let ``worker`` finish its requests and exit (killed after the graceful timeout)."""
+        if worker.state is State.STOPPING:
             return
-        serving = worker.state in ("serving", "started")
-        worker.state = "stopping"
+        started = worker.state in (State.SERVING, State.READY, State.STARTING)
+        worker.state = State.STOPPING
         worker.kill_at = time.monotonic() + self.graceful_timeout + KILL_MARGIN
-        if not serving or not worker.send({"op": "stop"}):
-            worker.signal(signal.SIGTERM if serving else signal.SIGKILL)
+        if not started or not worker.send({"op": Op.STOP}):
+            self.discard(worker)
 
-    def discard(self, worker: Worker) -> None:
-        """Kill a worker that never served, and wait for it (it must not write anything more)."""
-        worker.signal(signal.SIGKILL)
-        try:
-            os.waitpid(worker.pid, 0)
-        except ChildProcessError:
-            pass
+    def discard(self, worker: WorkerRecord) -> None:
+        """Kill a worker that never served (it must not answer or write anything more).
+
+        It is reaped by the monitor's loop like any other; from now on it
+        counts for nothing.
+        """
+        kill_tree(worker.pid)
+        self.discarded.add(worker.pid)
         self.forget(worker)
 
     def stop_all(self) -> None:
         for worker in self:
-            if worker.state in ("serving", "started", "stopping"):
+            if worker.state in (State.SERVING, State.READY, State.STARTING, State.STOPPING):
                 self.stop(worker)
             else:
-                worker.signal(signal.SIGKILL)
+                self.discard(worker)
 
     def kill_all(self) -> None:
         for worker in self:
-            worker.signal(signal.SIGKILL)
-        for worker in self:
-            try:
-                os.waitpid(worker.pid, 0)
-            except ChildProcessError:
-                pass
-            self.forget(worker)
+            self.discard(worker)
 
     def deadlines(self):
         for worker in self.workers.values():
             if worker.kill_at is not None:
                 yield worker.kill_at
-            if worker.state == "started" and worker.go_at is not None:
-                yield worker.go_at + READY_TIMEOUT
 
-    def overdue(self, now: float) -> list[Worker]:
-        """Kill the stopping workers past their time; return those told to serve
-        that never listened (to be taken as serving)."""
-        silent = []
+    def overdue(self, now: float) -> None:
+        """Kill the stopping workers (and what they started) past their time."""
         for worker in self:
             if worker.kill_at is not None and now >= worker.kill_at:
-                worker.signal(signal.SIGKILL)
                 worker.kill_at = None
-            elif (worker.state == "started" and worker.go_at is not None
-                  and now >= worker.go_at + READY_TIMEOUT):
-                silent.append(worker)
-        return silent
+                kill_tree(worker.pid)
 
 
-def describe_exit(code: int) -> str:
-    """``status 3``, or ``signal 9`` for a process killed by a signal."""
-    return f"signal {-code}" if code < 0 else f"status {code}"
+# -- processes ------------------------------------------------------------------------
+
+def how_it_ended(code: int) -> str:
+    """``exit code 3`` or ``killed by SIGKILL``, as the monitor has always said it."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
-def fork_worker(command, options, changed, preload, in_child) -> Worker:
-    """Fork a worker process; ``in_child()`` first closes what is the monitor's."""
-    from paste.script.serving.worker import run_worker
-    monitor_end, worker_end = ipc.channel_pair()
+def _children_by_parent() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (children first), from ``/proc``."""
+    if not os.path.isdir("/proc"):
+        return []
+    tree = _children_by_parent()
+    found, todo = [], list(tree.get(pid, ()))
+    while todo:
+        child = todo.pop(0)
+        found.append(child)
+        todo.extend(tree.get(child, ()))
+    return found
+
+
+def _signal_process(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_tree(pid: int, signum: int = signal.SIGKILL, include_root: bool = True) -> None:
+    """Send ``signum`` to ``pid`` and to every process it started (a runner's own workers).
+
+    The root is signalled first, so that it starts no one after the look
+    at ``/proc``; a process that is gone meanwhile is skipped. Only
+    processes not yet reaped by their parent are found, so a pid is never
+    one that was reused.
+    """
+    below = descendants(pid)
+    if include_root:
+        _signal_process(pid, signum)
+    for child in below:
+        _signal_process(child, signum)
+
+
+def flush_std_streams() -> None:
+    """Flush stdout and stderr, ignoring streams that are closed or gone."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (AttributeError, OSError, ValueError):
             pass
-    pid = os.fork()
-    if pid == 0:   # the worker: never returns
-        try:
-            monitor_end.close()
-            in_child()
-            run_worker(command, worker_end, changed, options.verbose, preload, options)
-        finally:
-            os._exit(1)
-    worker_end.close()
-    monitor_end.setblocking(False)
-    return Worker(pid, monitor_end, None)
 
 
-def close_quietly(selector, fds) -> None:
-    try:
-        selector.close()
-    except OSError:
-        pass
+def close_quietly(fds) -> None:
+    """Close descriptors that may already be closed."""
     for fd in fds:
         try:
             os.close(fd)
         except OSError:
             pass
+
+
+def fork_worker(start, in_child) -> WorkerRecord:
+    """Fork a worker process running ``start(channel)``; ``in_child()`` first closes
+    what is the monitor's. Never returns in the child."""
+    monitor_end, worker_end = ipc.channel_pair()
+    flush_std_streams()
+    pid = os.fork()
+    if pid == 0:   # the worker
+        try:
+            monitor_end.close()
+            in_child()
+            start(worker_end)
+        finally:
+            os._exit(1)
+    worker_end.close()
+    monitor_end.setblocking(False)
+    return WorkerRecord(pid, monitor_end, None)

@@ -2,13 +2,15 @@
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
 """``--reload``: a saved file starts a new generation of workers.
 
-The file watcher (:mod:`.watcher`) runs in its own thread and queues each
-change; a byte on a pipe wakes the monitor's loop, which calls
-:meth:`Reloader.read_changes`. A change is acted on once the writer has
-closed the file (``SETTLE``), or after ``WRITE_SETTLE`` for a file still
-being written or removed (editors that rename the original to a backup
-write the new one a moment later). A burst of changes (a ``git checkout``)
-that keeps superseding a generation still loading is announced once.
+The file watcher runs in a process of its own (:class:`.watcher.WatcherProcess`,
+forked here before the monitor has forked anything else) and sends each
+change back over a pipe that the monitor's loop polls:
+:meth:`Reloader.read_changes` hands them to a :class:`.settle.SettlePolicy`,
+which says when the files have settled (no writer still at work, a burst
+over) and which paths changed. Changes that come while a generation is
+still loading make it stale: it is given up at once, so code read half
+before and half after a change is never served. A burst of changes (a
+``git checkout``) is announced once.
 
 Between changes a *standby* worker waits with the libraries the serving
 worker uses already imported (its framework, the runner's lazy imports), so
@@ -21,33 +23,37 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import threading
 import time
 
 from paste.script.serving.loaded import library_roots
-from paste.script.serving.watcher import WRITTEN, make_watcher
+from paste.script.serving.protocol import Event, State
+from paste.script.serving.settle import SettlePolicy
+from paste.script.serving.watcher import WRITTEN, WatcherProcess
 
 __all__ = ["Reloader"]
 
-#: How long to wait for more events after a settled change (seconds).
-SETTLE = 0.002
-#: How long to wait for a writer to close the file it is writing, or for a
-#: removed file to come back.
-WRITE_SETTLE = 0.1
 #: A warm standby is forked this long after a new worker serves (so the two
 #: do not compete for the CPU while the new one starts).
 STANDBY_DELAY = 0.05
+#: While paths wait to be sent to the watcher (its pipe was full), retry this often.
+SEND_RETRY = 0.01
+#: The longest wait before starting the file watcher again when it keeps dying.
+RESTART_MOST = 60.0
 
 
 class Reloader:
-    """Watches the files the workers read; starts a generation when one changes."""
+    """Watches the files the workers read; starts a generation when one changes.
 
-    def __init__(self, monitor, pool, interval: float, verbose: int, watcher_factory=None):
-        self.monitor = monitor
+    ``watcher_factory(interval, events=, poll_roots=)`` makes the watcher
+    (a :class:`.watcher.WatcherProcess` unless given).
+    """
+
+    def __init__(self, post, say, pool, interval: float, verbose: int, watcher_factory=None):
+        self.post = post                # the monitor's event queue
+        self.say = say
         self.pool = pool
         self.interval = interval
         self.verbose = verbose
-        self.watcher_factory = watcher_factory or make_watcher
         # Events miss changes made by another machine (NFS, some container
         # bind mounts); PASTE_RELOAD_POLL=1 polls every reload interval instead.
         self.use_events = os.environ.get("PASTE_RELOAD_POLL", "").strip() in ("", "0")
@@ -55,118 +61,142 @@ class Reloader:
         self.use_standby = os.environ.get("PASTE_RELOAD_PRELOAD", "").strip() != "0"
         self.library_modules: list[str] | None = None
         self.standby_due: float | None = None
-        self.changed: set[str] = set()          # since the last reload
-        self.reload_due: float | None = None
-        self._events: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-        self._read_fd, self._write_fd = os.pipe()
-        for fd in (self._read_fd, self._write_fd):
-            os.set_blocking(fd, False)
-        self.watcher = None
-        self.libraries: tuple[str, ...] = ()
+        self.policy = SettlePolicy()
+        self.superseded = False     # a generation was given up for newer changes
+        self.libraries: tuple[str, ...] = library_roots()
+        self.watcher = (watcher_factory or WatcherProcess)(
+            interval, events=self.use_events, poll_roots=self.libraries)
+        self.method_said = False
+        self.restart_due: float | None = None
+        self.restarts = 0
+        self.lost_at_ns = 0
+        self.ended: int | None = None     # the watcher process last seen ending
+        self.monitor_files: frozenset[str] = frozenset()
 
     def fileno(self) -> int:
-        return self._read_fd
+        return self.watcher.fileno()
 
     def fds(self) -> list[int]:
-        return [self._read_fd, self._write_fd]
+        return self.watcher.fds()
 
     def start(self, config_file: str | None) -> None:
-        self.libraries = library_roots()
-        self.watcher = self.watcher_factory(self._on_change, self.interval,
-                                            events=self.use_events, poll_roots=self.libraries)
-        if self.verbose > 1:
-            self.monitor.say(f"Watching files for changes ({self.watcher.method}).")
+        """Fork the watcher process (the monitor has no thread: see :mod:`.watcher`)."""
+        from paste.script.serving.loaded import module_files
+        self.monitor_files = frozenset(module_files())
+        started_ns = time.time_ns()
+        self.watcher.start()
         if config_file:
-            self.watcher.add([config_file])
+            self.watcher.add([config_file], since_ns=started_ns)
 
     def close(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-        for fd in self.fds():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.watcher.close()
 
     # -- changes -------------------------------------------------------------
 
-    def _on_change(self, path: str, kind: str) -> None:
-        """Called in the watcher's thread: queue the change, wake the loop."""
-        with self._lock:
-            self._events.append((path, kind))
-        try:
-            os.write(self._write_fd, b".")
-        except OSError:
-            pass
-
     def read_changes(self) -> None:
-        try:
-            os.read(self._read_fd, 4096)
-        except BlockingIOError:
-            pass
-        with self._lock:
-            events, self._events = self._events, []
-        for path, kind in events:
+        """The watcher's pipe is readable: take in what it sent."""
+        for path, kind in self.watcher.read():
             self.note_change(path, kind)
+        if self.watcher.method and not self.method_said:
+            self.method_said = True
+            if self.verbose > 1:
+                self.say(f"Watching files for changes ({self.watcher.method}).")
+        if not self.watcher.alive and self.restart_due is None and self.ended != self.watcher.pid:
+            self.ended = self.watcher.pid
+            self._watcher_ended()
+        self.watcher.flush()
 
     def note_change(self, path: str, kind: str = WRITTEN) -> None:
         if self.pool.stopping:
             return
-        self.changed.add(path)
-        due = time.monotonic() + (SETTLE if kind == WRITTEN else WRITE_SETTLE)
-        if self.reload_due is None or due < self.reload_due:
-            self.reload_due = due
+        self.policy.note(path, kind, time.monotonic())
+        self._give_up_stale_generation()
 
-    def reload(self) -> None:
+    def _give_up_stale_generation(self) -> None:
+        """A pending generation may have read files from before this change:
+        it must never serve. (Its workers wait for the monitor's go, so none
+        has answered anything yet.)"""
+        if self.pool.give_up_pending():
+            self.superseded = True
+            self.want_standby()
+
+    def reload(self, paths: list[str] | None = None) -> None:
         """Start a generation with the code as it is now on disk."""
-        paths, self.changed = sorted(self.changed), set()
-        self.reload_due = None
+        if paths is None:
+            paths = self.policy.take(float("inf")) or []
         if self.pool.stopping or not paths:
             return
-        self.pool.settle_pending()
-        if self.verbose > 0 and self.pool.pending is None:
-            # A generation still loading is superseded silently: one save of
-            # many files (a branch switch) is one reload to the reader.
+        again, self.superseded = self.superseded or self.pool.pending is not None, False
+        if self.verbose > 0 and not again:
+            # A generation given up for newer changes is not announced twice:
+            # one save of many files (a branch switch) is one reload to the reader.
             shown = ", ".join(_short(p) for p in paths[:3])
             more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
-            self.monitor.say(f"{shown}{more} changed; reloading.")
+            self.say(f"{shown}{more} changed; reloading.")
         elif self.verbose > 1:
-            self.monitor.say(f"{len(paths)} more file(s) changed; reloading again.")
-        self.pool.changed.update(paths)
+            self.say(f"{len(paths)} more file(s) changed; reloading again.")
+        # What a fork inherits from the monitor and must load afresh: only
+        # the monitor's own modules (bounded by them, not by the changes seen).
+        self.pool.changed.update(set(paths).intersection(self.monitor_files))
         for path in paths:
             _drop_bytecode(path)
-        self.monitor.start_reload(paths)
+        self.post(Event.RELOAD, changed=list(paths))
+
+    def _watcher_ended(self) -> None:
+        if self.pool.stopping:
+            return
+        if not self.watcher.can_restart:
+            self.say("The file watcher exited: changes are no longer noticed "
+                             "(restart paster serve).", sys.stderr)
+            return
+        delay = min(2.0 ** (self.restarts - 1), RESTART_MOST) if self.restarts else 0.0
+        self.restarts += 1
+        self.say(f"The file watcher (PID {self.watcher.pid}) exited; starting "
+                         f"another{f' in {delay:g}s' if delay else ''}.", sys.stderr)
+        self.restart_due = time.monotonic() + delay
+        # What changed from a second before it ended is taken as changed.
+        self.lost_at_ns = time.time_ns() - 1_000_000_000
 
     # -- what workers report ---------------------------------------------------
+
+    def files_message(self, worker, message: dict) -> None:
+        """A worker's ``files`` message (:data:`.protocol.Op.FILES`)."""
+        self.files(worker, message.get("paths", []))
+
+    def modules_message(self, worker, message: dict) -> None:
+        """A worker's ``modules`` message (:data:`.protocol.Op.MODULES`)."""
+        self.modules(worker, message.get("names", []), message.get("last"))
 
     def files(self, worker, paths) -> None:
         """Watch what a worker read; a file changed since it was read means a reload."""
         worker.files.update(paths)
         if worker.stale_if_read.intersection(paths) and worker.generation == self.pool.pending:
             self.pool.replace_stale(worker)
-        new = self.watcher.add(paths)
-        late = worker.state in ("started", "serving")
-        for path in new:
-            if late and self.verbose > 1 and not path.startswith(self.libraries):
-                self.monitor.say(f"Watching {_short(path)} (imported while serving).")
-            try:
-                if os.stat(path).st_mtime_ns > worker.started_ns:
-                    self.note_change(path, WRITTEN)
-            except OSError:
-                pass
+        # The watcher reports those modified since the worker started, once watched.
+        new = self.watcher.add(paths, since_ns=worker.started_ns)
+        if worker.state is State.SERVING and self.verbose > 1:
+            for path in new:
+                if not path.startswith(self.libraries):
+                    self.say(f"Watching {_short(path)} (imported while serving).")
 
     def modules(self, worker, names: list[str], last: bool) -> None:
         """The library modules the serving worker uses: the standby should import these."""
         worker.modules.extend(names)
+        if last and not self.use_standby and self.verbose > 1:
+            self.say("No warm standby (PASTE_RELOAD_PRELOAD=0).")
         if not (last and self.use_standby and worker.generation == self.pool.serving):
             return
         if worker.modules == self.library_modules:
             return
         self.library_modules = list(worker.modules)
         if self.pool.standby is not None:
-            self.pool.discard(self.pool.standby)
+            self.pool.procs.discard(self.pool.standby)
         self.standby_due = time.monotonic()
+
+    def stop_timers(self) -> None:
+        """The server stops: no reload, no standby, no new watcher any more."""
+        self.policy.clear()
+        self.standby_due = self.restart_due = None
 
     def want_standby(self) -> None:
         """A generation serves (or failed): fork a standby shortly, if there is none."""
@@ -176,14 +206,25 @@ class Reloader:
     # -- time ----------------------------------------------------------------------
 
     def deadlines(self):
-        if self.reload_due is not None:
-            yield self.reload_due
+        due = self.policy.due()
+        if due is not None:
+            yield due
         if self.standby_due is not None:
             yield self.standby_due
+        if self.restart_due is not None:
+            yield self.restart_due
+        if self.watcher.sending:
+            yield time.monotonic() + SEND_RETRY
 
     def run_timers(self, now: float) -> None:
-        if self.reload_due is not None and now >= self.reload_due:
-            self.reload()
+        self.watcher.flush()
+        paths = self.policy.take(now)
+        if paths:
+            self.reload(paths)
+        if self.restart_due is not None and now >= self.restart_due:
+            self.restart_due = None
+            if not self.pool.stopping:
+                self.watcher.restart(self.lost_at_ns)
         if self.standby_due is not None and now >= self.standby_due:
             if self.pool.pending is not None:
                 self.standby_due = now + STANDBY_DELAY    # after the new workers are up

@@ -14,11 +14,11 @@ the monitor what happens next: exit with the error, retry
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
-from paste.script.command import BadCommand
-from paste.script.serving.processes import Worker
+from paste.script.serving.errors import ServeError
+from paste.script.serving.processes import WorkerRecord as Worker, how_it_ended
+from paste.script.serving.protocol import Event
 
 __all__ = ["Reporter"]
 
@@ -29,17 +29,16 @@ CRASH_LOOP = 3
 class Reporter:
     """The pool's events, told to the user, systemd, ``restart`` and the terminal."""
 
-    def __init__(self, monitor):
-        self.monitor = monitor
-        self.settings = monitor.settings
-        self.notifier = monitor.notifier
-        self.say = monitor.say
-        self.verbose = monitor.verbose
+    def __init__(self, post, settings, notifier, state, say):
+        self.post = post              # the monitor's event queue
+        self.settings = settings
+        self.notifier = notifier
+        self.state = state
+        self.say = say
+        self.verbose = settings.verbose
         self.started = False       # "Starting server in PID N." said
-
-    @property
-    def pool(self):
-        return self.monitor.pool
+        self.pool = None           # set by the monitor
+        self.reloader = None
 
     def worker_loaded(self, worker: Worker) -> None:
         if not self.started and self.verbose > 0:
@@ -57,8 +56,8 @@ class Reporter:
             if self.verbose > 0 and not self.settings.reload:
                 self.say(f"Reloaded: workers {pids} serve the new code.")
         self.write_state(reloaded=generation - 1, ok=True, error="")
-        if self.monitor.reloader is not None:
-            self.monitor.reloader.want_standby()
+        if self.reloader is not None:
+            self.reloader.want_standby()
         if self.verbose > 0:
             for address in dict.fromkeys(a for w in workers for a in w.new_addresses):
                 self.say(f"Now listening on {address}.")
@@ -88,16 +87,17 @@ class Reporter:
             self.say("Error loading the application; waiting for a change to try again:\n"
                      + worker.error, sys.stderr)
         self.notifier.ready(f"reload failed: {worker.summary}")
-        self.monitor.reloader.want_standby()
+        if self.reloader is not None:
+            self.reloader.want_standby()
 
     def _startup_failed(self, worker: Worker) -> None:
         self.settings.startup.failed(worker.summary, worker.exit_code)
         if self.settings.monitor_restart:
             self.settings.startup.close()   # the terminal has its answer; we go on trying
-            delay = self.pool.backoff.failed(0.0) or self.pool.backoff.first
+            delay = self.pool.backoff.failed() or self.pool.backoff.first
             self.say(f"Server child {worker.pid} failed to start; restarting in {delay:g}s",
                      sys.stderr)
-            self.monitor.retry_start(delay)
+            self.post(Event.RETRY_START, delay=delay)
             return
         if worker.exit_code == 1 and worker.error != worker.summary:
             if self.verbose > 1 or self.settings.log_file:
@@ -105,12 +105,16 @@ class Reporter:
             message = f"Error: {worker.summary} (run with -v for the traceback)"
         else:
             message = worker.summary
-        self.monitor.error = BadCommand(message, exit_code=worker.exit_code)
-        self.monitor.shutdown("start-up failed")
+        self.post(Event.SHUTDOWN, reason="start-up failed",
+                  error=ServeError(message, exit_code=worker.exit_code))
 
     def plain_restart(self) -> None:
         self.say("The server binds its own sockets: reloading by stopping the old server "
                  "first (requests may be refused meanwhile).")
+
+    def standby_ready(self, worker: Worker) -> None:
+        if self.verbose > 1:
+            self.say(f"Standby {worker.pid} ready for the next change.")
 
     def worker_serving(self, worker: Worker) -> None:
         if self.verbose > 1:
@@ -118,7 +122,7 @@ class Reporter:
 
     def worker_died(self, worker: Worker, code: int, delay: float, failures: int) -> None:
         when = "at once" if not delay else f"in {delay:g}s"
-        self.say(f"Server child {worker.pid} exited ({_how(code)}); restarting {when}")
+        self.say(f"Server child {worker.pid} exited ({how_it_ended(code)}); restarting {when}")
         if failures >= CRASH_LOOP:
             serving = len([w for w in self.pool.members(self.pool.serving)
                            if w.state == "serving"])
@@ -131,19 +135,17 @@ class Reporter:
             self.say("The server process exited with status 0; waiting for a change "
                      "to restart it.")
             return
-        self.monitor.shutdown("the server finished")
+        self.post(Event.SHUTDOWN, reason="the server finished")
+
+    def resized(self, change: int, size: int) -> None:
+        self.say(f"SIG{'TTIN' if change > 0 else 'TTOU'}: {size} "
+                 f"worker{'s' if size != 1 else ''}.")
+        self.write_state()
+
+    def resize_refused(self, runner: str) -> None:
+        self.say(f"SIGTTIN ignored: the {runner} server runs in one process.")
 
     def write_state(self, **changes) -> None:
         workers = [w.pid for w in self.pool.members(self.pool.serving)]
-        self.monitor.state.update(workers=workers,
+        self.state.update(workers=workers,
                                   graceful_timeout=self.settings.graceful_timeout, **changes)
-
-
-def _how(code: int) -> str:
-    """How a process ended, as the supervisor of ``--monitor-restart`` always said it."""
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"

@@ -2,17 +2,20 @@
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
 """The monitor's listening sockets: bound on a worker's first request, or inherited.
 
-A worker's runner binds its address as usual; :mod:`.handover` turns that
-into a request to the monitor, which answers with its socket for the
-address, binding it the first time. Every worker and every generation of
-workers thus accepts from the same kernel queue.
+A worker's runner asks for its address (:func:`paste.script.serving.listen`,
+a ``bind`` message); the monitor answers with its socket for the address,
+binding it the first time (as root, if the port needs it). Every worker and
+every generation of workers thus accepts from the same kernel queue, and
+the socket outlives them all: it is closed (and a Unix socket file
+removed) only when the server stops.
 
 Under systemd socket activation the sockets come from systemd
 (:func:`.systemd.listen_fds`): a worker's address gets the inherited socket
 on the same port (and host, unless one side is a wildcard); an address
 matching none gets the next inherited socket nobody uses yet, so the unit's
 ``ListenStream=`` decides where the server listens, as with any
-socket-activated service.
+socket-activated service. A re-executed monitor (SIGUSR2) inherits its
+parent's sockets the same way.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import errno
 import os
 import socket
 
-__all__ = ["SocketPool", "listening_socket", "describe", "bind_listener", "resolve_address"]
+__all__ = ["SocketPool", "describe", "bind_listener", "resolve_address"]
 
 _WILDCARDS = ("", "0.0.0.0", "::")
 
@@ -43,7 +46,10 @@ def resolve_address(address) -> tuple[int, int, object]:
     """
     from paste.script.runners_common import format_address, listen_error
     if isinstance(address, (str, bytes, os.PathLike)):
-        return socket.AF_UNIX, 0, os.fsdecode(address)
+        path = os.fsdecode(address)
+        if "\0" in path:
+            raise listen_error(OSError(errno.EINVAL, "a NUL character in the path"), repr(path))
+        return socket.AF_UNIX, 0, path
     host, port = str(address[0]), int(address[1])
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -97,75 +103,77 @@ def _remove_stale_unix_socket(path: str) -> None:
         pass
 
 
-def listening_socket(family: int, proto: int, address: tuple, v6only) -> socket.socket:
-    """A bound (not yet listening) TCP socket for a worker's bind request."""
-    sock = socket.socket(family, socket.SOCK_STREAM, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and v6only is not None:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
-        socket.socket.__base__.bind(sock, address)
-        sock.setblocking(False)     # shared by the workers: see handover.adopt
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 class SocketPool:
-    """Listening sockets by address: ``(family, host, port)``."""
+    """Listening sockets by address: ``(family, host, port)``, or ``(AF_UNIX, path)``.
 
-    def __init__(self, inherited: list[socket.socket] = ()):
+    ``owner`` (uid, gid), when the workers run as another user: Unix socket
+    files bound here are handed to that user, as the user would have
+    created them.
+    """
+
+    def __init__(self, inherited: list[socket.socket] = (), owner: tuple | None = None):
         self.sockets: dict[tuple, socket.socket] = {}
+        self.owner = owner
         self.inherited = [s for s in inherited
-                          if s.family in (socket.AF_INET, socket.AF_INET6)
+                          if s.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)
                           and s.type == socket.SOCK_STREAM]
         self.foreign = [s for s in inherited if s not in self.inherited]
         self._assigned: dict[tuple, socket.socket] = {}
+        self._unix_paths: dict[tuple, str] = {}     # Unix socket files bound here
 
     @property
     def activated(self) -> bool:
         return bool(self.inherited or self.foreign)
 
-    def get(self, family: int, proto: int, address: tuple, v6only=None) -> tuple[tuple, socket.socket, bool]:
-        """``(key, socket, new)`` for a worker binding ``address``; raises ``OSError``."""
-        key = (family, *address[:2])
+    def get(self, family: int, address, backlog: int = 1024,
+            mode: int | None = None) -> tuple[tuple, socket.socket, bool]:
+        """``(key, socket, new)`` for a worker listening on ``address``; raises ``OSError``."""
+        key = (family, address) if family == socket.AF_UNIX else (family, *address[:2])
         sock = self.sockets.get(key)
         if sock is not None:
             return key, sock, False
         sock = self._inherited_for(key) if self.activated else None
         if sock is None:
-            sock = listening_socket(family, proto, address, v6only)
+            sock = bind_listener(address, backlog=backlog, mode=mode)
+            if family == socket.AF_UNIX:
+                self._unix_paths[key] = address
+                if self.owner is not None:
+                    os.chown(address, *self.owner)
         self.sockets[key] = sock
         return key, sock, True
 
     def _inherited_for(self, key: tuple) -> socket.socket | None:
-        if not self.inherited:
-            raise OSError(0, "socket activation passed no TCP socket "
-                             f"({len(self.foreign)} socket(s) of another kind)")
-        _family, host, port = key
-        free = [s for s in self.inherited if s not in self._assigned.values()]
         for sock in self.inherited:
-            bound_host, bound_port = sock.getsockname()[:2]
-            if bound_port == port and (bound_host == host or bound_host in _WILDCARDS
-                                       or host in _WILDCARDS):
+            if _serves(sock, key):
                 self._assigned[key] = sock
                 return sock
+        if key[0] == socket.AF_UNIX:
+            return None         # not passed for this path: bind it here
+        tcp = [s for s in self.inherited if s.family != socket.AF_UNIX]
+        free = [s for s in tcp if s not in self._assigned.values()]
         if not free:
+            if not tcp:
+                raise OSError(0, "socket activation passed no TCP socket "
+                                 f"({len(self.inherited) + len(self.foreign)} of another kind)")
             raise OSError(0, f"no socket from socket activation is left for {describe(key[1:])}")
+        # The unit's ListenStream= decides where a TCP server listens.
         self._assigned[key] = free[0]
         return free[0]
 
     def answer(self, worker, message: dict, new_address: bool = False) -> None:
         """Send a worker the socket its ``bind`` message asks for, or the error."""
-        address = tuple(message["address"])
+        family = int(message["family"])
+        raw = message["address"]
+        address = raw if family == socket.AF_UNIX else tuple(raw)
+        shown = address if family == socket.AF_UNIX else describe(address)
         try:
-            key, sock, new = self.get(message["family"], message.get("proto", 0), address,
-                                      message.get("v6only"))
+            key, sock, new = self.get(family, address, int(message.get("backlog") or 1024),
+                                      message.get("mode"))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                worker.refused.append(describe(address))
-            worker.send({"op": "socket", "error": exc.strerror or str(exc), "errno": exc.errno})
+                worker.refused.append(shown)
+            reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+            worker.send({"op": "socket", "error": reason, "errno": exc.errno})
             return
         worker.adopted.add(key)
         if new and new_address:
@@ -174,6 +182,8 @@ class SocketPool:
 
     def address(self, key: tuple) -> str:
         """Where the socket for ``key`` really listens."""
+        if key[0] == socket.AF_UNIX:
+            return key[1]
         sock = self.sockets.get(key)
         try:
             return describe(sock.getsockname()) if sock is not None else describe(key[1:])
@@ -188,17 +198,54 @@ class SocketPool:
     def close_unused(self, used: set) -> None:
         """Close the sockets of addresses no worker uses any more (a port was edited)."""
         for key in [k for k in self.sockets if k not in used]:
-            sock = self.sockets.pop(key)
-            if sock not in self.inherited:
-                sock.close()
-            self._assigned.pop(key, None)
+            self._close(key)
+
+    def _close(self, key: tuple, unlink: bool = True) -> None:
+        sock = self.sockets.pop(key)
+        if sock not in self.inherited:
+            sock.close()
+        self._assigned.pop(key, None)
+        path = self._unix_paths.pop(key, None)
+        if path is not None and unlink:
+            _remove_stale_unix_socket(path)
+
+    def stop_listening(self, unlink: bool = True) -> None:
+        """Close the monitor's copies (the workers release theirs as they stop).
+
+        Once the last copy is closed nobody listens: new clients are refused
+        at once, instead of waiting in a queue nobody reads. Unix socket
+        files bound here are removed (not when a re-executed monitor has
+        taken them over: ``unlink=False``).
+        """
+        for key in list(self.sockets):
+            self._close(key, unlink)
 
     def fds(self) -> list[int]:
         return [s.fileno() for s in list(self.sockets.values()) + self.inherited + self.foreign
                 if s.fileno() >= 0]
 
-    def close(self) -> None:
-        for sock in set(self.sockets.values()) | set(self.inherited) | set(self.foreign):
+    def listening(self) -> list[socket.socket]:
+        """Every socket the workers may listen on (for a re-executed monitor)."""
+        return list(dict.fromkeys(list(self.sockets.values()) + self.inherited))
+
+    def close(self, unlink: bool = True) -> None:
+        self.stop_listening(unlink)
+        for sock in set(self.inherited) | set(self.foreign):
             sock.close()
-        self.sockets.clear()
         self._assigned.clear()
+
+
+def _serves(sock: socket.socket, key: tuple) -> bool:
+    """Whether an inherited socket is the one for ``key``."""
+    try:
+        bound = sock.getsockname()
+    except OSError:
+        return False
+    if key[0] == socket.AF_UNIX:
+        return sock.family == socket.AF_UNIX and bound == key[1]
+    if sock.family == socket.AF_UNIX:
+        return False
+    bound_host, bound_port = bound[:2]
+    host, port = key[1], key[2]
+    return bound_port == port and (bound_host == host or bound_host in _WILDCARDS
+                                   or host in _WILDCARDS)

@@ -2,138 +2,57 @@
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
 """The worker process: forked by the monitor, it loads the application and serves.
 
-The worker loads the application afresh (the monitor never imports it),
-tells the monitor whether that worked, waits for the go-ahead and serves on
-the monitor's sockets (:mod:`.handover`). Under ``--reload`` it also
-reports which files it read (:mod:`.loaded`), including modules imported
-later while serving and config files PasteDeploy read, and it can start as
-a warm *standby*: forked ahead of time, it imports the installed libraries
-the serving worker uses, then waits for the monitor's ``load``.
+The worker first becomes what it will serve as (``--user``/``--group``,
+``--umask``, ``--chdir``, ``--env``), then loads the server and the
+application afresh (the monitor never imports the application), tells the
+monitor whether that worked (``loaded``, or ``error``), and calls the
+runner. The runner gets its listening sockets from the monitor and says
+when it is set up (:mod:`paste.script.serving`'s hooks, served by
+:mod:`.control_thread`); the worker then waits for the monitor's ``go``. A
+runner that binds its own socket is watched until it listens.
 
-The monitor's ``stop`` (or a SIGTERM) stops a worker gracefully: its
-listening descriptors are pointed at a private socket nobody connects to
-(so it accepts nothing new while the other workers get every new
-connection), its keep-alive connections are closed as they fall idle
-(:mod:`.connections`), and it exits once it has no request in flight, or
-after the graceful timeout.
+Under ``--reload`` it also reports which files it read (:mod:`.loaded`),
+including modules imported later while serving and config files
+PasteDeploy read, and it can start as a warm *standby*: forked ahead of
+time, it imports the installed libraries the serving worker uses, then
+waits for the monitor's ``load``.
+
+Stopping is :mod:`.drain`'s business.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import os
-import queue
+import random
 import signal
 import socket
 import sys
 import threading
 import time
+import traceback
 
-from paste.script.serving import Standalone, ipc
-from paste.script.serving.connections import Connections
-from paste.script.serving.handover import SocketBroker, address_in_use
+from paste.script.serving import ipc
+from paste.script.serving.control_thread import (EngineHooks, WorkerControl, WorkerOptions,
+                                                 exit_now)
+from paste.script.serving.drain import GracefulStop
+from paste.script.serving.errors import address_in_use
 from paste.script.serving.inflight import InFlight
 from paste.script.serving.loaded import (NewModules, error_files, error_summary, format_error,
                                          library_modules, missing_module_paths, module_files,
                                          purge_modules)
+from paste.script.serving.protocol import Op
 from paste.script.serving.signals import worker_signals
 
-__all__ = ["run_worker", "WorkerChannel", "WorkerOptions", "ConfigRecorder"]
+__all__ = ["run_worker", "WorkerOptions", "ConfigRecorder"]
 
-#: Without connections to watch (a runner accepting outside Python's socket
-#: module), exit once no request ran for this long (seconds) ...
-QUIET_PERIOD = 0.25
-#: ... or, between requests, after this long.
-KEEPALIVE_LIMIT = 1.0
-#: A stopping worker that takes longer than this says what it waits for.
-SLOW_STOP = 5.0
+#: A runner that binds its own socket and shows no listening socket after
+#: this long (seconds) is taken as serving anyway (cgi serves on stdin).
+READY_TIMEOUT = 2.0
 #: A serving worker under --reload reports the library modules it loaded
 #: after this long (the runner imports some on the first requests), and
 #: looks for newly imported modules this often.
 LIBRARY_REPORT_DELAY = 1.0
-
-
-class WorkerOptions:
-    """What the monitor tells a worker when it forks it."""
-
-    def __init__(self, reload: bool = True, graceful_timeout: float = 30.0,
-                 pool_size: int = 1, verbose: int = 1):
-        self.reload = reload
-        self.graceful_timeout = graceful_timeout
-        self.pool_size = pool_size
-        self.verbose = verbose
-
-
-class WorkerChannel:
-    """The worker's end of the channel; one thread reads what the monitor sends."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self._send_lock = threading.Lock()
-        self.go = threading.Event()
-        self.load = threading.Event()
-        self.load_changed: list[str] = []
-        self.replies: queue.Queue = queue.Queue()
-        self.on_stop = None
-        self._sent: set[str] = set()
-        thread = threading.Thread(target=self._read, name="paster-worker-channel", daemon=True)
-        thread.start()
-
-    def send(self, message: dict, fds=()) -> None:
-        with self._send_lock:
-            ipc.send(self.sock, message, fds)
-
-    def send_files(self, paths) -> None:
-        """Tell the monitor to watch these paths (each path is sent once)."""
-        with self._send_lock:
-            new = [p for p in dict.fromkeys(paths) if p and p not in self._sent]
-            self._sent.update(new)
-            for piece in ipc.chunks(new):
-                ipc.send(self.sock, {"op": "files", "paths": piece})
-
-    def _read(self) -> None:
-        while True:
-            try:
-                message, fds = ipc.receive(self.sock)
-            except InterruptedError:
-                continue
-            except OSError:
-                message, fds = None, []
-            except ValueError:
-                continue
-            if message is None:
-                # The monitor is gone (killed, crashed): never outlive it.
-                _exit(1)
-            op = message.get("op")
-            if op == "go":
-                self.go.set()
-            elif op == "stop":
-                if self.on_stop is not None:
-                    self.on_stop()
-                else:
-                    _exit(0)     # not serving yet: nothing to finish
-            elif op == "changed":
-                self.load_changed.extend(message.get("paths", []))
-            elif op == "load":
-                self.load.set()
-            elif op == "socket":
-                self.replies.put((message, fds))
-            elif op == "log" and fds:
-                _adopt_log(fds[0])
-            else:
-                for fd in fds:
-                    os.close(fd)
-
-
-def _adopt_log(fd: int) -> None:
-    """The monitor reopened --log-file (SIGUSR1): write to the new file from now on."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
 
 
 class ConfigRecorder:
@@ -166,39 +85,35 @@ class ConfigRecorder:
 
 # -- the worker process ----------------------------------------------------
 
-def _exit(code: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(code)
-
-
-def run_worker(command, sock: socket.socket, changed=frozenset(), verbose: int = 1,
-               preload: list[str] | None = None, options: WorkerOptions | None = None) -> None:
+def run_worker(command, sock: socket.socket, options: WorkerOptions,
+               preload: list[str] | None = None, changed=frozenset()) -> None:
     """Load and serve ``command``'s application; never returns (the process exits).
 
     With ``preload`` (module names), the worker is a warm standby: it imports
     those library modules first, then waits for the monitor's ``load``.
     """
-    options = options or WorkerOptions(verbose=verbose)
+    from paste.script import serving
     try:
         worker_signals()
-        channel = WorkerChannel(sock)
+        control = WorkerControl(sock, options)
+        hooks = EngineHooks(control, options)
+        serving.use_engine(hooks)
+        control.start()
+        if options.prepare is not None:
+            options.prepare()
+        changed = set(changed)
         if preload is not None:
-            changed = _stand_by(channel, preload)
-        _serve(command, channel, set(changed), options)
+            changed |= _stand_by(control, preload)
+        Worker(command, control, hooks, options).serve(changed)
     except SystemExit as exc:
-        _exit(exc.code if isinstance(exc.code, int) else 1)
+        exit_now(exc.code if isinstance(exc.code, int) else 1)
     except BaseException:
-        import traceback
         traceback.print_exc()
-        _exit(1)
-    _exit(0)
+        exit_now(1)
+    exit_now(0)
 
 
-def _stand_by(channel: WorkerChannel, names: list[str]) -> set[str]:
+def _stand_by(control: WorkerControl, names: list[str]) -> set[str]:
     """Import library modules ahead of the next change; return the changed files then."""
     for name in names:
         if name in sys.modules:
@@ -207,190 +122,226 @@ def _stand_by(channel: WorkerChannel, names: list[str]) -> set[str]:
             importlib.import_module(name)
         except BaseException:   # noqa: BLE001 - the application will import it its own way
             pass
-    channel.send_files(module_files())
-    channel.send({"op": "standing"})
-    channel.load.wait()
-    return set(channel.load_changed)
+    control.send_files(module_files())
+    control.send({"op": Op.STANDING})
+    control.load.wait()
+    return set(control.load_changed)
 
 
-def _watch_imports(channel: WorkerChannel, new_modules: NewModules) -> None:
+class Worker:
+    """One worker's life once forked: load, start the runner, serve."""
+
+    def __init__(self, command, control: WorkerControl, hooks: EngineHooks,
+                 options: WorkerOptions):
+        self.command = command
+        self.control = control
+        self.hooks = hooks
+        self.options = options
+        self.serving_alone = False      # its runner listens on a socket of its own
+        self.serve_returned = threading.Event()
+
+    @property
+    def accepting(self) -> bool:
+        return self.control.go.is_set() or self.serving_alone
+
+    def serve(self, changed: set[str]) -> None:
+        app, server = self._load(changed)
+        inflight = InFlight(app, access_log=self.options.access_log,
+                            on_count=self._retire_after())
+        stopper = GracefulStop(inflight, self.hooks, self.options.graceful_timeout,
+                               on_released=lambda: self.control.send({"op": Op.RELEASED}),
+                               serve_returned=self.serve_returned)
+        self.control.on_stop = self._stop_with(stopper)
+        threads = server.threads() if callable(getattr(server, "threads", None)) else None
+        self.control.send({"op": Op.LOADED, "threads": threads, "held": self.options.hold})
+        if self.options.hold:
+            self.control.go.wait()
+        self._start_watchers(inflight)
+        try:
+            server(inflight)
+        except BaseException as exc:
+            if stopper.stopping or self.accepting:
+                raise
+            # Failed before serving (a bad server option, a taken address): a
+            # broken deploy like any other, for the monitor to report once.
+            if self.options.reload:
+                self.control.send_files(error_files(exc))
+            self._report_error(exc, bind_error=address_in_use(exc) and not self.hooks.listeners)
+            exit_now(3)
+        self.serve_returned.set()
+        if stopper.stopping:
+            while True:             # the drain ends the process, with what the runner started
+                time.sleep(3600)
+        if not self.accepting:
+            self.control.send({"op": Op.FINISHED})  # a runner that serves once (cgi) is done
+
+    def _stop_with(self, stopper: GracefulStop):
+        def stop(reason: str = "") -> None:
+            if not self.accepting:
+                exit_now(0)         # nothing accepted yet: nothing to finish
+            stopper(reason)
+        return stop
+
+    def _load(self, changed: set[str]):
+        recorder = None
+        if self.options.reload:
+            purge_modules(changed)
+            importlib.invalidate_caches()
+            recorder = ConfigRecorder(getattr(self.command, "config_file", None))
+            recorder.install()
+        from paste.script import serving
+        try:
+            app, server = self.command.load_app_and_server()
+        except BaseException as exc:
+            if self.options.reload:
+                self.control.send_files(module_files() + recorder.files
+                                        + serving.watched_files() + error_files(exc)
+                                        + missing_module_paths(exc))
+            self._report_error(exc, bind_error=False)
+            exit_now(3)
+        if recorder is not None:
+            recorder.recording = False
+            self.control.send_files(module_files() + recorder.files + serving.watched_files())
+        return app, server
+
+    def _report_error(self, exc: BaseException, bind_error: bool) -> None:
+        from paste.script.serving.errors import user_message
+        known = user_message(exc)
+        summary = error_summary(exc)[:2000]
+        if bind_error and self.options.pool_size > 1:
+            summary += (" (the server runner binds its own socket, so one process serves it: "
+                        "use --workers 1)")
+        self.control.send_quietly({
+            "op": Op.ERROR, "message": format_error(exc)[:ipc.MAX_MESSAGE // 3],
+            "summary": summary, "exit_code": known[1] if known is not None else 1,
+            "address_in_use": bind_error})
+
+    def _retire_after(self):
+        """--max-requests: ask the monitor for a successor after N (+ jitter) requests."""
+        limit = self.options.max_requests
+        if not limit:
+            return None
+        limit += random.randint(0, self.options.max_requests_jitter)
+        asked = []
+
+        def count(done: int) -> None:
+            if done >= limit and not asked:
+                asked.append(True)
+                self.control.send_quietly({"op": Op.RETIRE, "served": done})
+        return count
+
+    # -- watching --------------------------------------------------------------------
+
+    def _start_watchers(self, inflight: InFlight) -> None:
+        before = _listening_sockets()        # the application's own listeners
+        threading.Thread(target=self._watch_listening, args=(before,),
+                         name="paster-worker-listen", daemon=True).start()
+        heartbeat = Heartbeat(self.control, inflight, self.options.worker_timeout)
+        self.control.on_tick.append(heartbeat.tick)
+        if self.options.reload:
+            new_modules = NewModules()
+
+            def after_request(peer) -> None:
+                files = new_modules()
+                if files:
+                    self.control.send_files(files)
+            inflight.on_finished = after_request
+            threading.Thread(target=_watch_imports, args=(self.control, new_modules),
+                             name="paster-worker-imports", daemon=True).start()
+
+    def _watch_listening(self, before: set) -> None:
+        """A runner that binds its own socket: say when it listens (or after a while)."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.hooks.asked or self.hooks.ready_sent:
+                return          # it takes the monitor's sockets: ready() tells
+            if _listening_sockets() - before:
+                break
+            time.sleep(0.01)
+        if self.hooks.asked or self.hooks.ready_sent:
+            return
+        self.serving_alone = True
+        self.control.send_quietly({"op": Op.SERVING})
+
+
+def _listening_sockets() -> set[int]:
+    """The inodes of the listening sockets this process holds."""
+    found = set()
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for name in names:
+        try:
+            fd = os.dup(int(name))
+        except OSError:
+            continue
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:         # not a socket: the duplicate must not leak
+            os.close(fd)
+            continue
+        try:
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                found.add(os.fstat(sock.fileno()).st_ino)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+    return found
+
+
+class Heartbeat:
+    """What the worker tells the monitor once a second: heartbeat, descriptors."""
+
+    def __init__(self, control: WorkerControl, inflight: InFlight, worker_timeout):
+        self.control = control
+        self.inflight = inflight
+        self.beating = bool(worker_timeout)
+        self.fds_exhausted = False
+        self.main_ran = time.monotonic()
+        if self.beating:
+            signal.signal(signal.SIGURG, self._main_runs)
+
+    def _main_runs(self, signum, frame) -> None:
+        self.main_ran = time.monotonic()
+
+    def tick(self) -> None:
+        exhausted = _out_of_descriptors(self.control.sock.fileno())
+        changed = exhausted != self.fds_exhausted
+        self.fds_exhausted = exhausted
+        if not (self.beating or changed):
+            return
+        now = time.monotonic()
+        inflight = self.inflight
+        self.control.send_quietly({
+            "op": Op.BEAT, "active": inflight.active, "done": inflight.done,
+            "main_seen": round(now - self.main_ran, 1), "fds_exhausted": exhausted,
+            "requests": inflight.oldest(10) if inflight.active else []})
+        if self.beating:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGURG)
+
+
+def _out_of_descriptors(fd: int) -> bool:
+    """Whether the process has no descriptor left (``fd``: any open one, to copy)."""
+    try:
+        os.close(os.dup(fd))
+    except OSError as exc:
+        return exc.errno == errno.EMFILE
+    return False
+
+
+def _watch_imports(control: WorkerControl, new_modules: NewModules) -> None:
     """Under --reload: report the libraries once, then modules imported later, as they come."""
     time.sleep(LIBRARY_REPORT_DELAY)
     try:
         pieces = list(ipc.chunks(library_modules())) or [[]]
         for number, piece in enumerate(pieces, 1):
-            channel.send({"op": "modules", "names": piece, "last": number == len(pieces)})
+            control.send({"op": Op.MODULES, "names": piece, "last": number == len(pieces)})
         while True:
             files = new_modules()
             if files:
-                channel.send_files(files)
+                control.send_files(files)
             time.sleep(LIBRARY_REPORT_DELAY)
     except (OSError, ValueError):
         pass
-
-
-class WorkerHooks(Standalone):
-    """The runner and application hooks of :mod:`paste.script.serving` in a worker."""
-
-    def __init__(self, channel: WorkerChannel, options: WorkerOptions):
-        self.channel = channel
-        self.pool_size = options.pool_size
-        self.reload = options.reload
-        self.stop_callbacks: list = []
-
-    def single_process(self, runner: str) -> None:
-        if self.pool_size is not None and self.pool_size > 1:
-            from paste.script.command import BadCommand
-            raise BadCommand(f"The {runner} server runs in one process: it cannot be "
-                             f"served by {self.pool_size} workers (use --workers 1)")
-        self.channel.send({"op": "single", "runner": runner})
-
-    def files_read(self, paths: list[str]) -> None:
-        if self.reload:
-            self.channel.send_files(paths)
-
-    def on_stop(self, callback) -> None:
-        self.stop_callbacks.append(callback)
-
-
-def _serve(command, channel: WorkerChannel, changed: set[str], options: WorkerOptions) -> None:
-    import paste.script.serving as serving
-    serving.use_engine(WorkerHooks(channel, options))
-    recorder = None
-    if options.reload:
-        purge_modules(changed)
-        importlib.invalidate_caches()
-        recorder = ConfigRecorder(getattr(command, "config_file", None))
-        recorder.install()
-    connections = Connections()
-    broker = SocketBroker(channel, on_accept=connections.add)
-    broker.install()
-    try:
-        app, server = command.load_app_and_server()
-        # --user/--group: the worker runs as that user; the monitor, which
-        # binds the sockets (port 80 needs root), keeps its identity.
-        drop_privileges = getattr(command, "drop_privileges", None)
-        if callable(drop_privileges):
-            drop_privileges()
-    except BaseException as exc:
-        if options.reload:
-            channel.send_files(module_files() + recorder.files + serving.watched_files()
-                               + error_files(exc) + missing_module_paths(exc))
-        _report_error(channel, exc, bind_error=False)
-        _exit(3)
-    if recorder is not None:
-        recorder.recording = False
-        channel.send_files(module_files() + recorder.files + serving.watched_files())
-    channel.send({"op": "loaded"})
-    channel.go.wait()
-    new_modules = NewModules() if options.reload else None
-    app = InFlight(app, on_finished=_report_new_modules(channel, new_modules))
-    connections.inflight = app
-    stopper = GracefulStop(app, broker, connections, options.graceful_timeout,
-                           on_released=lambda: channel.send({"op": "released"}))
-    channel.on_stop = stopper
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopper())
-    if options.reload:
-        threading.Thread(target=_watch_imports, args=(channel, new_modules),
-                         daemon=True).start()
-    try:
-        server(app)
-    except BaseException as exc:
-        if broker.ready_sent or stopper.stopping:
-            raise
-        # Failed before serving (a bad server option, a taken address): a
-        # broken deploy like any other, for the monitor to report once.
-        if options.reload:
-            channel.send_files(error_files(exc))
-        _report_error(channel, exc, bind_error=address_in_use(exc) and not broker.adopted)
-        _exit(3)
-    if not broker.ready_sent and not stopper.stopping:
-        channel.send({"op": "finished"})     # a runner that serves once (cgi) is done
-
-
-def _report_error(channel: WorkerChannel, exc: BaseException, bind_error: bool) -> None:
-    try:
-        channel.send({"op": "error", "message": format_error(exc)[:ipc.MAX_MESSAGE // 3],
-                      "summary": error_summary(exc)[:2000],
-                      "exit_code": getattr(exc, "exit_code", 1) if type(exc).__name__ == "BadCommand" else 1,
-                      "address_in_use": bind_error})
-    except (OSError, ValueError):
-        pass
-
-
-def _report_new_modules(channel: WorkerChannel, new_modules: NewModules | None):
-    """Under --reload: after each request, report the modules it imported."""
-    if new_modules is None:
-        return None
-
-    def after_request(peer) -> None:
-        files = new_modules()
-        if files:
-            try:
-                channel.send_files(files)
-            except (OSError, ValueError):
-                pass
-    return after_request
-
-
-class GracefulStop:
-    """Stop accepting, close connections as they fall idle, exit when nothing is in flight."""
-
-    def __init__(self, app: InFlight, broker: SocketBroker, connections: Connections,
-                 timeout: float, on_released=lambda: None):
-        self.app = app
-        self.on_released = on_released
-        self.broker = broker
-        self.connections = connections
-        self.timeout = timeout
-        self.stopping = False
-        self._lock = threading.Lock()
-
-    def __call__(self) -> None:
-        with self._lock:
-            if self.stopping:
-                return
-            self.stopping = True
-        # From now on each request's end tells the connections (idle or not).
-        previous = self.app.on_finished
-
-        def finished(peer) -> None:
-            self.connections.request_ended(peer)
-            if previous is not None:
-                previous(peer)
-        self.app.on_finished = finished
-        self.broker.release()
-        threading.Thread(target=self._drain, name="paster-worker-drain", daemon=True).start()
-
-    def _drain(self) -> None:
-        # Sent from this thread: __call__ may run in a signal handler, which
-        # must not wait for the channel's lock.
-        try:
-            self.on_released()      # the monitor announces the new code after this
-        except (OSError, ValueError):
-            pass
-        started = time.monotonic()
-        deadline = started + self.timeout
-        report_at = started + SLOW_STOP
-        while time.monotonic() < deadline:
-            still_open = self.connections.close_idle()
-            if time.monotonic() > report_at:
-                report_at = deadline
-                print(f"Server child {os.getpid()} still finishing: {self.app.active} "
-                      f"request(s) in flight, {still_open} connection(s) open.", flush=True)
-            if self.app.active == 0:
-                if self.connections.tracked:
-                    if not still_open:
-                        break
-                else:
-                    stopped_for = time.monotonic() - started
-                    if stopped_for >= QUIET_PERIOD and (self.app.idle_for() >= QUIET_PERIOD
-                                                        or stopped_for >= KEEPALIVE_LIMIT):
-                        break
-            time.sleep(0.005)
-        else:
-            if self.app.active:
-                print(f"Server child {os.getpid()}: {self.app.active} request(s) in flight "
-                      f"cut after the graceful timeout ({self.timeout:g}s).", flush=True)
-                _exit(1)
-        _exit(0)

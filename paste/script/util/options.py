@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 __all__ = [
     "OptionError", "asbool", "asint", "asfloat", "asoctal", "aslist",
-    "asport", "at_least", "positive", "convert",
+    "asport", "assize", "at_least", "positive", "convert",
 ]
 
 _TRUE = {"true", "yes", "on", "y", "t", "1"}
@@ -84,6 +84,24 @@ def asport(value: object) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(value)
     return port
+
+
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+@_named("expected a size in bytes, or with K, M, G or T (512M)")
+def assize(value: object) -> int:
+    """``512M`` -> 536870912; a bare number is bytes (units are powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip().upper()
+    if text.endswith("B"):
+        text = text[:-1]
+    unit = text[-1:] if text[-1:] in _SIZE_UNITS and text[-1:] else ""
+    number = float(text[:-1] if unit else text)
+    if number < 0:
+        raise ValueError(value)
+    return int(number * _SIZE_UNITS[unit])
 
 
 @_named("expected a list of words")

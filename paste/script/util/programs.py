@@ -59,7 +59,6 @@ class ProgramRunner:
         A missing program raises ``OSError``; so does a non-zero exit status
         unless expected.
         """
-        import subprocess
         cmd = self.quote_first_command_arg(cmd)
         cwd = kw.pop("cwd", None) or os.getcwd()
         capture_stderr = kw.pop("capture_stderr", False)
@@ -68,31 +67,41 @@ class ProgramRunner:
         warn_returncode = kw.pop("warn_returncode", False)
         if kw:
             raise UnexpectedArguments(f"Arguments not expected: {kw}")
-        if warn_returncode:
-            expect_returncode = True
-        simulate = self.simulate and not force
         described = f"{cmd} {' '.join(args)}"
-        if simulate:
+        if self.simulate and not force:
             _check_executable(cmd)
             if self.verbose:
                 print(f"Running {described}")
             return None
-        try:
-            proc = subprocess.Popen(
-                [cmd, *args], cwd=cwd, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT if capture_stderr else subprocess.PIPE)
-        except FileNotFoundError as exc:
-            raise OSError(f"The expected executable {cmd} was not found ({exc})") from None
+        proc = self._start_program([cmd, *args], cwd, capture_stderr)
         if self.verbose:
             print(f"Running {described}")
         stdout, stderr = proc.communicate()
-        if proc.returncode and not expect_returncode:
+        returncode = proc.returncode
+        if returncode and not (expect_returncode or warn_returncode):
             if not self.verbose:
                 print(f"Running {described}")
-            print(f"Error (exit code: {proc.returncode})")
+            print(f"Error (exit code: {returncode})")
             if stderr:
                 print(_text(stderr))
             raise OSError(f"Error executing command {cmd}")
+        self._report_program(described, returncode, stdout, stderr, warn_returncode)
+        return stdout
+
+    @staticmethod
+    def _start_program(argv: list, cwd: str, capture_stderr: bool):
+        """``argv`` started in ``cwd`` with its output piped; ``OSError`` if it is missing."""
+        import subprocess
+        try:
+            return subprocess.Popen(
+                argv, cwd=cwd, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if capture_stderr else subprocess.PIPE)
+        except FileNotFoundError as exc:
+            raise OSError(f"The expected executable {argv[0]} was not found ({exc})") from None
+
+    def _report_program(self, described: str, returncode: int, stdout: bytes,
+                        stderr: bytes | None, warn_returncode: bool) -> None:
+        """What a program that ran said: its output with ``-vvv``, else a failure warning."""
         if self.verbose > 2:
             if stderr:
                 print("Command error output:")
@@ -100,10 +109,9 @@ class ProgramRunner:
             if stdout:
                 print("Command output:")
                 print(_text(stdout))
-        elif proc.returncode and warn_returncode:
+        elif returncode and warn_returncode:
             print(f"Warning: command failed ({described})")
-            print(f"Exited with code {proc.returncode}")
-        return stdout
+            print(f"Exited with code {returncode}")
 
     def svn_command(self, *args: str, **kw):
         """``run_command('svn', ...)`` that reports a failure once instead of raising."""

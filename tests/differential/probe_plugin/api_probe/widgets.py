@@ -14,3 +14,8 @@ def make_beta(global_conf, **settings):
 
 class Gamma:
     pass
+
+
+def make_filter(global_conf, **settings):
+    """A filter that changes nothing (for pipelines in setup-app tests)."""
+    return lambda app: app

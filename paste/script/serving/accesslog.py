@@ -1,0 +1,225 @@
+# (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
+# Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
+"""``--access-log``: one line per request, written by the worker whatever the runner.
+
+The format is gunicorn's: ``%(name)s`` atoms in a Python %-format, the
+Apache combined format by default. The atoms:
+
+=========  ==================================================================
+``h``      client address (``REMOTE_ADDR``: behind a trusted proxy, the one
+           the runner worked out from the proxy's headers)
+``l``      ``-``
+``u``      user name (``REMOTE_USER``) or ``-``
+``t``      when the request began, ``[10/Oct/2026:13:55:36 +0000]``
+``r``      request line: ``GET /path?query HTTP/1.1``
+``m``      method; ``U`` path; ``q`` query string; ``H`` protocol
+``s``      status code
+``b``      response body bytes, or ``-``; ``B`` the same, ``0`` for none
+``f``      referer; ``a`` user agent
+``T``      request time, whole seconds; ``M`` milliseconds; ``D`` microseconds;
+           ``L`` decimal seconds
+``p``      the worker's pid
+``{Name}i``  request header; ``{Name}o`` response header; ``{key}e`` environ
+=========  ==================================================================
+
+Values that come from the client are escaped (quotes, backslashes, control
+characters), so a request cannot forge a line. Each line is one ``write``
+on a descriptor opened with ``O_APPEND``, so the lines of several workers
+never interleave. The monitor opens the file (``-`` is standard error) and
+hands it to the workers; on SIGUSR1 it reopens it, as it does the log file.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from urllib.parse import quote
+
+__all__ = ["AccessLog", "AccessLogFile", "Atoms", "escape", "check_format"]
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\]')
+_ATOM = re.compile(r"%\((\{[^}]*\}[ioe]|[a-zA-Z])\)")
+
+
+def escape(value) -> str:
+    """A client-supplied value, safe in one log line between quotes."""
+    text = str(value)
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: "\\" + m.group() if m.group() in '"\\'
+                       else f"\\x{ord(m.group()):02x}", text)
+
+
+class _Clock:
+    """``[%d/%b/%Y:%H:%M:%S %z]`` for a time, formatted once per second."""
+
+    def __init__(self):
+        self.second = None
+        self.text = ""
+
+    def __call__(self, when: float) -> str:
+        second = int(when)
+        if second != self.second:
+            self.second = second
+            self.text = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
+        return self.text
+
+
+_clock = _Clock()
+
+
+class Atoms:
+    """The values of one request's atoms, each worked out when the format asks."""
+
+    __slots__ = ("request", "now")
+
+    def __init__(self, request, now: float):
+        self.request = request
+        self.now = now
+
+    def __getitem__(self, key: str) -> str:
+        environ = self.request.environ
+        if key.startswith("{"):
+            name, kind = key[1:-2], key[-1]
+            if kind == "i":
+                value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+            elif kind == "o":
+                value = _header(self.request.headers, name)
+            else:
+                value = environ.get(name)
+            return "-" if value is None else escape(value)
+        atom = _ATOMS.get(key)
+        if atom is None:
+            raise KeyError(key)
+        return atom(self.request, environ, self.now)
+
+
+def _header(headers, name: str):
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _path(environ) -> str:
+    return environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+
+
+def _request_line(request, environ, now) -> str:
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not uri:
+        uri = quote(_path(environ), safe="/;=,:@!$&'()*+~")
+        if environ.get("QUERY_STRING"):
+            uri += "?" + environ["QUERY_STRING"]
+    return escape(f"{environ.get('REQUEST_METHOD', '-')} {uri} "
+                  f"{environ.get('SERVER_PROTOCOL', '-')}")
+
+
+def _length(request) -> int:
+    if request.length:
+        return request.length
+    declared = _header(request.headers, "content-length")
+    try:
+        return int(declared) if declared is not None else 0
+    except ValueError:
+        return 0
+
+
+def _elapsed(request, now) -> float:
+    return max(0.0, now - request.started)
+
+
+_ATOMS = {
+    "h": lambda r, e, now: escape(e.get("REMOTE_ADDR") or "-"),
+    "l": lambda r, e, now: "-",
+    "u": lambda r, e, now: escape(e.get("REMOTE_USER") or "-"),
+    "t": lambda r, e, now: _clock(time.time() - _elapsed(r, now)),
+    "r": _request_line,
+    "m": lambda r, e, now: escape(e.get("REQUEST_METHOD", "-")),
+    "U": lambda r, e, now: escape(_path(e)),
+    "q": lambda r, e, now: escape(e.get("QUERY_STRING", "")),
+    "H": lambda r, e, now: escape(e.get("SERVER_PROTOCOL", "-")),
+    "s": lambda r, e, now: r.status[:3] or "-",
+    "b": lambda r, e, now: str(_length(r) or "-"),
+    "B": lambda r, e, now: str(_length(r)),
+    "f": lambda r, e, now: escape(e.get("HTTP_REFERER") or "-"),
+    "a": lambda r, e, now: escape(e.get("HTTP_USER_AGENT") or "-"),
+    "T": lambda r, e, now: str(int(_elapsed(r, now))),
+    "M": lambda r, e, now: str(int(_elapsed(r, now) * 1000)),
+    "D": lambda r, e, now: str(int(_elapsed(r, now) * 1_000_000)),
+    "L": lambda r, e, now: f"{_elapsed(r, now):.6f}",
+    "p": lambda r, e, now: str(os.getpid()),
+}
+
+
+class AccessLog:
+    """Writes one line per finished request on descriptor ``fd``, in ``fmt``."""
+
+    def __init__(self, fd: int, fmt: str):
+        check_format(fmt)
+        self.fd = fd
+        self.format = fmt
+
+    def write(self, request) -> None:
+        try:
+            line = self.format % Atoms(request, time.monotonic())
+        except (KeyError, ValueError, TypeError):
+            return
+        try:
+            os.write(self.fd, (line + "\n").encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass        # a full disk must not fail the request
+
+    def reopen(self, fd: int) -> None:
+        """SIGUSR1: write to ``fd`` (the reopened file) from now on."""
+        os.dup2(fd, self.fd)
+        os.close(fd)
+
+
+def check_format(fmt: str) -> None:
+    """Raise ``ValueError`` naming an unknown atom in an access log format."""
+    for match in _ATOM.finditer(fmt):
+        atom = match.group(1)
+        if not atom.startswith("{") and atom not in _ATOMS:
+            raise ValueError(f"unknown access log atom %({atom})s")
+    if fmt.replace("%%", "").count("%") != len(_ATOM.findall(fmt)):
+        raise ValueError("the access log format may only hold %(atom)s fields")
+
+
+class AccessLogFile:
+    """In the monitor: the ``--access-log`` file, opened for the workers and reopened on SIGUSR1.
+
+    ``-`` is standard error (which ``--log-file`` redirects): nothing to
+    open. The file is opened (and created, for ``owner``, the user the
+    workers run as) here, so the workers need no right to open it.
+    """
+
+    def __init__(self, path: str, owner: tuple | None = None):
+        self.path = None if path == "-" else os.path.abspath(path)
+        self.owner = owner
+        self.fd = 2 if self.path is None else self._open()
+
+    def _open(self) -> int:
+        from paste.script.serving.errors import ServeError
+        from paste.script.serving.logfile import open_log
+        try:
+            return open_log(self.path, self.owner)     # given to the user only if created
+        except OSError as exc:
+            raise ServeError(f"Cannot open access log {self.path}: {exc.strerror}") from None
+
+    def reopen_for(self, workers, say) -> None:
+        """SIGUSR1: open the path again, and hand it to every worker."""
+        if self.path is None:
+            return
+        import sys
+        try:
+            fd = self._open()
+        except Exception as exc:
+            say(f"SIGUSR1: cannot reopen the access log: {exc}", sys.stderr)
+            return
+        os.dup2(fd, self.fd)
+        for worker in workers:
+            worker.send({"op": "access_log"}, [fd])
+        os.close(fd)
+        say("SIGUSR1: reopened the access log.")

@@ -1,0 +1,228 @@
+"""What operators reach for: worker timeout, max requests, memory, access log, --check,
+USR2, and where ``paster serve``'s own settings live (issue 18). Real processes."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.serving_support import (KeepAliveClient, Prober, children, get, pid_of,  # noqa: F401
+                                   site, wait_gone)
+from tests.support import free_port, listening_inodes, pid_alive, write
+
+
+# -- 1. --worker-timeout ------------------------------------------------------------------
+
+def test_a_worker_whose_threads_all_hang_is_replaced(site, tmp_path):
+    s = site(extra="threads = 2")
+    s.start("--workers", "2", "--worker-timeout", "3", "--graceful-timeout", "2")
+    release = tmp_path / "release"
+    hung = [threading.Thread(target=get, args=(s.url + f"hang?{release}",), kwargs={"timeout": 60})
+            for _ in range(4)]
+    for thread in hung:
+        thread.start()
+    began = time.monotonic()
+    s.said(r"Replacing server child \d+: all 2 of its threads are busy .*running: GET /hang",
+           timeout=15)
+    body = s.wait_for("v1", timeout=10)
+    assert time.monotonic() - began < 3 + 5 + 2
+    assert pid_of(body) in children(s.proc.pid)
+    release.touch()
+    for thread in hung:
+        thread.join(30)
+
+
+def test_a_worker_whose_main_loop_is_stuck_is_replaced(site):
+    s = site()
+    s.start("--worker-timeout", "2", "--graceful-timeout", "1")
+    stuck = pid_of(get(s.url))
+    threading.Thread(target=get, args=(s.url + "gil?60",), kwargs={"timeout": 60},
+                     daemon=True).start()
+    s.said(rf"Replacing server child {stuck}: its main loop has not run", timeout=15)
+    body = s.wait_for("v1", timeout=15)
+    assert pid_of(body) != stuck
+    deadline = time.monotonic() + 10
+    while pid_alive(stuck) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(stuck)                   # killed after the graceful timeout
+
+
+# -- 2. --max-requests, --max-worker-memory ------------------------------------------------
+
+def test_max_requests_rotates_the_workers_without_a_failed_request(site):
+    s = site()
+    s.start("--workers", "2", "--max-requests", "50", "--max-requests-jitter", "5")
+    clients = [KeepAliveClient(s.port, pause=0) for _ in range(3)]
+    for client in clients:
+        client.start()
+    deadline = time.monotonic() + 60
+    while sum(len(c.answers) for c in clients) < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    failed = [c.stop() for c in clients]
+    assert not any(failed), failed
+    pids = {pid_of(body) for c in clients for _t, body in c.answers}
+    # Each worker serves on while its successor starts: a few more than 55.
+    assert len(pids) >= 4, pids
+    assert s.out.count(r"Replacing server child \d+: it has served 5\d requests") >= 2
+
+
+def test_max_worker_memory_replaces_a_leaking_worker(site):
+    s = site()
+    s.start("--max-worker-memory", "120M")
+    leaky = pid_of(get(s.url))
+    for _ in range(6):
+        get(s.url + "leak")                       # 20 MB each
+    s.said(rf"Replacing server child {leaky}: it uses \d+ MiB, over --max-worker-memory 120 MiB",
+           timeout=15)
+    deadline = time.monotonic() + 15
+    while pid_of(s.wait_for("v1")) == leaky and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wait_gone(leaky, 15)
+
+
+# -- 3. access log ------------------------------------------------------------------------
+
+COMBINED = re.compile(r'^127\.0\.0\.1 - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
+                      r'"GET /(\?x=1)? HTTP/1\.1" 200 \d+ "-" "[^"]*"$')
+
+
+def lines_of(path, count: int, timeout: float = 10.0) -> list[str]:
+    """The lines of ``path`` once it has ``count`` (each is written as its request ends)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+def test_the_access_log_has_a_line_per_request_and_is_reopened_on_usr1(site):
+    s = site()
+    log = s.dir / "access.log"
+    s.start("--workers", "2", "--access-log", str(log), "--pid-file", str(s.pid_file))
+    for _ in range(10):
+        get(s.url + "?x=1")
+    lines = lines_of(log, 11)
+    assert len(lines) == 11 and all(COMBINED.match(line) for line in lines), lines
+    rotated = s.dir / "access.log.1"
+    os.rename(log, rotated)
+    mark = s.signal(signal.SIGUSR1)
+    s.said(r"SIGUSR1: reopened the access log", mark)
+    # Each worker takes the new file when its control thread reads the
+    # monitor's message: once one request has landed there, all do.
+    while not log.exists() or not log.read_text():
+        get(s.url)
+    before = len(rotated.read_text().splitlines())
+    for _ in range(5):
+        get(s.url)
+    assert len(lines_of(log, 6)) >= 6
+    assert len(rotated.read_text().splitlines()) == before
+
+
+def test_the_access_log_format_and_its_escaping(site):
+    s = site()
+    s.start("--access-log", "-", "--access-log-format",
+            '%(m)s %(U)s %(q)s %(s)s %(B)s %(D)s %(L)s %({User-Agent}i)s %({Content-Type}o)s')
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    conn.request("GET", "/?a=1", headers={"User-Agent": 'evil" agent\twith a tab'})
+    conn.getresponse().read()
+    conn.close()
+    match = s.said(r"^GET / a=1 200 (\d+) (\d+) (\d+\.\d{6}) (.*) text/plain$")
+    assert int(match.group(1)) > 0 and int(match.group(2)) > 0
+    assert match.group(4) == 'evil\\" agent\\x09with a tab'
+
+
+# -- 4. --check ------------------------------------------------------------------------
+
+def test_check_loads_and_binds_nothing(site):
+    s = site()
+    result = s.paster("--check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: ") and "[server:main]" in result.stdout
+    assert not listening_inodes(s.port)
+    s.write_app("v1", factory_extra="raise RuntimeError('no database')")
+    result = s.paster("--check")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: RuntimeError: no database"
+    s.ini.write_text(s.ini.read_text().replace("port = ", "threads = lots\nport = "))
+    s.write_app("v1")
+    result = s.paster("--check")
+    assert result.returncode == 1 and "threads" in result.stderr, result.stderr
+
+
+# -- 5. signals: USR2 -------------------------------------------------------------------
+
+def test_usr2_re_executes_the_monitor_without_a_failed_request(site):
+    s = site()
+    s.start("--workers", "2", "--pid-file", str(s.pid_file))
+    old_monitor = s.proc.pid
+    prober = Prober(s.url)
+    prober.start()
+    clients = [KeepAliveClient(s.port, pause=0.01) for _ in range(4)]
+    for client in clients:
+        client.start()
+    time.sleep(0.3)
+    s.write_app("v2")                             # `pip install -U` meanwhile
+    s.proc.send_signal(signal.SIGUSR2)
+    s.said(r"SIGUSR2: the new monitor \(PID (\d+)\) serves; this one stops\.")
+    s.wait_for("v2")
+    assert s.proc.wait(30) == 0                   # the old monitor is gone
+    new_monitor = int(s.pid_file.read_text())
+    assert new_monitor != old_monitor and pid_alive(new_monitor)
+    status = s.paster("--pid-file", str(s.pid_file), "status")
+    assert status.returncode == 0 and str(new_monitor) in status.stdout
+    time.sleep(0.3)
+    failed = prober.stop() + [e for c in clients for e in c.stop()]
+    assert not failed, failed
+    stopped = s.paster("--pid-file", str(s.pid_file), "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_alive(new_monitor) and not s.pid_file.exists()
+
+
+# -- 6. where the settings live ------------------------------------------------------------
+
+def test_settings_from_exe_and_from_a_section_whose_runner_does_not_take_them(site):
+    port = free_port()
+    config = f"""\
+#!/usr/bin/env paster
+[exe]
+command = serve
+max_requests = 7
+
+[app:main]
+paste.app_factory = siteapp:make_app
+
+[server:main]
+use = egg:waitress#main
+host = 127.0.0.1
+port = {port}
+workers = 2
+"""
+    s = site(config=config)
+    s.url = f"http://127.0.0.1:{port}/"
+    from tests.support import PYTHON
+    import subprocess
+    from tests.serving_support import Output
+    s.proc = subprocess.Popen([PYTHON, "-m", "paste.script", str(s.ini), "-v"], cwd=s.dir,
+                              env=s.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)
+    s.out = Output(s.proc)
+    s.said(r"Generation 1 serving: workers \d+, \d+\.")
+    for _ in range(20):
+        s.wait_for("v1")
+    s.said(r"it has served 7 requests \(--max-requests\)")
+
+
+def test_umask_chdir_and_env_apply_before_the_application_loads(site, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    s = site()
+    s.start("--umask", "027", "--chdir", str(elsewhere), "--env", "GREETING=hello world",
+            "--env", "OTHER=1")
+    body = get(s.url + "env?GREETING")
+    assert f"cwd={elsewhere} umask=27 env=hello world" in body, body
