@@ -2,9 +2,8 @@
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
 """Taking new connections: when to accept, when to leave them to others, and running out.
 
-The listening socket is level-triggered in the poller, and one connection
-is accepted per readiness event, so that the loop reads requests between
-two accepts.
+One connection is accepted per readiness event of the listening socket,
+so that the loop reads requests between two accepts.
 
 *Sharing.* Under ``paster serve --workers N`` every worker process accepts
 from the same socket, and a keep-alive connection stays with the process
@@ -116,6 +115,11 @@ class Acceptor:
     # -- accepting (loop thread) -------------------------------------------------------
 
     def on_readable(self, now: float) -> None:
+        self._accept_one(now)
+        if self.accepting:
+            self.server.poller.rearm_listener(self.socket.fileno())
+
+    def _accept_one(self, now: float) -> None:
         server = self.server
         if len(server.connections) >= server.settings.connection_limit \
                 and not self.reclaim_idle():

@@ -18,8 +18,10 @@ re-armed between two requests: no ``epoll_ctl`` call per request.
 :mod:`selectors`: an event unregisters the connection, and :meth:`arm`
 from any thread queues a re-registration that the polling thread applies.
 
-Listening sockets and the wake-up pipe are level-triggered. Any thread may
-call :meth:`poll`, one at a time (the thread leading the event loop).
+Listening sockets report one readiness event at a time (the loop accepts
+one connection, then asks for the next), the wake-up pipe is
+level-triggered. Any thread may call :meth:`poll`, one at a time (the
+thread leading the event loop).
 """
 from __future__ import annotations
 
@@ -77,8 +79,20 @@ class EpollPoller:
         self.wake = self._wakeup.wake
 
     def add_listener(self, fd: int, owner) -> None:
+        """Register a listening socket for one event; :meth:`rearm_listener` asks for the next."""
         self._owners[fd] = owner
-        self._epoll.register(fd, select.EPOLLIN)
+        self._epoll.register(fd, select.EPOLLIN | select.EPOLLONESHOT)
+
+    def rearm_listener(self, fd: int) -> None:
+        # One shot, re-armed after each accept: under paster serve the engine
+        # points a stopping worker's listening descriptor at another socket
+        # (dup2), and epoll, which registered the shared socket, would go on
+        # reporting it for ever; a one-shot registration falls silent, and
+        # re-arming it fails, which says the socket is gone.
+        try:
+            self._epoll.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
+        except OSError:
+            self._owners.pop(fd, None)
 
     def add(self, fd: int, owner) -> None:
         """Register a connection for good (until :meth:`remove`)."""
@@ -139,6 +153,9 @@ class SelectorPoller:
 
     def add_listener(self, fd: int, owner) -> None:
         self._apply(fd, owner, None, None)
+
+    def rearm_listener(self, fd: int) -> None:
+        """Nothing to do: a listener stays registered here."""
 
     def add(self, fd: int, owner) -> None:
         self._apply(fd, owner, True, None)
