@@ -1,27 +1,35 @@
 #!/usr/bin/env python
-"""Requests per second of each server runner, with wrk, against baselines measured in the same run.
+"""Requests per second and latency of each server runner, with wrk, against baselines measured in the same run.
 
 Every server serves the same hello-world WSGI application on loopback:
 
 * baselines: ``egg:Paste#http`` (the old Paste HTTP server, installed with pip
   into a throw-away virtualenv so its ``paste`` package stays out of this
-  one) and bare waitress;
+  one), bare waitress, and granian (a server written in Rust, through its
+  WSGI interface, one worker; ``pip install "PasteScript[bench]"``; left out
+  when it is not installed);
 * a second application spends about 1 ms of Python per request (a loop
   whose length is measured once, before the servers start, so every server
-  runs the same work): bare waitress and ``wsgiutils`` serve it too, to
-  compare them where the application, not the server, takes the time;
+  runs the same work): bare waitress, granian and ``wsgiutils`` serve it too,
+  to compare them where the application, not the server, takes the time;
 * the HTTP runners: ``wsgiutils``, ``cherrypy`` (cheroot), ``twisted``;
 * nginx in front of ``flup_fcgi_thread``, ``flup_fcgi_fork``,
   ``flup_scgi_thread``, ``flup_scgi_fork``, and nginx proxying HTTP to
   ``wsgiutils`` (the scale-out setup, with one instance).
 
+With ``--workers N`` (N > 1) the servers run in N processes sharing one
+listening socket instead: waitress and ``wsgiutils`` under ``paster serve
+--workers N``, granian with ``--workers N`` (the other rows are left out).
+
 Each server is measured ``--rounds`` times, interleaved, so a burst of load
 from elsewhere on the machine hits every server alike. The report prints the
-best and the median requests per second of each, and the ratio of the
-medians to Paste#http and to waitress (serving the same application).
+best and the median requests per second of each, the ratios of the medians
+to Paste#http, waitress and granian (serving the same application), the
+median 50th and 99th percentile latency, and the failures (wrk's errors,
+timeouts of over 2 s included, and non-2xx answers).
 
 Usage: python bench/runners.py [--duration 5] [--connections 16] [--rounds 2]
-       [--only wsgiutils] [--only "1 ms"] [--no-1ms]
+       [--workers 1] [--only wsgiutils] [--only "1 ms"] [--no-1ms]
 Needs wrk and nginx (``apt-get install -y wrk nginx``) and network access to
 PyPI the first time (for the Paste baseline).
 """
@@ -36,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +57,27 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
     return [body]
+'''
+
+# What paster serve loads: [app:main] with these factories.
+FACTORIES = '''
+def hello(global_conf, **local_conf):
+    from hello_app import app
+    return app
+
+def work(global_conf, **local_conf):
+    from work_app import app
+    return app
+'''
+
+PASTER_CONFIG = '''
+[app:main]
+paste.app_factory = bench_factories:{factory}
+
+[server:main]
+use = {server}
+host = 127.0.0.1
+port = {port}
 '''
 
 # About 1 ms of pure Python per request; LOOPS is measured by work_loops().
@@ -98,6 +128,7 @@ class Bench:
         self.paste_python = paste_python
         (workdir / "hello_app.py").write_text(HELLO_APP)
         (workdir / "work_app.py").write_text(WORK_APP.format(loops=loops))
+        (workdir / "bench_factories.py").write_text(FACTORIES)
         self.procs: list[subprocess.Popen] = []
 
     def start(self, argv: list, port: int, env: dict | None = None) -> None:
@@ -122,6 +153,21 @@ class Bench:
         opts = ", ".join(f"{k}={str(v)!r}" for k, v in options.items())
         self.python_server(f"from paste.script.{module} import {function}\n"
                            f"{function}(app, {{}}, {opts})\n", int(options["port"]), app=app)
+
+    def paster_serve(self, server: str, port: int, workers: int, app: str) -> None:
+        """``paster serve --workers N`` of ``server`` (an egg: spec) on ``app``."""
+        factory = "hello" if app == "hello_app" else "work"
+        ini = self.workdir / f"{factory}-{port}.ini"
+        ini.write_text(PASTER_CONFIG.format(factory=factory, server=server, port=port))
+        self.start([sys.executable, "-m", "paste.script", "serve", "-q", "--workers",
+                    str(workers), str(ini)], port)
+        time.sleep(1.0)  # every worker has started (they accept as soon as they are up)
+
+    def granian(self, port: int, workers: int, app: str) -> None:
+        granian = shutil.which("granian", path=os.path.dirname(sys.executable)) \
+            or shutil.which("granian")
+        self.start([granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                    "--workers", str(workers), "--log-level", "warning", f"{app}:app"], port)
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -173,7 +219,12 @@ http {{
     return front
 
 
-def target_setups(bench: Bench):
+def granian_installed() -> bool:
+    return bool(shutil.which("granian", path=os.path.dirname(sys.executable))
+                or shutil.which("granian"))
+
+
+def target_setups(bench: Bench, workers: int = 1):
     """(name, start function returning the port wrk should hit)."""
 
     def paste_http():
@@ -187,15 +238,28 @@ def target_setups(bench: Bench):
     def waitress(app="hello_app"):
         def start():
             port = free_port()
+            if workers > 1:
+                bench.paster_serve("egg:waitress#main", port, workers, app)
+                return port
             bench.python_server(
                 f"import waitress\nwaitress.serve(app, host='127.0.0.1', port={port}, _quiet=True)\n",
                 port, app=app)
             return port
         return start
 
+    def granian(app="hello_app"):
+        def start():
+            port = free_port()
+            bench.granian(port, workers, app)
+            return port
+        return start
+
     def http_runner(module, function, app="hello_app"):
         def start():
             port = free_port()
+            if workers > 1:
+                bench.paster_serve("egg:PasteScript#wsgiutils", port, workers, app)
+                return port
             bench.runner(module, function, {"host": "127.0.0.1", "port": port}, app=app)
             return port
         return start
@@ -221,9 +285,19 @@ def target_setups(bench: Bench):
             return start_nginx(bench, backend, location)
         return start
 
-    return [
+    with_granian = granian_installed()
+    if workers > 1:
+        targets = [("waitress (baseline)", waitress()),
+                   ("granian (baseline)", granian()),
+                   ("wsgiutils", http_runner("wsgiutils_server", "run_server")),
+                   (f"waitress {WORK} (baseline)", waitress("work_app")),
+                   (f"granian {WORK} (baseline)", granian("work_app")),
+                   (f"wsgiutils {WORK}", http_runner("wsgiutils_server", "run_server", "work_app"))]
+        return [(name, start) for name, start in targets if with_granian or "granian" not in name]
+    targets = [
         ("Paste#http (baseline)", paste_http),
         ("waitress (baseline)", waitress()),
+        ("granian (baseline)", granian()),
         ("wsgiutils", http_runner("wsgiutils_server", "run_server")),
         ("cherrypy (cheroot)", http_runner("cherrypy_server", "cpwsgi_server")),
         ("twisted", http_runner("twisted_web2_server", "run_twisted")),
@@ -233,25 +307,40 @@ def target_setups(bench: Bench):
         ("nginx -> flup_scgi_fork", behind_nginx("scgi_fork", "scgi")),
         ("nginx -> wsgiutils (HTTP proxy)", behind_nginx("http", "http")),
         (f"waitress {WORK} (baseline)", waitress("work_app")),
+        (f"granian {WORK} (baseline)", granian("work_app")),
         (f"wsgiutils {WORK}", http_runner("wsgiutils_server", "run_server", "work_app")),
     ]
+    return [(name, start) for name, start in targets if with_granian or "granian" not in name]
 
 
-def run_wrk(port: int, duration: float, connections: int) -> tuple[float, int]:
-    """(requests per second, errors) from one wrk run after a short warm-up."""
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise ValueError(f"wrk printed a latency this script does not know: {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def run_wrk(port: int, duration: float, connections: int) -> dict:
+    """One wrk run after a short warm-up: rate, failures, timeouts, p50 and p99 (seconds)."""
     url = f"http://127.0.0.1:{port}/"
     subprocess.run(["wrk", "-t2", f"-c{connections}", "-d1s", url], capture_output=True)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", url],
-                         capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = 0
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency",
+                          url], capture_output=True, text=True, check=True).stdout
+    percentiles = dict(re.findall(r"^ +(50|99)% +(\S+) *$", out, re.M))
+    if len(percentiles) != 2:
+        raise SystemExit(f"no latency distribution in wrk's output:\n{out}")
+    result = {"rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+              "errors": 0, "timeouts": 0,
+              "p50": _seconds(percentiles["50"]), "p99": _seconds(percentiles["99"])}
     match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     if match:
-        errors += int(match.group(1))
+        result["errors"] += int(match.group(1))
     match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if match:
-        errors += sum(int(n) for n in match.groups())
-    return rate, errors
+        result["errors"] += sum(int(n) for n in match.groups())
+        result["timeouts"] = int(match.group(4))
+    return result
 
 
 def paste_venv(path: Path) -> str:
@@ -266,10 +355,12 @@ def paste_venv(path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes per server (paster serve --workers, granian --workers)")
     parser.add_argument("--paste-venv", type=Path,
                         default=Path(tempfile.gettempdir()) / "pastescript-bench-paste",
                         help="throw-away virtualenv for the Paste#http baseline")
@@ -282,15 +373,18 @@ def main(argv=None) -> int:
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             print(f"{tool} is needed: apt-get install -y {tool}", file=sys.stderr)
             return 2
+    if not granian_installed():
+        print('granian is not installed (pip install "PasteScript[bench]"): its rows are left out',
+              file=sys.stderr)
 
-    paste_python = paste_venv(args.paste_venv)
+    paste_python = paste_venv(args.paste_venv) if args.workers == 1 else sys.executable
     loops = work_loops() if args.work else 1
     if args.work:
         print(f"{WORK} application: {loops} turns of its loop per request", flush=True)
     results: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="bench-runners-") as tmp:
         bench = Bench(Path(tmp), paste_python, loops)
-        targets = [(name, start) for name, start in target_setups(bench)
+        targets = [(name, start) for name, start in target_setups(bench, args.workers)
                    if (args.work or WORK not in name)
                    and ("baseline" in name or not args.only
                         or any(word in name for word in args.only))]
@@ -298,30 +392,43 @@ def main(argv=None) -> int:
             for name, start in targets:
                 try:
                     port = start()
-                    rate, errors = run_wrk(port, args.duration, args.connections)
+                    result = run_wrk(port, args.duration, args.connections)
                 finally:
                     bench.stop_all()
-                results.setdefault(name, []).append((rate, errors))
-                print(f"round {round_number + 1}: {name:34} {rate:10.0f} req/s  errors {errors}",
-                      flush=True)
+                results.setdefault(name, []).append(result)
+                print(f"round {round_number + 1}: {name:34} {result['rate']:10.0f} req/s  "
+                      f"p50 {result['p50'] * 1000:7.2f} ms  p99 {result['p99'] * 1000:8.2f} ms  "
+                      f"errors {result['errors']} (timeouts {result['timeouts']})", flush=True)
+    report(results, args)
+    return 0
 
-    best = {name: max(rate for rate, _ in runs) for name, runs in results.items()}
-    median = {name: statistics.median(rate for rate, _ in runs) for name, runs in results.items()}
-    errors = {name: sum(e for _, e in runs) for name, runs in results.items()}
+
+def report(results: dict, args) -> None:
+    median = {name: {key: statistics.median(run[key] for run in runs)
+                     for key in ("rate", "p50", "p99")} for name, runs in results.items()}
+    best = {name: max(run["rate"] for run in runs) for name, runs in results.items()}
+    errors = {name: sum(run["errors"] for run in runs) for name, runs in results.items()}
     print()
     print(f"wrk -t2 -c{args.connections} -d{args.duration:g}s, {args.rounds} rounds, "
-          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+          f"{args.workers} process(es) per server, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs")
     print(f"{'server':34} {'best':>8} {'median':>8} {'median vs':>10} {'median vs':>10} "
-          f"{'errors':>7}")
-    print(f"{'':34} {'req/s':>8} {'req/s':>8} {'Paste#http':>10} {'waitress':>10}")
-    paste = median["Paste#http (baseline)"]
-    for name in best:
-        # Each server is compared with waitress serving the same application.
-        waitress = median[f"waitress {WORK} (baseline)" if WORK in name else "waitress (baseline)"]
-        versus_paste = f"{median[name] / paste:9.2f}x" if WORK not in name else f"{'-':>10}"
-        print(f"{name:34} {best[name]:8.0f} {median[name]:8.0f} {versus_paste} "
-              f"{median[name] / waitress:9.2f}x {errors[name]:7d}")
-    return 0
+          f"{'median vs':>10} {'p50':>8} {'p99':>8} {'errors':>7}")
+    print(f"{'':34} {'req/s':>8} {'req/s':>8} {'Paste#http':>10} {'waitress':>10} "
+          f"{'granian':>10} {'ms':>8} {'ms':>8}")
+
+    def versus(name: str, baseline: str) -> str:
+        key = baseline.format(work=f" {WORK}" if WORK in name else "")
+        if key not in median or WORK in name and baseline.startswith("Paste"):
+            return f"{'-':>10}"
+        return f"{median[name]['rate'] / median[key]['rate']:9.2f}x"
+
+    for name in results:
+        row = median[name]
+        print(f"{name:34} {best[name]:8.0f} {row['rate']:8.0f} "
+              f"{versus(name, 'Paste#http (baseline)')} {versus(name, 'waitress{work} (baseline)')} "
+              f"{versus(name, 'granian{work} (baseline)')} {row['p50'] * 1000:8.2f} "
+              f"{row['p99'] * 1000:8.2f} {errors[name]:7d}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,15 @@ def app(environ, start_response):
     return [HELLO]
 
 
+def app_telling(started: threading.Event):
+    """``app``, setting ``started`` when a request for /slow begins."""
+    def wrapped(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            started.set()
+        return app(environ, start_response)
+    return wrapped
+
+
 @pytest.fixture
 def server(request):
     options = dict(getattr(request, "param", {}))
@@ -341,13 +350,8 @@ def test_a_trickling_request_head_is_cut_off(server):
 
 
 def test_ipv6_loopback():
-    if not socket.has_ipv6:
-        pytest.fail("this Python has no IPv6 support")
-    try:
-        srv = make_server(app, host="::1", port=0, threads=2)
-    except OSError as exc:  # a host without ::1 configured
-        assert "Cannot listen on [::1]:0" in str(exc)
-        return
+    srv = make_server(app, host="::1", port=0, threads=2)
+    assert srv.socket.family == socket.AF_INET6
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     try:
@@ -526,18 +530,39 @@ def test_connection_limit_closes_idle_keep_alive_connections_first(server):
             s.close()
 
 
+def accept_queue(port: int) -> int:
+    """Connections the kernel holds for the listener on 127.0.0.1:``port`` (proc(5))."""
+    local = f"0100007F:{port:04X}"
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # LISTEN: rx_queue is the accept queue
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on {local}")
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the server never got there"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("server", [{"connection_limit": 2}], indirect=True)
 def test_connection_limit_holds_new_connections_in_the_backlog(server):
     busy = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
     try:
         for s in busy:
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # unfinished heads: not idle
-        time.sleep(0.3)
+        wait_until(lambda: len(server.connections) == 2 and all(
+            conn.reader.current is not None for conn in list(server.connections.values())))
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as waiting:
             waiting.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            assert not select.select([waiting], [], [], 0.7)[0]  # not accepted yet
+            # The server saw it, stopped listening, and the kernel holds it.
+            wait_until(lambda: accept_queue(server.port) == 1 and not server.acceptor.accepting)
+            assert len(server.connections) == 2
             busy.pop().close()
             assert read_to_close(waiting).endswith(HELLO)
+        assert accept_queue(server.port) == 0
     finally:
         for s in busy:
             s.close()
@@ -635,3 +660,220 @@ def test_lingering_close_lasts_while_the_client_keeps_sending():
     finally:
         srv.shutdown()
         assert srv.wait_stopped(10)
+
+
+# -- threads: the leader runs requests, and hands the loop over ------------------------
+
+def leading_threads() -> int:
+    """Threads running the event loop right now, not an application (one while serving)."""
+    import sys
+    from paste.script.httpserver.crew import Crew
+    from paste.script.httpserver.server import WSGIServer as Server
+    count = 0
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_code is Crew._call.__code__:
+                break  # running an application, whether it once led or not
+            if frame.f_code is Server.lead.__code__:
+                count += 1
+                break
+            frame = frame.f_back
+    return count
+
+
+@pytest.mark.parametrize("server", [{"threads": 2}], indirect=True)
+def test_a_slow_application_does_not_hold_the_loop(server):
+    # The leader runs /slow itself; the loop must go on without it.
+    port = server.port
+    started = threading.Event()
+    server.app = app_telling(started)
+    for _ in range(3):
+        started.clear()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /slow?1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert started.wait(10)
+            start = time.monotonic()
+            assert http_get(f"http://127.0.0.1:{port}/", timeout=5)[2] == HELLO
+            assert time.monotonic() - start < 0.5
+            wait_until(lambda: leading_threads() == 1)  # another thread took the loop over
+            assert server.crew.running == 1             # while /slow still runs
+            assert read_response(slow).endswith(b"Hello, world!")
+    wait_until(lambda: server.crew.running == 0)
+
+
+@pytest.mark.parametrize("server", [{"threads": 3}], indirect=True)
+def test_one_thread_leads_whatever_the_mix_of_requests(server):
+    # Takeovers while fast requests keep coming: never two loops at once.
+    port = server.port
+    results = []
+
+    def client(path, count):
+        for _ in range(count):
+            results.append(http_get(f"http://127.0.0.1:{port}{path}", timeout=20)[0])
+
+    threads = [threading.Thread(target=client, args=("/slow?0.05", 10)) for _ in range(3)]
+    threads += [threading.Thread(target=client, args=("/", 100)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    seen = set()
+    while any(thread.is_alive() for thread in threads):
+        seen.add(leading_threads())
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join()
+    assert results == [200] * 330
+    assert max(seen) == 1, seen  # 0 while the leader runs a request inline
+
+
+def test_stop_closes_idle_connections_at_once_and_busy_ones_after_their_response():
+    started = threading.Event()
+    srv = make_server(app_telling(started), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as idle, \
+            socket.create_connection(("127.0.0.1", srv.port), timeout=10) as busy:
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(idle).endswith(HELLO)
+        busy.sendall(b"GET /slow?1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(10)
+        srv.shutdown()
+        assert idle.recv(10) == b""          # closed at once, while /slow still runs
+        assert srv.crew.running == 1 and srv.connections
+        reply = read_to_close(busy)         # its answer, then the end
+        assert reply.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in reply
+    assert srv.wait_stopped(10) and srv.requests_cut == 0
+
+
+class RecordingEngine:
+    """What paster serve's worker gives a runner, as :mod:`paste.script.serving` defines it."""
+
+    pool_size = 1
+    owns_signals = True
+
+    def __init__(self):
+        from paste.script.serving import Standalone
+        self._standalone = Standalone()
+        self.go = threading.Event()
+        self.stop_callbacks = []
+
+    def listen(self, address, backlog=1024, mode=None):
+        return self._standalone.listen(address, backlog, mode)
+
+    def ready(self):
+        self.go.wait(10)
+
+    def on_stop(self, callback):
+        self.stop_callbacks.append(callback)
+
+
+def test_the_runner_accepts_after_ready_and_stops_through_on_stop():
+    from paste.script import serving
+    from paste.script.serving import Standalone
+    from paste.script.wsgiutils_server import run_server
+    engine = RecordingEngine()
+    port = free_port()
+    serving.use_engine(engine)
+    try:
+        thread = threading.Thread(target=run_server, args=(app, {}),
+                                  kwargs={"host": "127.0.0.1", "port": str(port)}, daemon=True)
+        thread.start()
+        wait_until(lambda: engine.stop_callbacks)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as early:
+            early.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            wait_until(lambda: accept_queue(port) == 1)   # bound, not accepting yet
+            engine.go.set()
+            assert read_to_close(early).endswith(HELLO)
+        engine.stop_callbacks[0]()           # from another thread, as the engine does
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        serving.use_engine(Standalone())
+
+
+def test_a_request_sent_before_the_stop_is_answered():
+    # The stop closes idle keep-alive connections, but reads them first: a
+    # request already in the socket is served (with Connection: close if the
+    # stop came first), then the connection closes.
+    for _ in range(10):
+        srv = make_server(app, host="127.0.0.1", port=0, threads=2)
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(client).endswith(HELLO)
+            client.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")  # on the loopback: there now
+            srv.shutdown()
+            reply = read_to_close(client)
+        assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b'"body": ""}'), reply
+        assert srv.wait_stopped(10)
+
+
+def compute(seconds: float) -> None:
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+@pytest.mark.parametrize("server", [{"threads": 2}], indirect=True)
+def test_an_application_that_computes_long_does_not_hold_the_loop(server):
+    started = threading.Event()
+
+    def computing(environ, start_response):
+        if environ["PATH_INFO"] == "/compute":
+            started.set()
+            compute(2.0)
+        start_response("200 OK", [("Content-Length", "13")])
+        return [HELLO]
+
+    server.app = computing
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as busy:
+        busy.sendall(b"GET /compute HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(10)
+        start = time.monotonic()
+        assert http_get(f"http://127.0.0.1:{server.port}/", timeout=10)[2] == HELLO
+        assert time.monotonic() - start < 1.2   # taken over after 20 ms, not after 2 s
+        wait_until(lambda: server.crew.running == 1)  # /compute still runs
+        assert read_response(busy).endswith(HELLO)
+
+
+@pytest.mark.parametrize("server", [{"threads": 4}], indirect=True)
+def test_applications_that_wait_run_side_by_side_and_those_that_compute_in_turn(server):
+    def mixed(environ, start_response):
+        if environ["PATH_INFO"] == "/wait":
+            time.sleep(0.01)
+        else:
+            compute(0.002)
+        start_response("200 OK", [("Content-Length", "13")])
+        return [HELLO]
+
+    server.app = mixed
+    url = f"http://127.0.0.1:{server.port}"
+
+    def load(path, count=64):
+        threads = [threading.Thread(target=lambda: [http_get(url + path, timeout=20)
+                                                    for _ in range(count // 8)])
+                   for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    load("/wait")
+    assert server.crew.waiting_share >= 0.5      # handed to the threads: a pool
+    load("/compute")
+    assert server.crew.waiting_share < 0.5       # back with the leader, in turn
+
+
+def test_an_application_error_is_logged_with_the_path_only(server, caplog):
+    # A query string may carry a token: the log names the path (as waitress does).
+    def failing(environ, start_response):
+        raise RuntimeError("the application fails")
+
+    server.app = failing
+    with caplog.at_level("ERROR", logger="paste.script.wsgiutils_server"):
+        reply = exchange(server.port, b"GET /account?token=s3cret HTTP/1.1\r\nHost: x\r\n"
+                                      b"Connection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 500 ")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("GET /account" in message for message in messages), messages
+    assert not any("s3cret" in message for message in messages), messages

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from paste.script import serving
 from paste.script.httpserver import ClientDisconnected, FileWrapper, Settings, WSGIServer
 from paste.script.runners_common import format_address, stop_signals
 
@@ -44,7 +45,8 @@ def run_server(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None
 
     The first signal stops accepting and lets requests in flight finish
     (up to ``shutdown_timeout`` seconds); a second one stops at once. When
-    requests in flight were cut, this raises ``SystemExit(1)``.
+    requests in flight were cut, this raises ``SystemExit(1)``. Under
+    ``paster serve`` the engine stops it the same way (:func:`paste.script.serving.on_stop`).
     """
     server = make_server(wsgi_app, **local_conf)
     print(f"serving on http://{format_address(server.display_host, server.port)}", flush=True)
@@ -55,6 +57,9 @@ def run_server(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> None
         else:
             server.shutdown()
 
+    # Under paster serve the engine stops the worker (and owns the signals):
+    # it calls this from another thread.
+    serving.on_stop(server.shutdown)
     with stop_signals(on_signal):
         server.serve_forever()
     if server.requests_cut:

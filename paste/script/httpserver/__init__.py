@@ -5,10 +5,15 @@
 ``settings``
     every option, its default and its converter, declared once.
 ``server``
-    the event loop (accepting, socket events, deadlines, stopping) and the
-    pool of worker threads.
+    the event loop: socket events, deadlines, stopping.
+``crew``
+    the threads: one leads the loop and runs most requests itself, another
+    takes the loop over when an application takes long.
+``accepting``
+    new connections: when to accept, sharing a socket with other
+    processes, running out of descriptors.
 ``poller``
-    one-shot readiness events (epoll, or :mod:`selectors` elsewhere).
+    readiness events (edge-triggered epoll, or one-shot :mod:`selectors`).
 ``connection``
     one client connection: its states and their owners, reading requests,
     closing properly (lingering close).

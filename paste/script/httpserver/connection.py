@@ -6,14 +6,16 @@ A connection is in one state at a time, and each state has one owner:
 
 ``READING`` (the event loop)
     bytes go to the :class:`~.request.RequestReader` as they arrive; the
-    request head must arrive within ``request_header_timeout``, a body may
-    pause ``request_body_timeout`` at most, an idle keep-alive connection
-    lasts ``channel_timeout``.
-``BUSY`` (a worker)
+    request head must arrive within ``request_header_timeout``; a body may
+    pause ``request_body_timeout`` at most, and must arrive at
+    ``request_body_min_rate`` bytes a second on average (after a first
+    ``request_body_timeout``); an idle keep-alive connection lasts
+    ``channel_timeout``.
+``BUSY`` (a thread running the application)
     complete requests, bodies buffered, are served one after the other.
 ``FLUSHING`` (the event loop)
-    the worker is done, the loop sends what is still queued; a client that
-    reads nothing for ``send_timeout`` seconds is cut off.
+    the application is done, the loop sends what is still queued; a client
+    that reads nothing for ``send_timeout`` seconds is cut off.
 ``LINGERING`` (the event loop)
     the answer is sent and the connection ends: the write side is shut down
     and what the client still sends is read and dropped until it closes, is
@@ -22,7 +24,10 @@ A connection is in one state at a time, and each state has one owner:
     the answer before the client has read it (Apache's lingering close).
 ``CLOSED``
 
-Only the loop closes sockets; workers hand connections back to it.
+Only the loop closes sockets; threads hand connections back to it. Bytes
+that arrive while the loop does not own the connection (events from an
+edge-triggered poller come regardless) are remembered in ``pending_read``
+and read when it does again.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from paste.script.httpserver.output import ClientDisconnected, OutputQueue
 from paste.script.httpserver.request import RECV_SIZE, RequestError, RequestReader
 from paste.script.httpserver.wsgi import error_response
 
-__all__ = ["Connection", "READING", "BUSY", "FLUSHING", "LINGERING", "CLOSED"]
+__all__ = ["Connection", "Clock", "Lingering", "READING", "BUSY", "FLUSHING", "LINGERING", "CLOSED"]
 
 log = logging.getLogger("paste.script.wsgiutils_server")
 
@@ -49,7 +54,7 @@ class Connection:
     """A client socket, its request reader and its output queue."""
 
     __slots__ = ("server", "sock", "fd", "addr", "reader", "lock", "output", "state",
-                 "served", "close_after", "since", "timed", "linger_until", "linger_end")
+                 "served", "close_after", "clock", "lingering", "pending_read")
 
     def __init__(self, server, sock: socket.socket, addr, now: float):
         settings = server.settings
@@ -58,27 +63,42 @@ class Connection:
         self.fd = sock.fileno()
         self.addr = addr
         self.reader = RequestReader(settings.max_request_header_size,
-                                    settings.max_request_body_size, settings.inbuf_overflow)
+                                    settings.max_request_body_size, settings.inbuf_overflow,
+                                    server.spool)
         self.lock = threading.RLock()
         self.output = OutputQueue(sock, self.lock, settings.outbuf_high_watermark,
-                                  settings.send_timeout, self._arm)
+                                  settings.send_timeout, settings.write_timeout, self._arm)
         self.state = READING
         self.served = 0
         self.close_after = False
-        self.since = now         # start of the current wait (idle, head, silence in a body)
-        self.timed = None        # the request whose head ``since`` times
-        self.linger_until = 0.0
-        self.linger_end = 0.0
+        self.clock = Clock(now)
+        self.lingering = None    # a Lingering once the answer is sent and the end comes
+        self.pending_read = False
 
     # -- events (loop thread) ----------------------------------------------------
 
     def on_readable(self, now: float) -> None:
         state = self.state
-        if state is LINGERING:
+        if state is READING:
+            self._read(now)
+        elif state is LINGERING:
             self._drain(now)
-            return
-        if state is not READING:
-            return  # an event from before a hand-over
+        elif state is not CLOSED:
+            with self.lock:
+                if self.state is not READING:
+                    self.pending_read = True   # read once it is handed back
+                    return
+            self._read(now)  # handed back meanwhile
+
+    def poke(self) -> None:
+        """Act on what the poller may not report (loop thread): bytes that arrived
+        while another thread owned the connection, more than one read took, or
+        room to send found while a thread wrote."""
+        now = time.monotonic()
+        self.on_writable(now)
+        self.on_readable(now)
+
+    def _read(self, now: float) -> None:
         try:
             data = self.sock.recv(RECV_SIZE)
         except BlockingIOError:
@@ -95,31 +115,30 @@ class Connection:
         reader.feed(data)
         if reader.done:
             self.state = BUSY
+            self.pending_read = len(data) == RECV_SIZE  # maybe more behind it
             self.server.dispatch(self)
         elif reader.error is not None:
             self.state = BUSY
             self.answer_error(reader.error)
             self.release(now)
         else:
-            current = reader.current
-            if current is not self.timed:
-                if self.timed is not None or self.served:
-                    self.since = now  # a new connection's head is timed from the accept
-                self.timed = current
-            elif current is not None and not current.in_head:
-                self.since = now
+            self.clock.track(now, reader.current, self.served)
             with self.lock:
-                if current is not None and current.continue_pending:
+                if reader.current is not None and reader.current.continue_pending:
                     self._send_continue()
                 self._arm()
+            if len(data) == RECV_SIZE:
+                self.server.call_soon(self.poke)  # maybe more
 
     def on_writable(self, now: float) -> None:
+        if not self.output.items:
+            return  # an edge-triggered poller reports writable with every event
         with self.lock:
             state = self.state
-            if state is CLOSED:
+            if state is CLOSED or not self.output.items:
                 return
             if not self.output.flush(now):
-                if state is not BUSY:  # else its worker finds out and hands it back
+                if state is not BUSY:  # else its thread finds out and hands it back
                     self.close()
                 return
             if state is FLUSHING and not self.output.items:
@@ -131,21 +150,17 @@ class Connection:
         state = self.state
         if state is READING:
             current = self.reader.current
-            if current is None:
-                limit = settings.channel_timeout if self.served else settings.request_header_timeout
-                if now - self.since > limit:
-                    self.close()  # idle: nothing to answer
-            elif current.in_head:
-                if now - self.since > settings.request_header_timeout:
-                    self._time_out(now, "the request head took too long to arrive")
-            elif now - self.since > settings.request_body_timeout:
-                self._time_out(now, "the client stopped sending the request body")
+            overdue = self.clock.overdue(now, settings, current, self.served)
+            if overdue is Clock.IDLE:
+                self.close()  # idle: nothing to answer
+            elif overdue:
+                self._time_out(now, overdue)
         elif state is FLUSHING:
             if self.output.stalled(now):
                 log.info("wsgiutils: %s read nothing for %gs: closing", self.addr,
                          settings.send_timeout)
                 self.close()
-        elif state is LINGERING and now >= self.linger_until:
+        elif state is LINGERING and now >= self.lingering.until:
             self.close()
 
     # -- the owner's side ----------------------------------------------------------
@@ -173,23 +188,30 @@ class Connection:
             elif self.output.items:
                 self.state = FLUSHING  # on_writable() takes over once it is sent
                 self._arm()
-            elif self.close_after or self.server.stopping or self.reader.finished:
+                if self.server.poller.edge_triggered:
+                    self.server.call_soon(self.poke)  # the edge may have passed
+            elif self.close_after or self.reader.finished:
                 self.close_after = True
                 self.state = FLUSHING
                 self.server.call_soon(self._flushed)
             else:
                 self._resume_reading(now)
+                if self.server.stopping:  # a request sent meanwhile is still answered
+                    self.server.call_soon(self.close_if_idle)
 
     def _resume_reading(self, now: float | None) -> None:
         # lock held
         self.served += 1
         self.state = READING
         current = self.reader.current  # the start of a pipelined request, or None
-        self.timed = current
-        self.since = now if now is not None else time.monotonic()
+        self.clock.restart(now if now is not None else time.monotonic(), current)
         if current is not None and current.continue_pending:
             self._send_continue()
-        self._arm()
+        if not self.server.poller.edge_triggered:
+            self._arm()
+        if self.pending_read:
+            self.pending_read = False
+            self.server.call_soon(self.poke)
 
     def _send_continue(self) -> None:
         # lock held; nothing else is queued before it in this state
@@ -217,10 +239,12 @@ class Connection:
                 return
             if self.output.broken:
                 self.close()
-            elif self.close_after or self.server.stopping:
+            elif self.close_after:
                 self._linger(now if now is not None else time.monotonic())
             else:
                 self._resume_reading(now)
+                if self.server.stopping:
+                    self.server.call_soon(self.close_if_idle)
 
     def _time_out(self, now: float, detail: str) -> None:
         self.reader.close()
@@ -237,24 +261,15 @@ class Connection:
             self.close()
             return
         self.state = LINGERING
-        self.linger_end = now + LINGER_MAX
-        self.linger_until = now + LINGER_IDLE
+        self.lingering = Lingering(now)
         self._arm()
+        self.server.call_soon(self.poke)  # bytes that came while flushing
 
     def _drain(self, now: float) -> None:
-        for _ in range(16):
-            try:
-                data = self.sock.recv(RECV_SIZE)
-            except BlockingIOError:
-                break
-            except OSError:
-                self.close()
-                return
-            if not data:
-                self.close()  # the client has read the answer and closed
-                return
-            self.linger_until = min(now + LINGER_IDLE, self.linger_end)
-        if now >= self.linger_until:
+        done, more = self.lingering.drain(self.sock, now)
+        if more:
+            self.server.call_soon(self.poke)  # the poller may not say
+        if done:
             self.close()
             return
         with self.lock:
@@ -272,15 +287,90 @@ class Connection:
             except OSError:
                 pass
             self.output.drop()
-            if state is not BUSY:  # a worker still reads its request's body
+            if state is not BUSY:  # a thread still reads its request's body
                 self.reader.close()
         self.server.connection_closed(self)
 
-    def cut(self) -> None:
-        """Stop the connection now (the server is exiting), whoever owns it."""
-        with self.lock:
-            self.output.drop()
+    def close_if_idle(self) -> None:
+        """Close the connection if no request is under way (the server is stopping)."""
+        if self.state is READING and self.reader.current is None:
+            self._read(time.monotonic())  # what arrived before the stop is still served
+            if self.state is READING and self.reader.current is None:
+                self.close()
+
+
+class Lingering:
+    """The end of a lingering close: what the client still sends is dropped, until when."""
+
+    __slots__ = ("until", "end")
+
+    def __init__(self, now: float):
+        self.end = now + LINGER_MAX
+        self.until = now + LINGER_IDLE
+
+    def drain(self, sock: socket.socket, now: float) -> tuple:
+        """Read and drop what arrived: ``(done, more)``, done once the client closed,
+        failed or stayed silent until ``until``; more when there may be more to read."""
+        for _ in range(16):
             try:
-                self.sock.shutdown(socket.SHUT_RDWR)
+                data = sock.recv(RECV_SIZE)
+            except BlockingIOError:
+                return now >= self.until, False
             except OSError:
-                pass
+                return True, False
+            if not data:
+                return True, False  # the client has read the answer and closed
+            self.until = min(now + LINGER_IDLE, self.end)
+        return now >= self.until, True
+
+
+class Clock:
+    """The deadlines of a connection that the loop reads from: when its current wait began.
+
+    The wait is for the next request (``channel_timeout`` once a request was
+    served, ``request_header_timeout`` on a new connection), for the rest
+    of a head (``request_header_timeout`` from its first byte), or for the
+    next bytes of a body (``request_body_timeout`` of silence, and
+    ``request_body_min_rate`` on average).
+    """
+
+    IDLE = "idle"   # :meth:`overdue`: close, there is nothing to answer
+    __slots__ = ("since", "timed")
+
+    def __init__(self, now: float):
+        self.since = now         # start of the current wait (idle, head, silence in a body)
+        self.timed = None        # the request whose head ``since`` times
+
+    def restart(self, now: float, current) -> None:
+        """A new wait: for ``current`` (a pipelined request begun), or for a request."""
+        self.since = now
+        self.timed = current
+
+    def track(self, now: float, current, served: int) -> None:
+        """Bytes of ``current`` arrived: restart the clocks they reset."""
+        if current is not self.timed:
+            if self.timed is not None or served:
+                self.since = now  # a new connection's head is timed from the accept
+            self.timed = current
+        elif current is not None and not current.in_head:
+            self.since = now
+        if current is not None and not current.in_head and current.body_started is None:
+            current.body_started = now
+
+    def overdue(self, now: float, settings, current, served: int):
+        """None, :attr:`IDLE`, or why the request is answered 408."""
+        waited = now - self.since
+        if current is None:
+            limit = settings.channel_timeout if served else settings.request_header_timeout
+            return self.IDLE if waited > limit else None
+        if current.in_head:
+            if waited > settings.request_header_timeout:
+                return "the request head took too long to arrive"
+            return None
+        if waited > settings.request_body_timeout:
+            return "the client stopped sending the request body"
+        if current.body is not None and current.body_started is not None and now > (
+                current.body_started + settings.request_body_timeout
+                + current.body.size / settings.request_body_min_rate):
+            return "the request body arrives too slowly"
+        return None

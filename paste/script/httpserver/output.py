@@ -6,12 +6,13 @@ The socket is non-blocking. A worker's :meth:`OutputQueue.write` tries one
 ``send()`` when nothing is queued (the usual case: the whole response fits
 in the kernel's buffer, and no thread hand-over is needed); what does not go
 out at once is queued, and the event loop sends it when the socket is
-writable (:meth:`OutputQueue.flush`). A worker whose queue holds more than
-``outbuf_high_watermark`` bytes waits before producing more, and gives up
-when the client has read nothing for ``send_timeout`` seconds, so a client
-that never reads holds a worker for that long at most. (waitress's channel
-works the same way: its worker threads flush what they can, its loop the
-rest.)
+writable (:meth:`OutputQueue.flush`). A thread whose queue holds more than
+``outbuf_high_watermark`` bytes waits before producing more: for
+``write_timeout`` seconds at most, so a client that does not read (or reads
+a byte now and then) holds a thread that long at most. The loop keeps what
+is queued for a client that reads nothing for ``send_timeout`` seconds at
+most. (waitress's channel works the same way: its worker threads flush
+what they can, its loop the rest.)
 
 Files from ``wsgi.file_wrapper`` are queued as :class:`FileRegion` and sent
 with ``sendfile()`` by the loop, which closes them when done: no worker
@@ -30,7 +31,7 @@ SENDFILE_CHUNK = 1024 * 1024
 
 
 class ClientDisconnected(ConnectionError):
-    """The client went away, or read nothing for ``send_timeout`` seconds."""
+    """The client went away, or did not read the response in time."""
 
 
 class FileRegion:
@@ -53,25 +54,28 @@ class FileRegion:
 class OutputQueue:
     """The queue of one connection; its lock is the connection's lock."""
 
-    __slots__ = ("items", "size", "cond", "broken", "last_progress", "_sock",
-                 "_high_water", "_send_timeout", "_arm")
+    __slots__ = ("items", "size", "cond", "broken", "last_progress", "_sock", "_lock",
+                 "_high_water", "_send_timeout", "_write_timeout", "_arm")
 
-    def __init__(self, sock, lock, high_water: int, send_timeout: float, arm):
+    def __init__(self, sock, lock, high_water: int, send_timeout: float, write_timeout: float,
+                 arm):
         self.items = collections.deque()   # bytes, memoryview or FileRegion
         self.size = 0                      # bytes queued in memory
         self.cond = threading.Condition(lock)
+        self._lock = lock                  # the same lock, without Condition's Python layer
         self.broken = False
         self.last_progress = 0.0
         self._sock = sock
         self._high_water = high_water
         self._send_timeout = send_timeout
+        self._write_timeout = write_timeout
         self._arm = arm                    # called (lock held) when the loop must flush
 
     # -- the worker side ------------------------------------------------------
 
     def write(self, data: bytes, wait: bool = True) -> None:
         """Send or queue ``data``; with ``wait``, pause while too much is queued."""
-        with self.cond:
+        with self._lock:
             if self.broken:
                 raise ClientDisconnected("the connection is closed")
             if not self.items:
@@ -115,12 +119,18 @@ class OutputQueue:
             return False
 
     def _wait_below_high_water(self) -> None:
-        timeout = self._send_timeout
+        silence = self._send_timeout
+        deadline = time.monotonic() + self._write_timeout
         while self.size > self._high_water and not self.broken:
-            self.cond.wait(min(timeout, 1.0))
-            if time.monotonic() - self.last_progress >= timeout:
+            now = time.monotonic()
+            if now >= deadline:
                 self.broken = True
-                raise ClientDisconnected(f"the client read nothing for {timeout:g} seconds")
+                raise ClientDisconnected(
+                    f"the client did not read the response for {self._write_timeout:g} seconds")
+            if now - self.last_progress >= silence:
+                self.broken = True
+                raise ClientDisconnected(f"the client read nothing for {silence:g} seconds")
+            self.cond.wait(min(deadline - now, 1.0))
         if self.broken:
             raise ClientDisconnected("the connection is closed")
 

@@ -1,17 +1,27 @@
 # (c) 2005 Ian Bicking and contributors; written for Paste (http://pythonpaste.org)
 # Licensed under the MIT license: http://www.opensource.org/licenses/mit-license.php
-"""Readiness of sockets, with one-shot events for connections.
+"""Readiness of sockets: the event loop's one source of events.
 
-A connection belongs to one thread at a time: the event loop while it waits
-for bytes, a worker while the application runs. One-shot events make that
-hand-over cheap: an event disarms the connection, and whoever owns it next
-arms it again with :meth:`arm` (from any thread). Listening sockets and the
-wake-up pipe stay armed.
+A connection is registered once, for reading and writing, when it is
+accepted, and removed when it closes. :meth:`arm` says that its owner will
+handle the next event of a kind; an event that arrives while the
+connection's owner cannot act on it (a thread is running its application)
+is remembered by the connection and acted on when the owner hands it back
+(:class:`~.connection.Connection` keeps that flag). So the pollers differ
+only in cost:
 
-:class:`EpollPoller` (Linux) gets one-shot events from the kernel, and any
-thread may re-arm a connection with one ``epoll_ctl`` call.
-:class:`SelectorPoller` (elsewhere) emulates them over :mod:`selectors`: an
-arm from another thread is queued and applied by the loop.
+:class:`EpollPoller` (Linux) registers connections edge-triggered: the
+kernel reports each arrival of bytes (and each time the send buffer has
+room again after a ``send()`` found it full) once, and nothing has to be
+re-armed between two requests: no ``epoll_ctl`` call per request.
+:class:`SelectorPoller` (elsewhere) emulates one-shot events over
+:mod:`selectors`: an event unregisters the connection, and :meth:`arm`
+from any thread queues a re-registration that the polling thread applies.
+
+Listening sockets report one readiness event at a time (the loop accepts
+one connection, then asks for the next), the wake-up pipe is
+level-triggered. Any thread may call :meth:`poll`, one at a time (the
+thread leading the event loop).
 """
 from __future__ import annotations
 
@@ -53,7 +63,13 @@ class _Wakeup:
 
 
 class EpollPoller:
-    """``epoll`` with ``EPOLLONESHOT`` for connections."""
+    """``epoll``: connections edge-triggered, listeners level-triggered."""
+
+    #: events arrive whether or not the owner armed them
+    edge_triggered = True
+    _CONNECTION = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+    _READ = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+    _WRITE = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
 
     def __init__(self):
         self._epoll = select.epoll()
@@ -63,20 +79,28 @@ class EpollPoller:
         self.wake = self._wakeup.wake
 
     def add_listener(self, fd: int, owner) -> None:
+        """Register a listening socket for one event; :meth:`rearm_listener` asks for the next."""
         self._owners[fd] = owner
-        self._epoll.register(fd, select.EPOLLIN)
+        self._epoll.register(fd, select.EPOLLIN | select.EPOLLONESHOT)
 
-    def add(self, fd: int, owner, read: bool, write: bool) -> None:
+    def rearm_listener(self, fd: int) -> None:
+        # One shot, re-armed after each accept: under paster serve the engine
+        # points a stopping worker's listening descriptor at another socket
+        # (dup2), and epoll, which registered the shared socket, would go on
+        # reporting it for ever; a one-shot registration falls silent, and
+        # re-arming it fails, which says the socket is gone.
+        try:
+            self._epoll.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
+        except OSError:
+            self._owners.pop(fd, None)
+
+    def add(self, fd: int, owner) -> None:
+        """Register a connection for good (until :meth:`remove`)."""
         self._owners[fd] = owner
-        self._epoll.register(fd, self._mask(read, write))
+        self._epoll.register(fd, self._CONNECTION)
 
     def arm(self, fd: int, owner, read: bool, write: bool) -> None:
-        """Ask for one event; callable from any thread while ``owner`` is registered."""
-        if read or write:
-            try:
-                self._epoll.modify(fd, self._mask(read, write))
-            except OSError:  # closed meanwhile: nothing to wait for
-                pass
+        """Nothing to do: an edge-triggered registration stays armed."""
 
     def remove(self, fd: int) -> None:
         if self._owners.pop(fd, None) is not None:
@@ -85,32 +109,23 @@ class EpollPoller:
             except OSError:
                 pass
 
-    @staticmethod
-    def _mask(read: bool, write: bool) -> int:
-        mask = select.EPOLLONESHOT
-        if read:
-            mask |= select.EPOLLIN | select.EPOLLRDHUP
-        if write:
-            mask |= select.EPOLLOUT
-        return mask
+    def has_events(self) -> bool:
+        """Whether :meth:`poll` would return at once (any thread; takes no event)."""
+        return bool(select.select([self._epoll.fileno()], [], [], 0)[0])
 
     def poll(self, timeout: float) -> list:
         """``[(owner, readable, writable)]``; errors and hang-ups count as both."""
         result = []
         owners = self._owners
         wake_fd = self._wakeup.read_fd
+        read, write = self._READ, self._WRITE
         for fd, events in self._epoll.poll(timeout):
             if fd == wake_fd:
                 self._wakeup.drain()
                 continue
             owner = owners.get(fd)
-            if owner is None:
-                continue
-            if events & (select.EPOLLERR | select.EPOLLHUP):
-                result.append((owner, True, True))
-            else:
-                result.append((owner, bool(events & (select.EPOLLIN | select.EPOLLRDHUP)),
-                               bool(events & select.EPOLLOUT)))
+            if owner is not None:
+                result.append((owner, bool(events & read), bool(events & write)))
         return result
 
     def close(self) -> None:
@@ -121,41 +136,63 @@ class EpollPoller:
 class SelectorPoller:
     """One-shot events emulated on :mod:`selectors` (kqueue, poll, select)."""
 
+    edge_triggered = False
+
     def __init__(self):
         self._selector = selectors.DefaultSelector()
         self._owners: dict = {}
         self._listeners: set = set()
         self._arms = collections.deque()
-        self._loop_thread = None
+        self._polling = None      # the thread inside poll(), which applies the arms
         self._wakeup = _Wakeup()
         self._selector.register(self._wakeup.read_fd, selectors.EVENT_READ, None)
         self.wake = self._wakeup.wake
 
-    def add_listener(self, fd: int, owner) -> None:
-        self._owners[fd] = owner
-        self._listeners.add(fd)
-        self._selector.register(fd, selectors.EVENT_READ, owner)
+    # add_listener(), add() and remove() are called by the thread leading the
+    # loop, between two polls: they change the selector at once.
 
-    def add(self, fd: int, owner, read: bool, write: bool) -> None:
-        self._owners[fd] = owner
-        self._apply(fd, owner, read, write)
+    def add_listener(self, fd: int, owner) -> None:
+        self._apply(fd, owner, None, None)
+
+    def rearm_listener(self, fd: int) -> None:
+        """Nothing to do: a listener stays registered here."""
+
+    def add(self, fd: int, owner) -> None:
+        self._apply(fd, owner, True, None)
 
     def arm(self, fd: int, owner, read: bool, write: bool) -> None:
-        if threading.current_thread() is self._loop_thread:
-            self._apply(fd, owner, read, write)
-        else:
+        """Ask for one event; from any thread (applied by the polling thread)."""
+        if read or write:
             self._arms.append((fd, owner, read, write))
+            self._wake_unless_polling()
+
+    def has_events(self) -> bool:
+        """Unknown here: say yes."""
+        return True
+
+    def _wake_unless_polling(self) -> None:
+        # The polling thread applies the queue before it next waits.
+        if self._polling is not threading.current_thread():
             self.wake()
 
-    def _apply(self, fd: int, owner, read: bool, write: bool) -> None:
-        if self._owners.get(fd) is not owner:
-            return  # closed since, and the descriptor may belong to someone else now
+    def _apply(self, fd: int, owner, read, write) -> None:
+        if read is None:  # a listener
+            self._owners[fd] = owner
+            self._listeners.add(fd)
+            self._selector.register(fd, selectors.EVENT_READ, owner)
+            return
+        if write is None:  # a new connection
+            self._owners[fd] = owner
+            write = False
+        elif self._owners.get(fd) is not owner:
+            return  # closed since (the descriptor may belong to another connection now)
         mask = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
-        if mask:
-            try:
-                self._selector.modify(fd, mask, owner)
-            except KeyError:
-                self._selector.register(fd, mask, owner)
+        try:
+            self._selector.modify(fd, mask, owner)
+        except KeyError:
+            self._selector.register(fd, mask, owner)
+        except (ValueError, OSError):
+            pass  # closed meanwhile
 
     def remove(self, fd: int) -> None:
         if self._owners.pop(fd, None) is not None:
@@ -166,9 +203,10 @@ class SelectorPoller:
                 pass
 
     def poll(self, timeout: float) -> list:
-        self._loop_thread = threading.current_thread()
-        while self._arms:
-            self._apply(*self._arms.popleft())
+        self._polling = threading.current_thread()
+        arms = self._arms
+        while arms:
+            self._apply(*arms.popleft())
         result = []
         for key, events in self._selector.select(timeout):
             owner = key.data

@@ -55,9 +55,22 @@ class Settings:
         30.0, _seconds, "seconds for a whole request head to arrive (else 408)")
     request_body_timeout: float = _option(
         30.0, _seconds, "seconds a client may stay silent while sending a body (else 408)")
+    # A body trickling in (a byte every 20 s) is never silent for long: past
+    # a first request_body_timeout it must arrive at this rate (Apache's
+    # mod_reqtimeout MinRate works the same way).
+    request_body_min_rate: float = _option(
+        1024.0, positive(asfloat), "bytes a second a request body must average (else 408)")
+    # Bodies past inbuf_overflow go to temporary files; this bounds the disk
+    # that all connections may take at once (waitress has no such bound).
+    max_request_spool_size: int = _option(
+        4 * GiB, at_least(asint, 0), "bytes of request bodies in temporary files at once (else 503)")
     channel_timeout: float = _option(120.0, _seconds, "seconds an idle keep-alive connection stays open")
     send_timeout: float = _option(
         30.0, _seconds, "seconds a client may leave the response unread before it is cut")
+    # A thread waiting for a client to read holds back other requests: it
+    # waits less than the loop, which holds only memory (cheroot: 10 s).
+    write_timeout: float = _option(
+        10.0, _seconds, "seconds a thread waits for a client to read a streamed response")
     shutdown_timeout: float = _option(
         30.0, _seconds, "seconds requests in flight may take to finish on SIGTERM/SIGINT")
 

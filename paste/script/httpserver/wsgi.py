@@ -12,7 +12,8 @@ connection is closed, so the client sees the response is incomplete.
 
 The server frames the response itself: ``Content-Length`` when the length
 is known, else chunked (HTTP/1.1) or close-delimited (HTTP/1.0); no body
-for ``HEAD``, 1xx, 204 and 304. ``Connection``, ``Keep-Alive`` and
+for ``HEAD``, 204 and 304. An application's 1xx status is an error (500):
+WSGI has no way to send an informational response before the final one. ``Connection``, ``Keep-Alive`` and
 ``Transfer-Encoding`` from the application are hop-by-hop and not passed
 on; ``Connection: close`` from it closes the connection after the response.
 """
@@ -37,13 +38,15 @@ log = logging.getLogger("paste.script.wsgiutils_server")
 
 REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           501: "Not Implemented", 505: "HTTP Version Not Supported"}
+           501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 _NO_BODY_STATUS = frozenset((204, 304))
 _HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding"))
 _status_ok = re.compile(r"[1-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*").fullmatch
 _token_ok = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _value_ok = re.compile(r"[\t\x20-\x7e\x80-\xff]*").fullmatch
 _ENVIRON_KEYS: dict = {}   # header name (bytes) -> environ key, or None to drop
+_STATUSES: dict = {}       # status lines the application gave, checked -> code
+_NAMES: dict = {}          # response header names, checked -> lower case
 
 
 def error_response(status: int, detail: str, date_line: str) -> bytes:
@@ -64,7 +67,8 @@ def serve_requests(server, conn) -> None:
         try:
             keep_alive = run_request(server, conn, request)
         finally:
-            request.close()
+            if request.body is not None:
+                request.body.close()
     if keep_alive and reader.error is not None:
         conn.answer_error(reader.error)
     elif not keep_alive:
@@ -88,8 +92,9 @@ def run_request(server, conn, request: Request) -> bool:
     except ClientDisconnected:
         return False
     except Exception:
+        # The path only: a query string may hold a token or a password.
         log.exception("wsgiutils: error in the application for %s %s",
-                      environ.get("REQUEST_METHOD"), environ.get("REQUEST_URI"))
+                      environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
         if not exchange.headers_sent:
             try:
                 conn.output.write(error_response(
@@ -124,8 +129,11 @@ def _environ_key(name: bytes):
 
 def make_environ(server, conn, request: Request) -> dict:
     environ = server.base_environ.copy()
+    keys = _ENVIRON_KEYS
     for name, value in request.headers:
-        key = _environ_key(name)
+        key = keys.get(name, False)
+        if key is False:
+            key = _environ_key(name)
         if key is None:
             continue
         text = value.decode("latin-1").rstrip(" \t")
@@ -206,18 +214,16 @@ class Exchange:
         status = self.status
         if status is None:
             raise AssertionError("the application returned data before calling start_response")
-        if not _status_ok(status):
-            raise ValueError(f"invalid status line from the application: {status!r}")
-        code = int(status[:3])
+        code = _STATUSES.get(status) or _check_status(status)
         lines = ["HTTP/1.1 ", status, "\r\n"]
         length = None
         date = server_name = False
         for name, value in self.headers:
-            if type(name) is not str or type(value) is not str:
-                raise TypeError(f"response header {name!r}: {value!r} is not a pair of strings")
-            if not _token_ok(name) or not _value_ok(value):
+            lower = _NAMES.get(name) if type(name) is str else None
+            if lower is None:
+                lower = _check_name(name, value)
+            if type(value) is not str or not _value_ok(value):
                 raise ValueError(f"invalid response header from the application: {name!r}: {value!r}")
-            lower = name.lower()
             if lower in _HOP_BY_HOP:
                 if lower == "connection" and b"close" in tokens(value.encode("latin-1")):
                     self.keep_alive = False
@@ -230,7 +236,7 @@ class Exchange:
             date = date or lower == "date"
             server_name = server_name or lower == "server"
             lines += (name, ": ", value, "\r\n")
-        if code < 200 or code in _NO_BODY_STATUS:
+        if code in _NO_BODY_STATUS:
             self.no_body = True
         elif length is not None:
             lines += ("Content-Length: ", str(length), "\r\n")
@@ -296,7 +302,8 @@ class Exchange:
             handed_over = self._send_file(result)
             if handed_over is not None:
                 return handed_over
-        if not self.headers_sent and self.status is not None and _whole(result):
+        if not self.headers_sent and self.status is not None and (
+                type(result) is list or _whole(result)):
             # The common case: the whole body is known, send it in one go.
             if type(result) is list:
                 body = result[0] if len(result) == 1 else b"".join(map(_as_bytes, result))
@@ -358,10 +365,34 @@ class Exchange:
         return not self.output.write_file(FileRegion(fd, offset, count, close))
 
 
+def _check_status(status: str) -> int:
+    """The code of a status line the application gave, or ValueError."""
+    if not _status_ok(status):
+        raise ValueError(f"invalid status line from the application: {status!r}")
+    code = int(status[:3])
+    if code < 200:
+        # WSGI gives one status per response: a 1xx would be read as the
+        # final answer, and the real one as the answer to the next request.
+        raise ValueError(f"an informational status cannot answer a request: {status!r}")
+    if len(_STATUSES) < 256:  # the application's, but keep the cache bounded anyway
+        _STATUSES[status] = code
+    return code
+
+
+def _check_name(name, value) -> str:
+    """The lower-case form of a response header name, or TypeError/ValueError."""
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"response header {name!r}: {value!r} is not a pair of strings")
+    if not _token_ok(name):
+        raise ValueError(f"invalid response header from the application: {name!r}: {value!r}")
+    lower = name.lower()
+    if len(_NAMES) < 512:
+        _NAMES[name] = lower
+    return lower
+
+
 def _whole(result) -> bool:
-    """A list, or one item behind ``len()`` (a middleware's wrapper around a list)."""
-    if type(result) is list:
-        return True
+    """One item behind ``len()`` (a middleware's wrapper around a list); lists are whole too."""
     try:
         return len(result) == 1
     except TypeError:
