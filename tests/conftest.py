@@ -24,6 +24,22 @@ def pytest_runtest_setup(item):
                     "deselect it with -m 'not root'", pytrace=False)
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+            signal.SIGUSR2, signal.SIGCHLD)
+
+
+@pytest.fixture(autouse=True)
+def _signals_as_they_were():
+    """A test that runs server code in process may leave a signal's disposition
+    changed (an ignored SIGINT is inherited by every later child, which then
+    cannot be interrupted): put them back after each test."""
+    saved = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    yield
+    for signum, handler in saved.items():
+        if signal.getsignal(signum) is not handler and handler is not None:
+            signal.signal(signum, handler)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def entry_point_cache(tmp_path_factory):
     """Keep the entry-point cache of every throw-away environment the tests
