@@ -664,9 +664,9 @@ def test_many_files_saved_at_once_are_announced_as_one_reload(server):
     write_app(s.src, factory_extra=slow_load)
     s.start()
     mark = s.out.mark()
-    for i, module in enumerate(modules):   # a branch switch: bursts while a load is under way
+    for i, module in enumerate(modules):   # saves, each while the last one's load is under way
         module.write_text(f"V = {i * 10}  # switched\n")
-        time.sleep(0.05)
+        time.sleep(0.25)                    # longer than a burst's quiet time (settle.py)
     write_app(s.src, version="v2", factory_extra=slow_load)
     s.wait_for("v2")
     assert s.out.count(r"changed; reloading\.$", mark) == 1, s.out.text
