@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving_support import wait_gone
+
 from tests.runner_support import (
     FASTCGI_PARAMS, HELLO, SCGI_PARAMS, kill_group, load, nginx_error_log, output_of,
     runner_entry_point, start_nginx, start_runner, start_served, wait_for_output, wait_for_unix,
@@ -568,7 +570,7 @@ def test_a_second_signal_stops_at_once(tmp_path, runner):
         proc.send_signal(signal.SIGINT)
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)               # not the 60 s the request would take
-        assert not pid_alive(busy)  # the forked process serving it is gone too
+        assert wait_gone(busy, 5)   # the forked process serving it is gone too
     finally:
         kill_group(proc)
 
