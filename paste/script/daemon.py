@@ -33,6 +33,8 @@ import stat
 import sys
 import time
 
+from paste.script.util.streams import flush_std_streams
+
 __all__ = [
     "PidFile", "PidFileError", "AlreadyRunning", "PidStatus", "ServerProcess",
     "open_no_follow", "process_alive", "daemonize", "redirect_output", "Startup",
@@ -612,11 +614,7 @@ def _remove_stale(pid_file: PidFile) -> None:
 
 def redirect_output(fd: int) -> None:
     """Send this process's stdout and stderr (file descriptors 1 and 2) to ``fd``."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, ValueError, OSError):
-            pass
+    flush_std_streams()
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     for stream in (sys.stdout, sys.stderr):
@@ -762,8 +760,7 @@ def daemonize(log_fd: int | None = None, log_file: str | None = None,
     printing its message. A daemon that has not reported after ``timeout``
     seconds (None: no limit) is stopped, and the original process exits 1.
     """
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+    flush_std_streams()
     read_end, write_end = os.pipe()
     first = os.fork()
     if first:

@@ -15,7 +15,7 @@ import selectors
 import sys
 
 from paste.script.serving import ipc
-from paste.script.serving.processes import WorkerRecord, close_quietly, fork_worker
+from paste.script.serving.processes import WorkerRecord, fork_worker
 from paste.script.serving.protocol import Op
 
 __all__ = ["WorkerChannels"]
@@ -40,7 +40,7 @@ class WorkerChannels:
                 self.selector.close()
             except OSError:
                 pass
-            close_quietly(monitor_fds + [w.channel.fileno() for w in self.open.values()])
+            ipc.close_fds(monitor_fds + [w.channel.fileno() for w in self.open.values()])
         worker = fork_worker(start, in_child)
         worker.generation = generation
         self.selector.register(worker.channel, selectors.EVENT_READ, worker)

@@ -22,7 +22,6 @@ import queue
 import selectors
 import signal
 import socket
-import sys
 import threading
 import time
 
@@ -33,6 +32,7 @@ from paste.script.runners_common import ListenError, format_address
 from paste.script.serving import Standalone, ipc
 from paste.script.serving.errors import ServeError
 from paste.script.serving.sockets import resolve_address
+from paste.script.util.streams import flush_std_streams
 from paste.script.serving.protocol import Op
 
 __all__ = ["WorkerControl", "EngineHooks", "WorkerOptions", "exit_now", "TICK"]
@@ -62,11 +62,7 @@ class WorkerOptions:
 
 def exit_now(code: int) -> None:
     """End the worker process at once (after flushing what it printed)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
+    flush_std_streams()
     os._exit(code)
 
 

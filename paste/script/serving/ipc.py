@@ -87,7 +87,7 @@ def chunks(items: list[str], budget: int = MAX_MESSAGE // 2) -> Iterable[list[st
 
 
 def close_fds(fds) -> None:
-    """Close descriptors received with a message nobody wants."""
+    """Close descriptors that may already be closed (received with a message nobody wants)."""
     import os
     for fd in fds:
         try:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sys
 import time
 
 from paste.script.serving import ipc
 from paste.script.serving.protocol import Op, State
+from paste.script.util.streams import flush_std_streams
 
 __all__ = ["WorkerRecord", "ProcessTable", "fork_worker", "how_it_ended",
-           "kill_tree", "descendants", "flush_std_streams", "close_quietly"]
+           "kill_tree", "descendants"]
 
 #: How long a stopping worker may take beyond the graceful timeout before SIGKILL.
 KILL_MARGIN = 2.0
@@ -235,24 +235,6 @@ def kill_tree(pid: int, signum: int = signal.SIGKILL, include_root: bool = True)
         _signal_process(pid, signum)
     for child in below:
         _signal_process(child, signum)
-
-
-def flush_std_streams() -> None:
-    """Flush stdout and stderr, ignoring streams that are closed or gone."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
-
-
-def close_quietly(fds) -> None:
-    """Close descriptors that may already be closed."""
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def fork_worker(start, in_child) -> WorkerRecord:

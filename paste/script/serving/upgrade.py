@@ -59,7 +59,7 @@ class Upgrade:
             return None
         sockets = socket_pool.listening()
         read_fd, write_fd = os.pipe()
-        from paste.script.serving.processes import flush_std_streams
+        from paste.script.util.streams import flush_std_streams
         flush_std_streams()
         pid = os.fork()
         if pid == 0:

@@ -326,13 +326,9 @@ class WatcherProcess:
         self.flush()
 
     def _spawn(self, writer: int) -> None:
-        import sys
         reader, self._down = os.pipe()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        from paste.script.util.streams import flush_std_streams
+        flush_std_streams()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:     # the watcher: never returns

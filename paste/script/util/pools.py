@@ -40,6 +40,7 @@ from typing import Any, Callable
 #: loops wake this often so that a SIGTERM or SIGINT is acted on.
 SIGNAL_LOOK = 0.25
 
+from paste.script.util.streams import flush_std_streams
 from paste.script import serving
 
 __all__ = ["Connections", "Stop", "accept", "ThreadPool", "serve_threads", "ProcessPool"]
@@ -398,11 +399,7 @@ class ProcessPool:
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()   # else the process writes our pending output again
-            except (OSError, ValueError):
-                pass
+        flush_std_streams()   # else the process writes our pending output again
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -413,11 +410,7 @@ class ProcessPool:
                 self.stop.close()
                 code = _Child(self, theirs).run()
             finally:
-                for stream in (sys.stdout, sys.stderr):
-                    try:
-                        stream.flush()
-                    except (OSError, ValueError):
-                        pass
+                flush_std_streams()
                 os._exit(code)
         theirs.close()
         self.children[pid] = ours
