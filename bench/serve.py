@@ -10,6 +10,10 @@
   same app is timed too, for reference (it skips PasteDeploy altogether).
 * throughput: requests per second with ``wrk`` (16 connections) against
   bare waitress, the median of R interleaved rounds.  Target: >= 0.98x.
+* the operators' settings: ``paster serve`` with ``--access-log FILE`` and
+  ``--worker-timeout 30`` (one line written per request, a heartbeat a
+  second) against ``paster serve`` without them, in the same rounds.
+  Target: >= 0.95x (issue 18).
 
 Needs ``wrk`` on PATH for the throughput part (``apt-get install wrk``).
 """
@@ -114,12 +118,15 @@ def main():
         print(f"  for reference, a bare waitress.serve script: {b * 1000:6.1f} ms "
               f"(paster serve {p / b:4.2f}x, the floor {d / b:4.2f}x)")
         if shutil.which("wrk"):
-            runs = {"bare": [], "paster": []}
+            runs = {"bare": [], "paster": [], "operated": []}
             for _round in range(args.rounds):    # interleaved: load from elsewhere hits both
-                for name in ("bare", "paster"):
+                for name in runs:
                     port = free_port()
                     bare, served = commands(port)
-                    proc = subprocess.Popen(bare if name == "bare" else served, env=env, cwd=work,
+                    argv = {"bare": bare, "paster": served,
+                            "operated": served[:2] + ["--access-log", str(work / "access.log"),
+                                                      "--worker-timeout", "30"] + served[2:]}[name]
+                    proc = subprocess.Popen(argv, env=env, cwd=work,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     try:
                         _wait(port)
@@ -132,6 +139,9 @@ def main():
             ratio = results["paster"] / results["bare"]
             print(f"throughput: waitress.serve {results['bare']:8.0f} req/s, paster serve "
                   f"{results['paster']:8.0f} req/s  -> {ratio:4.2f}x (target >= 0.98x)")
+            operated = results["operated"] / results["paster"]
+            print(f"  with --access-log and --worker-timeout: {results['operated']:8.0f} req/s "
+                  f"-> {operated:4.2f}x paster serve without them (target >= 0.95x)")
         else:
             print("throughput: skipped, wrk not found")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -115,6 +115,54 @@ class _Connections:
             self.reactor.callLater(0.05, self.reactor.stop)
 
 
+class _Running:
+    """The application, counting its requests in flight (a client may have left one).
+
+    Stopping joins the pool's threads only when none runs: a request whose
+    client went away would otherwise hold the exit for as long as it takes.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self._lock:
+            self.count += 1
+        try:
+            result = self.app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return _Counted(result, self._done)
+
+    def _done(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+class _Counted:
+    """The application's iterable; its close() ends the count of its request."""
+
+    def __init__(self, result, done):
+        self._result = result
+        self._done = done
+
+    def __iter__(self):
+        return iter(self._result)
+
+    def close(self):
+        done, self._done = self._done, None
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if done is not None:
+                done()
+
+
 def _channel_class(http, connections: _Connections) -> type:
     class Channel(http.HTTPChannel):
         """An HTTP connection that the runner can close gracefully."""
@@ -261,7 +309,8 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
     pool = _application_threads(threads)
     reactor.callWhenRunning(pool.start)
     connections = _Connections(reactor, options.get("shutdown_timeout", 30.0))
-    site = Site(WSGIResource(reactor, pool, wsgi_app))
+    running = _Running(wsgi_app)
+    site = Site(WSGIResource(reactor, pool, running))
     site.protocol = _channel_class(http, connections)
     site.displayTracebacks = False
 
@@ -287,7 +336,7 @@ def run_twisted(wsgi_app: Callable, global_conf: dict, **local_conf: Any) -> Non
             serving.ready()
             connections.acceptor.start()
             reactor.run(installSignalHandlers=False)
-            if connections.finished:
+            if connections.finished and not running.count:
                 pool.stop()      # else a request still runs: its daemon thread ends with us
         finally:
             sock.close()

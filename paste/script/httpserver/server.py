@@ -39,6 +39,9 @@ log = logging.getLogger("paste.script.wsgiutils_server")
 SWEEP_INTERVAL = 0.5     # seconds between two checks of the deadlines
 
 
+#: A stopping server closes a keep-alive connection idle this long (seconds).
+STOP_IDLE = 1.0
+
 class WSGIServer:
     """A bound, listening server; :meth:`serve_forever` runs it."""
 
@@ -209,11 +212,18 @@ class WSGIServer:
     # -- stopping (loop thread) -------------------------------------------------------
 
     def _stopping(self, now: float) -> bool:
-        """True once the loop may end."""
+        """True once the loop may end.
+
+        A stopping server answers every request with ``Connection: close``,
+        so a keep-alive client moves with its next request, race-free; a
+        connection idle for :data:`STOP_IDLE` is closed (closing one that has
+        just answered would cut the request its client may be sending then).
+        """
         if self._stop_deadline is None:
             self._stop_deadline = now + self.settings.shutdown_timeout
             self.acceptor.close()
-            for conn in list(self.connections.values()):
+        for conn in list(self.connections.values()):
+            if now - conn.clock.since >= STOP_IDLE:
                 conn.close_if_idle()   # busy ones close after their response
         return self._force or not self.connections or now >= self._stop_deadline
 
