@@ -120,7 +120,7 @@ SHUTDOWN_TIMEOUT = 30.0
 
 # -- options ------------------------------------------------------------------
 
-class _Settings:
+class _FlupOptions:
     """A runner's options, converted and checked, under the names flup uses."""
 
     def __init__(self, protocol: str, pool: str, local_conf: dict, global_conf: dict):
@@ -291,7 +291,7 @@ def _gateway_class(protocol: str, base: type) -> type:
     return Gateway
 
 
-def _make_gateway(settings: _Settings, wsgi_app: Callable) -> tuple[Any, type]:
+def _make_gateway(settings: _FlupOptions, wsgi_app: Callable) -> tuple[Any, type]:
     """The flup protocol object serving ``wsgi_app``, and its connection class."""
     module = require(f"flup.server.{settings.protocol}_base", settings.runner, "flup", "flup")
     base = {"fcgi": "BaseFCGIServer", "scgi": "BaseSCGIServer", "ajp": "BaseAJPServer"}
@@ -308,7 +308,7 @@ def _make_gateway(settings: _Settings, wsgi_app: Callable) -> tuple[Any, type]:
     return gateway, connection
 
 
-def _client_check(settings: _Settings, gateway) -> Callable[[Any], bool]:
+def _client_check(settings: _FlupOptions, gateway) -> Callable[[Any], bool]:
     """Which front ends may connect, as flup decides it for each protocol."""
     if settings.protocol == "fcgi":
         listed = os.environ.get("FCGI_WEB_SERVER_ADDRS")
@@ -333,7 +333,7 @@ def _client_check(settings: _Settings, gateway) -> Callable[[Any], bool]:
 
 # -- the runners ---------------------------------------------------------------------
 
-def _listen(settings: _Settings) -> socket.socket | None:
+def _listen(settings: _FlupOptions) -> socket.socket | None:
     """The listening socket, or None when a web server runs us as a CGI program."""
     if settings.address is not None:
         sock = serving.listen(settings.address, backlog=socket.SOMAXCONN, mode=settings.mode)
@@ -351,7 +351,7 @@ def _listen(settings: _Settings) -> socket.socket | None:
 
 def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
            local_conf: dict) -> None:
-    settings = _Settings(protocol, pool, local_conf, global_conf)
+    settings = _FlupOptions(protocol, pool, local_conf, global_conf)
     # flup has its own process model (and often a Unix socket or one the web
     # server passed): paster serve runs it with one worker only.
     serving.single_process(settings.runner)
@@ -365,7 +365,7 @@ def _serve(protocol: str, pool: str, wsgi_app: Callable, global_conf: dict,
         stop.close()
 
 
-def _serve_on(settings: _Settings, gateway, connection_class: type, stop: pools.Stop,
+def _serve_on(settings: _FlupOptions, gateway, connection_class: type, stop: pools.Stop,
               wsgi_app: Callable) -> None:
     sock = _listen(settings)
     if sock is None:
