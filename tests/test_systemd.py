@@ -24,6 +24,7 @@ import pytest
 
 from paste.script.serving.systemd import Notifier, listen_fds
 from tests.serving_support import Output, children
+from tests.serving_support import get as shared_get
 from tests.support import ROOT, free_port, paster_env, write
 
 APP = """\
@@ -86,14 +87,11 @@ class NotifySocket:
 
 
 def get(port: int, timeout: float = 10.0) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"), head
-    return body.decode()
+    """The body of a 200 answer on ``port`` (the shared client; anything else fails)."""
+    errors: list = []
+    body = shared_get(f"http://127.0.0.1:{port}/", timeout=timeout, errors=errors)
+    assert body is not None, errors
+    return body
 
 
 def cache_dir(tmp_path: Path) -> list:
