@@ -23,20 +23,23 @@ Apache combined format by default. The atoms:
 =========  ==================================================================
 
 Values that come from the client are escaped (quotes, backslashes, control
-characters), so a request cannot forge a line. Each line is one ``write``
-on a descriptor opened with ``O_APPEND``, so the lines of several workers
-never interleave. The monitor opens the file (``-`` is standard error) and
+characters), so a request cannot forge a line. Lines go out in whole
+batches, within a second, each batch one ``write`` on a descriptor opened
+with ``O_APPEND``, so the lines of several workers never interleave. The monitor opens the file (``-`` is standard error) and
 hands it to the workers; on SIGUSR1 it reopens it, as it does the log file.
 """
 from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from urllib.parse import quote
 
 __all__ = ["AccessLog", "AccessLogFile", "Atoms", "escape", "check_format"]
 
+#: Requests a worker holds before it writes their lines out.
+BATCH = 512
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\]')
 _ATOM = re.compile(r"%\((\{[^}]*\}[ioe]|[a-zA-Z])\)")
 
@@ -44,7 +47,7 @@ _ATOM = re.compile(r"%\((\{[^}]*\}[ioe]|[a-zA-Z])\)")
 def escape(value) -> str:
     """A client-supplied value, safe in one log line between quotes."""
     text = str(value)
-    if not _UNSAFE.search(text):
+    if text.isprintable() and '"' not in text and "\\" not in text:
         return text
     return _UNSAFE.sub(lambda m: "\\" + m.group() if m.group() in '"\\'
                        else f"\\x{ord(m.group()):02x}", text)
@@ -134,7 +137,7 @@ _ATOMS = {
     "h": lambda r, e, now: escape(e.get("REMOTE_ADDR") or "-"),
     "l": lambda r, e, now: "-",
     "u": lambda r, e, now: escape(e.get("REMOTE_USER") or "-"),
-    "t": lambda r, e, now: _clock(time.time() - _elapsed(r, now)),
+    "t": lambda r, e, now: _clock(time.time() - (time.monotonic() - r.started)),
     "r": _request_line,
     "m": lambda r, e, now: escape(e.get("REQUEST_METHOD", "-")),
     "U": lambda r, e, now: escape(_path(e)),
@@ -154,27 +157,93 @@ _ATOMS = {
 
 
 class AccessLog:
-    """Writes one line per finished request on descriptor ``fd``, in ``fmt``."""
+    """Writes one line per finished request on descriptor ``fd``, in ``fmt``.
+
+    Lines are made and written in batches: when :data:`BATCH` requests are
+    waiting, once a second (the worker's control thread calls :meth:`flush`),
+    and before the worker exits. A line made and written per request holds
+    up the thread that answered it, and lets go of the interpreter's lock
+    for the ``write``: the server's other threads then queue for it (a
+    quarter of a hello-world's throughput with waitress).
+    """
 
     def __init__(self, fd: int, fmt: str):
-        check_format(fmt)
         self.fd = fd
         self.format = fmt
+        self._parts = compile_format(fmt)
+        self._lines: list = []          # (request, when it ended), waiting for a write
+        self._lock = threading.Lock()
 
     def write(self, request) -> None:
-        try:
-            line = self.format % Atoms(request, time.monotonic())
-        except (KeyError, ValueError, TypeError):
+        """Note a finished request; its line is made when the batch is written."""
+        with self._lock:
+            self._lines.append((request, time.monotonic()))
+            full = len(self._lines) >= BATCH
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out the lines waiting (whole lines: the lines of workers never mix)."""
+        with self._lock:
+            waiting, self._lines = self._lines, []
+        if not waiting:
             return
+        parts = self._parts
+        lines = []
+        for request, now in waiting:
+            environ = request.environ
+            try:
+                lines.append("".join(part if part.__class__ is str
+                                     else part(request, environ, now) for part in parts))
+            except Exception:
+                pass    # a request the log cannot describe is not worth failing
+        data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
         try:
-            os.write(self.fd, (line + "\n").encode("utf-8", "backslashreplace"))
+            while data:
+                data = data[os.write(self.fd, data):]
         except OSError:
-            pass        # a full disk must not fail the request
+            pass        # a full disk must not fail the requests
 
     def reopen(self, fd: int) -> None:
         """SIGUSR1: write to ``fd`` (the reopened file) from now on."""
+        self.flush()
         os.dup2(fd, self.fd)
         os.close(fd)
+
+
+def _header_atom(kind: str, name: str):
+    if kind == "i":
+        key = "HTTP_" + name.upper().replace("-", "_")
+        return lambda r, e, now: escape(e[key]) if key in e else "-"
+    if kind == "o":
+        def response_header(r, e, now):
+            value = _header(r.headers, name)
+            return "-" if value is None else escape(value)
+        return response_header
+    return lambda r, e, now: escape(e[name]) if name in e else "-"
+
+
+def compile_format(fmt: str) -> list:
+    """``fmt`` as literal strings and atom functions ``(request, environ, now)``, in order.
+
+    Raises ``ValueError`` naming an unknown atom.
+    """
+    check_format(fmt)
+    parts: list = []
+    position = 0
+    for match in _ATOM.finditer(fmt):
+        literal = fmt[position:match.start()]
+        if literal:
+            parts.append(literal.replace("%%", "%"))
+        atom = match.group(1)
+        if atom.startswith("{"):
+            parts.append(_header_atom(atom[-1], atom[1:-2]))
+        else:
+            parts.append(_ATOMS[atom])
+        position = match.end() + 1          # the "s" after "%(x)"
+    if fmt[position:]:
+        parts.append(fmt[position:].replace("%%", "%"))
+    return parts
 
 
 def check_format(fmt: str) -> None:

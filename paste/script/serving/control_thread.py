@@ -35,7 +35,7 @@ from paste.script.serving.sockets import resolve_address
 from paste.script.util.streams import flush_std_streams
 from paste.script.serving.protocol import Op
 
-__all__ = ["WorkerControl", "EngineHooks", "WorkerOptions", "exit_now", "TICK"]
+__all__ = ["WorkerControl", "EngineHooks", "WorkerOptions", "exit_now", "before_exit", "TICK"]
 
 #: How often the control thread ticks (heartbeat, descriptor check), seconds.
 TICK = 1.0
@@ -60,8 +60,17 @@ class WorkerOptions:
         self.prepare = prepare              # run before loading (user, umask, chdir, env)
 
 
+#: Called before a worker exits (what it holds to write: the access log's lines).
+before_exit: list = []
+
+
 def exit_now(code: int) -> None:
-    """End the worker process at once (after flushing what it printed)."""
+    """End the worker process at once (after writing out what it holds)."""
+    for flush in before_exit:
+        try:
+            flush()
+        except Exception:
+            pass
     flush_std_streams()
     os._exit(code)
 

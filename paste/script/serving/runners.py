@@ -163,8 +163,9 @@ class OncePerSecond:
     """A logging filter: the same message at most once a second, then how many were left out.
 
     Out of file descriptors, waitress logs a traceback each time its loop
-    finds the listening socket readable (hundreds a second); one line a
-    second says as much. Keyed by the message's format string, so it holds
+    finds the listening socket readable (hundreds a second), and under load
+    a "Task queue depth" warning for nearly every request; one line a second
+    says as much. Keyed by the message's format string, so it holds
     no more than the code has messages.
     """
 
@@ -199,7 +200,10 @@ def serve_waitress(app, global_conf, **options):
     backlog = int(rest.get("backlog", 1024))
     sockets = [serving.listen(address, backlog=backlog, mode=mode) for address in addresses]
     logging.basicConfig()      # as waitress.serve does: its warnings reach stderr
-    logging.getLogger("waitress").addFilter(OncePerSecond())
+    # A logger's filter sees only its own records: waitress's queue warnings
+    # ("Task queue depth is 2", one per request under load) have their own.
+    for name in ("waitress", "waitress.queue"):
+        logging.getLogger(name).addFilter(OncePerSecond())
     server = waitress.create_server(app, sockets=sockets, **rest)
     server.print_listen("Serving on http://{}:{}")
     serving.ready()

@@ -34,7 +34,7 @@ import traceback
 
 from paste.script.serving import ipc
 from paste.script.serving.control_thread import (EngineHooks, WorkerControl, WorkerOptions,
-                                                 exit_now)
+                                                 before_exit, exit_now)
 from paste.script.serving.drain import GracefulStop
 from paste.script.serving.errors import address_in_use
 from paste.script.serving.inflight import InFlight
@@ -238,6 +238,9 @@ class Worker:
                          name="paster-worker-listen", daemon=True).start()
         heartbeat = Heartbeat(self.control, inflight, self.options.worker_timeout)
         self.control.on_tick.append(heartbeat.tick)
+        if self.options.access_log is not None:
+            self.control.on_tick.append(self.options.access_log.flush)
+            before_exit.append(self.options.access_log.flush)
         if self.options.reload:
             new_modules = NewModules()
 
