@@ -11,7 +11,6 @@ atomically, and removed with the pid file.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -56,6 +55,7 @@ class StateFile:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 os.fchmod(f.fileno(), 0o644)       # readable by restart, whatever the umask
+                import json     # only a server with a pid file writes one
                 json.dump(self.state, f)
             os.replace(temp, self.path)
         except OSError:
@@ -88,6 +88,7 @@ def _read(path: str) -> dict | None:
         return None         # missing, or a symbolic link: no state
     try:
         with os.fdopen(fd, "rb") as f:
+            import json
             state = json.loads(f.read(_MAX_STATE).decode("utf-8"))
     except (OSError, ValueError):
         return None

@@ -18,7 +18,6 @@ the signal's number on the pipe (``signal.set_wakeup_fd``).
 from __future__ import annotations
 
 import os
-import queue
 import selectors
 import signal
 import socket
@@ -75,6 +74,25 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
+class _Replies:
+    """The monitor's answers to ``bind``, for the thread that asked (one at a time)."""
+
+    def __init__(self):
+        self._items: list = []
+        self._ready = threading.Condition()
+
+    def put(self, item) -> None:
+        with self._ready:
+            self._items.append(item)
+            self._ready.notify()
+
+    def get(self):
+        with self._ready:
+            while not self._items:
+                self._ready.wait()
+            return self._items.pop(0)
+
+
 class WorkerControl:
     """The worker's side of the channel, and the thread that reads it."""
 
@@ -85,7 +103,7 @@ class WorkerControl:
         self.go = threading.Event()
         self.load = threading.Event()
         self.load_changed: list[str] = []
-        self.replies: queue.Queue = queue.Queue()
+        self.replies = _Replies()
         self.on_stop = None             # the drain, once the worker serves
         self.on_tick = []               # called every TICK in this thread
         self._sent: set[str] = set()
