@@ -70,6 +70,22 @@ def zombies(pid: int) -> int:
     return count
 
 
+def settled(pid: int, workers: int, timeout: float = 30.0) -> None:
+    """Wait until the old generation has gone: only ``workers`` children left.
+
+    Until then the monitor still holds the old workers' channels, and its
+    descriptor count says nothing about a leak.
+    """
+    deadline = time.monotonic() + timeout
+    path = f"/proc/{pid}/task/{pid}/children"
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            if len(f.read().split()) == workers:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"the monitor still has old workers after {timeout}s")
+
+
 def wrk_close(port: int, requests: int) -> int:
     """Make about ``requests`` requests, each on a new connection; return how many wrk made."""
     made = 0
@@ -132,6 +148,7 @@ def soak_hups(work: Path, hups: int) -> bool:
             if lag > 1.0:
                 late_switches.append((number, round(lag, 2)))
             if number in (11, hups + 1):
+                settled(monitor, workers=2)
                 samples[number] = (fds(monitor), rss(monitor))
     finally:
         failed = [e for c in clients for e in c.stop()] + prober.stop()
@@ -190,6 +207,10 @@ def main() -> int:
     parser.add_argument("--exits", type=int, default=1000)
     parser.add_argument("--only", choices=("leak", "hups", "exits"))
     args = parser.parse_args()
+    # The servers inherit this process's dispositions, and a server keeps a
+    # SIGHUP that it was started with ignored (as 3.7 did): under ``nohup``
+    # the HUP soak would wait for a reload that never comes.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     work = Path(tempfile.mkdtemp(prefix="paster-soak-"))
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {load()}")
     results = {}
