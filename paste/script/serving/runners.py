@@ -122,6 +122,7 @@ def waitress_addresses(options: dict) -> tuple[list, int | None]:
     ``0.0.0.0``) and ``port`` (default 8080); every address a name resolves
     to, limited by ``ipv4``/``ipv6``.
     """
+    from paste.script.runners_common import passive_addresses
     from paste.script.util.options import asbool
     if options.get("unix_socket"):
         return [str(options["unix_socket"])], int(str(options.get("unix_socket_perms", "600")), 8)
@@ -146,9 +147,8 @@ def waitress_addresses(options: dict) -> tuple[list, int | None]:
             name = "listen" if options.get("listen") else "port"
             raise OptionError(name, options.get(name, port), "expected a port number")
         try:
-            infos = socket.getaddrinfo(None if host == "*" else host, int(port), family,
-                                       socket.SOCK_STREAM, socket.IPPROTO_TCP,
-                                       socket.AI_PASSIVE)
+            infos = passive_addresses(None if host == "*" else host, int(port), family,
+                                      socket.IPPROTO_TCP)
         except OSError as exc:
             from paste.script.runners_common import format_address, listen_error
             raise listen_error(exc, format_address(host, port)) from None

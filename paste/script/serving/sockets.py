@@ -44,7 +44,7 @@ def resolve_address(address) -> tuple[int, int, object]:
     resolves to both families binds IPv4, which clients of ``localhost``
     expect to answer.
     """
-    from paste.script.runners_common import format_address, listen_error
+    from paste.script.runners_common import format_address, listen_error, passive_addresses
     if isinstance(address, (str, bytes, os.PathLike)):
         path = os.fsdecode(address)
         if "\0" in path:
@@ -54,8 +54,7 @@ def resolve_address(address) -> tuple[int, int, object]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     try:
-        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
-                                   0, socket.AI_PASSIVE)
+        infos = passive_addresses(host, port)
     except OSError as exc:
         raise listen_error(exc, format_address(host, port)) from None
     infos.sort(key=lambda info: info[0] != socket.AF_INET)
