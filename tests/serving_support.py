@@ -256,6 +256,9 @@ def make_app(global_conf, **local_conf):
                     except OSError:
                         time.sleep(0.005)
             threading.Thread(target=grab, daemon=True).start()
+        elif path == "/gc":
+            import gc
+            extra = f" collecting={{gc.isenabled()}} frozen={{gc.get_freeze_count()}}"
         elif path == "/env":
             mask = os.umask(0); os.umask(mask)
             extra = (f" cwd={{os.getcwd()}} umask={{mask:o}} env={{os.environ.get(query)}}"

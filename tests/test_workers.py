@@ -63,6 +63,46 @@ def test_workers_from_the_config_and_the_command_line(site):
     assert len(wait_for_children(s2.proc.pid, 1)) == 1
 
 
+def test_workers_collect_garbage_and_never_scan_what_the_monitor_loaded(site):
+    # The monitor holds its collector while it starts and freezes its
+    # objects at each fork: a worker must still collect its own garbage,
+    # in the first generation and after a reload.
+    s = site()
+    s.start("--workers", "2")
+    for generation in (1, 2):
+        if generation == 2:
+            s.write_app("v2")
+            mark = s.signal(signal.SIGHUP)
+            s.said("Generation 2 serving", mark)
+        bodies = {get(s.url + "gc") for _ in range(8)}
+        for body in bodies:
+            assert " collecting=True " in body, body
+            assert int(re.search(r"frozen=(\d+)", body).group(1)) > 1000, body
+
+
+def test_every_child_of_a_starting_monitor_collects_garbage():
+    # Not only workers: the --reload watcher is forked while the collector
+    # is held, and must not run for months without one.
+    import gc
+
+    from paste.script.serving.processes import pause_collector, resume_collector
+    read_end, write_end = os.pipe()
+    pause_collector()
+    try:
+        assert not gc.isenabled()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write_end, b"1" if gc.isenabled() else b"0")
+            os._exit(0)
+    finally:
+        resume_collector()
+    os.close(write_end)
+    assert os.read(read_end, 1) == b"1"
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert gc.isenabled()
+
+
 def test_killed_worker_is_replaced_at_once(site):
     s = site()
     s.start("--workers", "2")

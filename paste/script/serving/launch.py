@@ -165,6 +165,8 @@ def serve(command) -> int:
         startup.failed(exc.message, exc.exit_code)
         raise
     finally:
+        if "paste.script.serving.processes" in sys.modules:
+            sys.modules["paste.script.serving.processes"].resume_collector()
         if pid_file is not None and not getattr(command, "handed_over", False):
             pid_file.release()
         if stopped_by == signal.SIGINT:
@@ -184,6 +186,8 @@ def _monitor(command, owner, startup, pid_file):
     from paste.script.serving.loading import load_server_of, resolve_server_name
     from paste.script.serving.monitor import Monitor
     from paste.script.serving.settings import EngineSettings
+    from paste.script.serving.processes import pause_collector
+    pause_collector()       # until the first fork
     opts = command.options
     settings = EngineSettings.from_options(
         opts, reload=bool(opts.reload), reload_interval=_interval(opts.reload_interval),

@@ -11,6 +11,7 @@ here waits for a process: the monitor's loop reaps them as they go
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -237,12 +238,52 @@ def kill_tree(pid: int, signum: int = signal.SIGKILL, include_root: bool = True)
         _signal_process(child, signum)
 
 
+_collector_paused = False
+_resumes_in_children = False
+
+
+def pause_collector() -> None:
+    """Hold the cyclic garbage collector until the first worker is forked.
+
+    What the monitor makes while it starts (PasteDeploy, the runner, the
+    engine) lives as long as it does: collecting meanwhile only costs
+    milliseconds on the way to the first request. The first fork turns it
+    back on, in both processes; so does :func:`resume_collector`.
+    """
+    global _collector_paused, _resumes_in_children
+    if not _resumes_in_children:     # every child: a worker, the --reload watcher
+        os.register_at_fork(after_in_child=resume_collector)
+        _resumes_in_children = True
+    if gc.isenabled():
+        gc.disable()
+        _collector_paused = True
+
+
+def resume_collector() -> None:
+    """Undo :func:`pause_collector` (nothing if it did not pause anything)."""
+    global _collector_paused
+    if _collector_paused:
+        _collector_paused = False
+        gc.enable()
+
+
 def fork_worker(start, in_child) -> WorkerRecord:
     """Fork a worker process running ``start(channel)``; ``in_child()`` first closes
     what is the monitor's. Never returns in the child."""
     monitor_end, worker_end = ipc.channel_pair()
     flush_std_streams()
-    pid = os.fork()
+    # What the monitor holds (PasteDeploy, the runner, the engine) is frozen
+    # in the worker: its collector never scans those objects, so it neither
+    # copies their pages nor spends milliseconds on them before the first
+    # request, as the gc module's documentation advises for fork without
+    # exec. The monitor's own collector goes on as before.
+    gc.freeze()
+    try:
+        pid = os.fork()
+    except BaseException:
+        gc.unfreeze()
+        raise
+    resume_collector()
     if pid == 0:   # the worker
         try:
             monitor_end.close()
@@ -250,6 +291,7 @@ def fork_worker(start, in_child) -> WorkerRecord:
             start(worker_end)
         finally:
             os._exit(1)
+    gc.unfreeze()
     worker_end.close()
     monitor_end.setblocking(False)
     return WorkerRecord(pid, monitor_end, None)
