@@ -81,8 +81,13 @@ def main():
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="paster-serve-bench-"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(work)
-    (work / "helloapp.py").write_text(APP)
+    # The application's module in a directory of its own: the config is
+    # rewritten each round (a new port), and a directory on sys.path that
+    # changes on every start is not what a deployment looks like.
+    lib = work / "lib"
+    lib.mkdir()
+    env["PYTHONPATH"] = str(lib)
+    (lib / "helloapp.py").write_text(APP)
     paster = shutil.which("paster", path=os.path.dirname(sys.executable))
 
     def commands(port):

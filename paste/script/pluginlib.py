@@ -354,8 +354,12 @@ def _cache_file():
         root = os.path.join(cache_home, "paste-script")
     if not root:
         return None
-    import zlib
-    env = format(zlib.crc32(sys.prefix.encode("utf-8", "surrogateescape")), "08x")
+    # One file per environment, named by a 32-bit FNV-1a of its prefix
+    # (zlib's crc32 cost an import on the way to every command).
+    digest = 0x811C9DC5
+    for byte in sys.prefix.encode("utf-8", "surrogateescape"):
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    env = format(digest, "08x")
     return os.path.join(root, f"entry-points-{sys.implementation.cache_tag}-{env}.marshal")
 
 
