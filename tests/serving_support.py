@@ -381,16 +381,20 @@ class KeepAliveClient(threading.Thread):
     before reusing it, a connection the server has closed is noticed and replaced.
 
     ``pause`` is the time between requests (0: as fast as the server answers).
+    With ``reconnect`` false, the client stops once its connection has ended.
     """
 
-    def __init__(self, port: int, path: str = "/", pause: float = 0.1):
+    def __init__(self, port: int, path: str = "/", pause: float = 0.1, timeout: float = 10.0):
         super().__init__(daemon=True)
         self.port = port
         self.path = path
         self.pause = pause
-        self.answers: list[tuple[float, str | None]] = []
+        self.timeout = timeout
+        self.reconnect = True
+        self.answers: list[tuple[float, str | None]] = []   # (when, body; None: failed)
         self.errors: list[str] = []
         self.connections = 0
+        self.told_to_close = 0           # answers that said Connection: close
         self.done = threading.Event()
 
     def run(self):
@@ -401,7 +405,9 @@ class KeepAliveClient(threading.Thread):
                 conn.close()                 # closed by the server while idle
                 conn = None
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                if not self.reconnect and self.connections:
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
                 conn.connect()
                 self.connections += 1
             try:
@@ -409,7 +415,8 @@ class KeepAliveClient(threading.Thread):
                 resp = conn.getresponse()
                 body = resp.read().decode()
                 self.answers.append((time.monotonic(), body if resp.status == 200 else None))
-                if resp.getheader("Connection", "").lower() == "close":
+                if resp.will_close:
+                    self.told_to_close += 1
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException) as exc:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.runner_support import (
     HELLO, kill_group, load, output_of, start_runner, wait_for_output, write_config)
+from tests.serving_support import KeepAliveClient
 from tests.support import free_port, http_get
 
 RUNNERS = ["wsgiutils", "cherrypy", "twisted"]
@@ -456,52 +457,41 @@ def test_cheroot_prepare_binds_through_the_public_bind_method():
 
 
 class KeepAliveLoad:
-    """Clients that each reuse one connection, back to back, as browsers and
-    urllib3 do: a connection the server closed while idle is noticed before
-    it is reused, and replaced. Every other failure counts."""
+    """``clients`` :class:`~tests.serving_support.KeepAliveClient` asking for
+    ``/echo`` back to back; every failure counts, an answer other than 200
+    too."""
 
     def __init__(self, port: int, clients: int = 8):
-        import threading
-        self.port = port
-        self.done = threading.Event()
-        self.reconnect = True       # False: a client whose connection ends stops
-        self.answers: list[bytes] = []
-        self.failures: list[str] = []
-        self.connections = 0
-        self.told_to_close = 0      # answers that said Connection: close
-        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+        self.threads = [KeepAliveClient(port, "/echo", pause=0, timeout=20)
+                        for _ in range(clients)]
         for thread in self.threads:
             thread.start()
 
-    def _client(self) -> None:
-        import select
-        conn = None
-        while not self.done.is_set():
-            if conn is not None and select.select([conn.sock], [], [], 0)[0]:
-                conn.close()            # closed by the server while idle
-                conn = None
-            if conn is None:
-                if not self.reconnect:
-                    return
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-                conn.connect()
-                self.connections += 1
-            try:
-                conn.request("GET", "/echo")
-                resp = conn.getresponse()
-                body = resp.read()
-                if resp.status != 200:
-                    self.failures.append(f"HTTP {resp.status}")
-                else:
-                    self.answers.append(body)
-                if resp.will_close:
-                    self.told_to_close += 1
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(repr(exc))
-                conn.close()
-                conn = None
+    @property
+    def answers(self) -> list[str]:
+        """The bodies of the 200 answers, in the order they came."""
+        timed = sorted((when, body) for client in self.threads
+                       for when, body in client.answers if body is not None)
+        return [body for _, body in timed]
+
+    @property
+    def failures(self) -> list[str]:
+        failed = [f"HTTP answer {when:.3f}" for client in self.threads
+                  for when, body in client.answers if body is None]
+        return [error for client in self.threads for error in client.errors] + failed
+
+    @property
+    def told_to_close(self) -> int:
+        return sum(client.told_to_close for client in self.threads)
+
+    @property
+    def reconnect(self) -> bool:
+        return all(client.reconnect for client in self.threads)
+
+    @reconnect.setter
+    def reconnect(self, value: bool) -> None:
+        for client in self.threads:     # False: a client whose connection ends stops
+            client.reconnect = value
 
     def wait_for_answers(self, count: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -510,7 +500,8 @@ class KeepAliveLoad:
             time.sleep(0.01)
 
     def stop(self) -> list[str]:
-        self.done.set()
+        for client in self.threads:
+            client.done.set()
         return self.finish()
 
     def finish(self, timeout: float = 30.0) -> list[str]:
