@@ -617,3 +617,43 @@ def test_the_engine_reads_the_runners_options_and_thread_count(name, threads_opt
     assert not info.takes("workers") and not info.takes("graceful_timeout")
     assert info.threads({}) == 10
     assert info.threads({threads_option: "4"}) == 4
+
+
+def test_waitress_queue_warnings_one_a_second_and_none_made_between():
+    # Under load waitress warns "Task queue depth is N" for nearly every
+    # request: a filter that drops the records once made still cost a
+    # quarter of a hello-world worker's time. Between two warnings the
+    # records must not even be made.
+    import logging
+
+    from paste.script.serving.runners import QueueWarnings
+    logger = logging.getLogger("tests.waitress.queue")
+    logger.propagate = False
+    shown = []
+    handler = logging.Handler()
+    handler.emit = lambda record: shown.append(record.getMessage())
+    logger.addHandler(handler)
+    logger.addFilter(QueueWarnings(logger, interval=0.3))
+    made = []
+    factory = logging.getLogRecordFactory()
+
+    def counting_factory(*args, **kwargs):
+        made.append(1)
+        return factory(*args, **kwargs)
+    logging.setLogRecordFactory(counting_factory)
+    try:
+        for _ in range(100):
+            logger.warning("Task queue depth is %d", 2)
+        assert len(made) == 1 and shown == ["Task queue depth is 2"]
+        deadline = time.monotonic() + 5
+        while logger.level != logging.NOTSET:       # the timer gives the level back
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        logger.warning("Task queue depth is %d", 3)
+        assert shown[1] == "Task queue depth is 3 (one such warning a second at most)"
+        assert len(made) == 2
+    finally:
+        logging.setLogRecordFactory(factory)
+        logger.removeHandler(handler)
+        logger.filters.clear()
+        logger.setLevel(logging.NOTSET)

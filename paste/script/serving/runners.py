@@ -164,9 +164,9 @@ class OncePerSecond:
 
     Out of file descriptors, waitress logs a traceback each time its loop
     finds the listening socket readable (hundreds a second), and under load
-    a "Task queue depth" warning for nearly every request; one line a second
-    says as much. Keyed by the message's format string, so it holds
-    no more than the code has messages.
+    a "Task queue depth" warning for nearly every request (those have
+    :class:`QueueWarnings`); one line a second says as much. Keyed by the
+    message's format string, so it holds no more than the code has messages.
     """
 
     def __init__(self, interval: float = 1.0):
@@ -188,6 +188,37 @@ class OncePerSecond:
         return True
 
 
+class QueueWarnings:
+    """A logging filter for waitress's "Task queue depth" warnings: one a second, and
+    none made in between.
+
+    Under load waitress warns for nearly every request it queues, and a
+    filter only drops a record once it is made (the caller's frame looked
+    up, a ``LogRecord`` built): that was a quarter of a hello-world
+    worker's time under wrk. So once a warning has gone out, its logger is
+    set to ``ERROR`` for ``interval`` seconds (a timer gives it back its
+    level), and the warnings meanwhile are never made.
+    """
+
+    def __init__(self, logger, interval: float = 1.0):
+        self.logger = logger
+        self.interval = interval
+        self._muted_before = False
+
+    def filter(self, record) -> bool:
+        import logging
+        import threading
+        if self._muted_before:
+            record.msg = f"{record.msg} (one such warning a second at most)"
+        self._muted_before = True
+        level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+        timer = threading.Timer(self.interval, self.logger.setLevel, args=(level,))
+        timer.daemon = True
+        timer.start()
+        return True
+
+
 def serve_waitress(app, global_conf, **options):
     """``egg:waitress#main``, on the monitor's sockets (waitress's ``sockets`` argument)."""
     import logging
@@ -202,8 +233,9 @@ def serve_waitress(app, global_conf, **options):
     logging.basicConfig()      # as waitress.serve does: its warnings reach stderr
     # A logger's filter sees only its own records: waitress's queue warnings
     # ("Task queue depth is 2", one per request under load) have their own.
-    for name in ("waitress", "waitress.queue"):
-        logging.getLogger(name).addFilter(OncePerSecond())
+    logging.getLogger("waitress").addFilter(OncePerSecond())
+    queue = logging.getLogger("waitress.queue")
+    queue.addFilter(QueueWarnings(queue))
     server = waitress.create_server(app, sockets=sockets, **rest)
     server.print_listen("Serving on http://{}:{}")
     serving.ready()
