@@ -36,7 +36,8 @@ import threading
 import time
 from urllib.parse import quote
 
-__all__ = ["AccessLog", "AccessLogFile", "Atoms", "escape", "check_format"]
+__all__ = ["AccessLog", "AccessLogFile", "Atoms", "escape", "check_format", "compile_format",
+           "line_maker"]
 
 #: Requests a worker holds before it writes their lines out.
 BATCH = 512
@@ -170,7 +171,7 @@ class AccessLog:
     def __init__(self, fd: int, fmt: str):
         self.fd = fd
         self.format = fmt
-        self._parts = compile_format(fmt)
+        self._make = line_maker(compile_format(fmt))
         self._lines: list = []          # (request, when it ended), waiting for a write
         self._lock = threading.Lock()
 
@@ -188,13 +189,11 @@ class AccessLog:
             waiting, self._lines = self._lines, []
         if not waiting:
             return
-        parts = self._parts
+        make = self._make
         lines = []
         for request, now in waiting:
-            environ = request.environ
             try:
-                lines.append("".join(part if part.__class__ is str
-                                     else part(request, environ, now) for part in parts))
+                lines.append(make(request, request.environ, now))
             except Exception:
                 pass    # a request the log cannot describe is not worth failing
         data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
@@ -244,6 +243,28 @@ def compile_format(fmt: str) -> list:
     if fmt[position:]:
         parts.append(fmt[position:].replace("%%", "%"))
     return parts
+
+
+def line_maker(parts: list):
+    """One function ``(request, environ, now) -> line`` for :func:`compile_format`'s parts.
+
+    Generated, as ``collections.namedtuple`` generates its classes: a line
+    is made by one call joining the atoms' values, rather than by a loop
+    over the parts that asks each whether it is a literal (a third of the
+    time of making a line, on the hot path of every request).
+    """
+    names: dict = {}
+    pieces = []
+    for number, part in enumerate(parts):
+        if part.__class__ is str:
+            pieces.append(repr(part))
+        else:
+            names[f"atom{number}"] = part
+            pieces.append(f"atom{number}(request, environ, now)")
+    source = ("def make(request, environ, now):\n"
+              f"    return ''.join(({', '.join(pieces)},))\n")
+    exec(source, names)         # noqa: S102 - the source is made of repr()s and names above
+    return names["make"]
 
 
 def check_format(fmt: str) -> None:
