@@ -250,8 +250,8 @@ def line_maker(parts: list):
 
     Generated, as ``collections.namedtuple`` generates its classes: a line
     is made by one call joining the atoms' values, rather than by a loop
-    over the parts that asks each whether it is a literal (a third of the
-    time of making a line, on the hot path of every request).
+    over the parts that asks each whether it is a literal (that loop was a
+    third of the time of making a line).
     """
     names: dict = {}
     pieces = []

@@ -165,8 +165,8 @@ def serve(command) -> int:
         startup.failed(exc.message, exc.exit_code)
         raise
     finally:
-        if "paste.script.serving.processes" in sys.modules:
-            sys.modules["paste.script.serving.processes"].resume_collector()
+        from paste.script.serving.processes import resume_collector
+        resume_collector()      # a start that failed before the first fork
         if pid_file is not None and not getattr(command, "handed_over", False):
             pid_file.release()
         if stopped_by == signal.SIGINT:
@@ -185,8 +185,8 @@ def _monitor(command, owner, startup, pid_file):
     """The monitor, with the settings of the command line and of the server section."""
     from paste.script.serving.loading import load_server_of, resolve_server_name
     from paste.script.serving.monitor import Monitor
-    from paste.script.serving.settings import EngineSettings
     from paste.script.serving.processes import pause_collector
+    from paste.script.serving.settings import EngineSettings
     pause_collector()       # until the first fork
     opts = command.options
     settings = EngineSettings.from_options(
