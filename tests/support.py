@@ -97,6 +97,18 @@ def http_get(url: str, timeout: float = 10.0, data: bytes | None = None,
         return err.code, dict(err.headers), err.read()
 
 
+def read_to_close(sock: socket.socket, timeout: float | None = None) -> bytes:
+    """Everything ``sock`` receives until the server closes it (``timeout``: per read)."""
+    if timeout is not None:
+        sock.settimeout(timeout)
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
 def write(path: Path, text: str, mode: int | None = None) -> Path:
     """Write dedented text to path (creating parents); return the path."""
     path = Path(path)

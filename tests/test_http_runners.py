@@ -15,7 +15,7 @@ import pytest
 from tests.runner_support import (
     HELLO, kill_group, load, output_of, start_runner, wait_for_output, write_config)
 from tests.serving_support import KeepAliveClient
-from tests.support import free_port, http_get
+from tests.support import free_port, http_get, read_to_close
 
 RUNNERS = ["wsgiutils", "cherrypy", "twisted"]
 
@@ -374,16 +374,6 @@ def _read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def _read_until_closed(sock: socket.socket, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
 @pytest.mark.parametrize("order", ["release-first", "callbacks-first"])
 @pytest.mark.parametrize("name", ["cherrypy", "twisted"])
 def test_runner_on_the_engines_socket_stops_gracefully(tmp_path, name, order):
@@ -410,8 +400,8 @@ def test_runner_on_the_engines_socket_stops_gracefully(tmp_path, name, order):
             harness.out.wait_for(r"^slow request started in \d+$")
             assert harness.stop() == 1
             late = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
-            assert _read_until_closed(idle) == b""           # closed while idle
-            answer = _read_until_closed(busy)
+            assert read_to_close(idle, timeout=10) == b""           # closed while idle
+            answer = read_to_close(busy, timeout=10)
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"slept"), answer
             assert b"\r\nconnection: close\r\n" in answer.lower()
             # Only the test's late connection waits on the shared socket: the

@@ -13,7 +13,8 @@ import pytest
 from paste.script.httpserver import Settings
 from paste.script.wsgiutils_server import WSGIServer, make_server
 from tests.runner_support import HELLO
-from tests.support import free_port, http_get, run_paster, start_paster, stop_process, wait_for_port, write
+from tests.support import (free_port, http_get, read_to_close, run_paster, start_paster, stop_process,
+                           wait_for_port, write)
 
 
 def app(environ, start_response):
@@ -93,14 +94,6 @@ def exchange(port, data: bytes, timeout=5.0) -> bytes:
         s.sendall(data)
         return read_to_close(s)
 
-
-def read_to_close(sock) -> bytes:
-    out = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return out
-        out += chunk
 
 
 def test_pipelined_requests_answer_in_order(server):
