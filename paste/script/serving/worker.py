@@ -138,6 +138,7 @@ class Worker:
         self.hooks = hooks
         self.options = options
         self.serving_alone = False      # its runner listens on a socket of its own
+        self._serving_lock = threading.Lock()
         self.serve_returned = threading.Event()
 
     @property
@@ -236,6 +237,16 @@ class Worker:
         before = _listening_sockets()        # the application's own listeners
         threading.Thread(target=self._watch_listening, args=(before,),
                          name="paster-worker-listen", daemon=True).start()
+
+        def first_request(peer) -> None:
+            # A runner answering before the watch above saw it listen (the
+            # watch polls): the monitor hears of it before the application
+            # runs, so it never takes this worker for one that has not
+            # answered yet (and gives it up for a file changed since).
+            if inflight.on_started is first_request:
+                inflight.on_started = None
+            self._say_serving_alone()
+        inflight.on_started = first_request
         heartbeat = Heartbeat(self.control, inflight, self.options.worker_timeout)
         self.control.on_tick.append(heartbeat.tick)
         if self.options.access_log is not None:
@@ -261,9 +272,15 @@ class Worker:
             if _listening_sockets() - before:
                 break
             time.sleep(0.01)
-        if self.hooks.asked or self.hooks.ready_sent:
-            return
-        self.serving_alone = True
+        self._say_serving_alone()
+
+    def _say_serving_alone(self) -> None:
+        """Tell the monitor, once, that the runner listens on a socket of its own
+        (not when it took the monitor's: ``ready()`` tells then)."""
+        with self._serving_lock:
+            if self.serving_alone or self.hooks.asked or self.hooks.ready_sent:
+                return
+            self.serving_alone = True
         self.control.send_quietly({"op": Op.SERVING})
 
 
