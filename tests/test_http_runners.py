@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import signal
 import socket
 import ssl
@@ -576,10 +577,26 @@ def test_hup_under_keep_alive_load_with_two_workers(tmp_path, name):
     assert "Traceback" not in output, output
 
 
-def test_twisted_stops_at_once_on_a_second_signal(tmp_path):
+def _signal_thread(pid: int, tid: int, signum: int) -> None:
+    """Send ``signum`` to one thread of ``pid`` (tgkill), as the kernel may
+    choose it for a signal sent to the whole process."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(234, pid, tid, signum) != 0:      # SYS_tgkill on x86-64
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {tid}, {signum})")
+
+
+@pytest.mark.parametrize("name", ["wsgiutils", "twisted"])   # cheroot has no second signal
+def test_a_signal_the_kernel_gives_to_another_thread_stops_the_server(tmp_path, name):
+    # Python runs handlers in the main thread only, once it runs again. The
+    # kernel gives a process's signal to another thread when the main one
+    # has one pending (Ctrl-C twice, SIGINT then SIGTERM): a main thread
+    # asleep in epoll_wait or on a lock then slept through it, and twisted
+    # once took the whole shutdown timeout to stop in CI. Both signals go
+    # here to a thread that is not the main one.
     port = free_port()
     config = write_config(tmp_path, f"""
-        use = egg:PasteScript#twisted
+        use = egg:PasteScript#{name}
         host = 127.0.0.1
         port = {port}
         shutdown_timeout = 60
@@ -589,18 +606,15 @@ def test_twisted_stops_at_once_on_a_second_signal(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /slow?t=60 HTTP/1.1\r\nHost: x\r\n\r\n")
             wait_for_output(proc, "slow request started in")
-            with open(f"/proc/{proc.pid}/status") as f:   # said if it fails
-                dispositions = [line for line in f if line.startswith(("SigIgn", "SigCgt"))]
-            # Two signals, handled one after the other (by signal number).
-            proc.send_signal(signal.SIGINT)
-            proc.send_signal(signal.SIGTERM)
+            other = max(int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task")
+                        if int(tid) != proc.pid)
+            _signal_thread(proc.pid, other, signal.SIGINT)
+            time.sleep(0.5)
+            _signal_thread(proc.pid, other, signal.SIGTERM)
             try:
-                # Not the 60 s the request would take. (Once in CI, on Python
-                # 3.13 with three suites sharing two cores, this took over
-                # 10 s; the cause was not found.)
-                proc.wait(30)
+                proc.wait(10)     # not the 60 s the request would take
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"no stop 30 s after two signals; {dispositions}") from None
+                raise AssertionError("no stop 10 s after two signals") from None
     finally:
         kill_group(proc)
 

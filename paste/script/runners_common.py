@@ -175,9 +175,25 @@ def check_unix_socket_free(path: str) -> None:
     raise ListenError(path, "a server is already listening on this socket", errno.EADDRINUSE)
 
 
+#: The pipe :func:`stop_signals` relays signals through (read end, write
+#: end), while its write end is Python's wake-up descriptor.
+_relay_pipe: tuple[int, int] | None = None
+_fork_hook_registered = False
+
+
 @contextlib.contextmanager
 def stop_signals(on_stop: Callable[[int], None]) -> Iterator[None]:
     """Call ``on_stop(signum)`` on SIGTERM/SIGINT while the block runs.
+
+    ``on_stop`` runs in a thread of its own, at once, whatever the main
+    thread is doing, so it must be safe to call from another thread. Python
+    runs signal handlers in the main thread only, and only once that thread
+    runs Python again; but the kernel may hand a signal to any thread (a
+    second signal sent while the first is still pending goes to another
+    one), and a main thread blocked in ``epoll_wait`` or on a lock then
+    sleeps through it. So the handlers installed here do nothing but let
+    Python write the signal's number on a pipe (``signal.set_wakeup_fd``),
+    which that thread reads.
 
     In a ``paster serve`` worker this installs nothing: the engine owns
     those signals there (:func:`paste.script.serving.owns_signals`) and
@@ -192,13 +208,62 @@ def stop_signals(on_stop: Callable[[int], None]) -> Iterator[None]:
     if serving.owns_signals() or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        if signal.getsignal(signum) is signal.SIG_IGN:
-            continue
-        previous[signum] = signal.signal(signum, lambda num, frame: on_stop(num))
+    wanted = [signum for signum in (signal.SIGTERM, signal.SIGINT)
+              if signal.getsignal(signum) is not signal.SIG_IGN]
+    if not wanted:
+        yield
+        return
+    global _relay_pipe
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    relay = threading.Thread(target=_relay_signals, args=(read_fd, set(wanted), on_stop),
+                             name="paster-stop-signals", daemon=True)
+    relay.start()
+    _register_fork_hook()
+    previous = {signum: signal.signal(signum, _woken) for signum in wanted}
+    previous_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    _relay_pipe = (read_fd, write_fd)
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        signal.set_wakeup_fd(previous_wakeup)
+        _relay_pipe = None
+        os.close(write_fd)      # the relay reads the end of the pipe and ends
+        relay.join(1.0)
+
+
+def _woken(signum: int, frame) -> None:
+    """The handler: Python has already written ``signum`` on the relay's pipe."""
+
+
+def _relay_signals(read_fd: int, wanted: set, on_stop: Callable[[int], None]) -> None:
+    try:
+        while True:
+            numbers = os.read(read_fd, 64)
+            if not numbers:
+                return
+            for signum in numbers:
+                if signum in wanted:
+                    on_stop(signum)
+    finally:
+        os.close(read_fd)
+
+
+def _register_fork_hook() -> None:
+    global _fork_hook_registered
+    if not _fork_hook_registered:
+        _fork_hook_registered = True
+        os.register_at_fork(after_in_child=_forget_relay)
+
+
+def _forget_relay() -> None:
+    """In a forked child (flup's process pool): the relay thread is not
+    there, and the child's signals must not reach the parent's pipe."""
+    global _relay_pipe
+    if _relay_pipe is not None:
+        signal.set_wakeup_fd(-1)
+        for fd in _relay_pipe:      # else the parent's relay never sees its pipe end
+            os.close(fd)
+        _relay_pipe = None

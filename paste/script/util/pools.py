@@ -35,11 +35,6 @@ import threading
 import time
 from typing import Any, Callable
 
-#: A signal delivered to another thread does not interrupt the main thread's
-#: select(), and Python runs handlers in the main thread only: the accepting
-#: loops wake this often so that a SIGTERM or SIGINT is acted on.
-SIGNAL_LOOK = 0.25
-
 from paste.script.util.streams import flush_std_streams
 from paste.script import serving
 
@@ -306,7 +301,7 @@ def serve_threads(sock: socket.socket, serve: Callable[[socket.socket, Any], Non
     serving.ready()
     try:
         while not stop.requested.is_set():
-            readable, _, _ = select.select([sock, stop], [], [], SIGNAL_LOOK)
+            readable, _, _ = select.select([sock, stop], [], [])
             if stop.requested.is_set() or sock not in readable:
                 continue
             accepted = accept(sock)
@@ -478,7 +473,7 @@ class _Child:
         served = 0
         pool = self.pool
         while not self.stopping.is_set():
-            readable, _, _ = select.select([pool.sock, self.wake_read], [], [], SIGNAL_LOOK)
+            readable, _, _ = select.select([pool.sock, self.wake_read], [], [])
             with self.accepting:
                 if self.stopping.is_set() or pool.sock not in readable:
                     continue
