@@ -609,10 +609,10 @@ def test_module_first_imported_while_serving_is_watched(server):
 
 
 def test_crashed_worker_is_replaced_at_once_by_the_standby(server):
-    s = server()
+    s = server(extra_args=["-v"])
     serving = worker_pid(s.start())
-    standby = [pid for pid in wait_for_children(s.proc.pid, 2) if pid != serving][0]
-    s.said(r"Starting server")
+    # (Not "the other child": the file watcher is one too.)
+    standby = int(s.said(r"Standby (\d+) ready for the next change\.").group(1))
     time.sleep(0.3)                      # the standby has imported the libraries
     os.kill(serving, signal.SIGKILL)
     began = time.monotonic()

@@ -239,13 +239,16 @@ class Worker:
                          name="paster-worker-listen", daemon=True).start()
 
         def first_request(peer) -> None:
-            # A runner answering before the watch above saw it listen (the
-            # watch polls): the monitor hears of it before the application
-            # runs, so it never takes this worker for one that has not
-            # answered yet (and gives it up for a file changed since).
+            # A runner answering from a socket of its own before the watch
+            # above saw it listen (the watch polls): the monitor hears of it
+            # before the application runs, so it never takes this worker for
+            # one that has not answered yet (and gives it up for a file
+            # changed since). A runner with no listener at all (cgi answers
+            # its standard input) serves once and says so when it returns.
             if inflight.on_started is first_request:
                 inflight.on_started = None
-            self._say_serving_alone()
+            if not self._took_the_monitors_sockets() and _listening_sockets():
+                self._say_serving_alone()
         inflight.on_started = first_request
         heartbeat = Heartbeat(self.control, inflight, self.options.worker_timeout)
         self.control.on_tick.append(heartbeat.tick)
@@ -267,18 +270,21 @@ class Worker:
         """A runner that binds its own socket: say when it listens (or after a while)."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            if self.hooks.asked or self.hooks.ready_sent:
-                return          # it takes the monitor's sockets: ready() tells
+            if self._took_the_monitors_sockets():
+                return          # ready() tells
             if _listening_sockets() - before:
                 break
             time.sleep(0.01)
         self._say_serving_alone()
 
+    def _took_the_monitors_sockets(self) -> bool:
+        return self.hooks.asked or self.hooks.ready_sent
+
     def _say_serving_alone(self) -> None:
         """Tell the monitor, once, that the runner listens on a socket of its own
         (not when it took the monitor's: ``ready()`` tells then)."""
         with self._serving_lock:
-            if self.serving_alone or self.hooks.asked or self.hooks.ready_sent:
+            if self.serving_alone or self._took_the_monitors_sockets():
                 return
             self.serving_alone = True
         self.control.send_quietly({"op": Op.SERVING})
