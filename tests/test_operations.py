@@ -141,6 +141,29 @@ def test_the_access_log_format_and_its_escaping(site):
     assert match.group(4) == 'evil\\" agent\\x09with a tab'
 
 
+def test_every_access_log_atom_renders_from_the_request():
+    from paste.script.serving.accesslog import _ATOMS, compile_format, line_maker
+    from paste.script.serving.inflight import Request
+    request = Request(None, {
+        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/app", "PATH_INFO": "/a\u00e9",
+        "QUERY_STRING": "x=1", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7",
+        "REMOTE_USER": "ann", "HTTP_REFERER": "http://r/", "HTTP_USER_AGENT": "ua",
+        "HTTP_X_ID": "7", "wsgi.key": "v"})
+    request.status, request.headers, request.length = "201 Created", [("X-Out", "o")], 0
+    request.started = 100.0
+    fmt = " ".join(f"%({atom})s" for atom in sorted(_ATOMS) if atom != "t")
+    fmt += " %({X-Id}i)s %({X-Missing}i)s %({x-out}o)s %({wsgi.key}e)s %%"
+    line = line_maker(compile_format(fmt))(request, request.environ, 101.5)
+    # B D H L M T U a b f h l m p q r s u, then the header atoms
+    assert line.split(" ") == [
+        "0", "1500000", "HTTP/1.1", "1.500000", "1500", "1", "/app/a\u00e9", "ua", "-",
+        "http://r/", "10.0.0.7", "-", "POST", str(os.getpid()), "x=1",
+        "POST", "/app/a%C3%A9?x=1", "HTTP/1.1", "201", "ann",
+        "7", "-", "o", "v", "%"], line
+    clock = line_maker(compile_format("%(t)s"))(request, request.environ, 0.0)
+    assert re.fullmatch(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", clock), clock
+
+
 # -- 4. --check ------------------------------------------------------------------------
 
 def test_check_loads_and_binds_nothing(site):
