@@ -353,15 +353,35 @@ def test_port_edit_moves_the_server(server):
 
 RAW_RUNNER = """
 
-def run_raw(wsgi_app, global_conf, host="127.0.0.1", port="8080"):
+_EARLY = []
+
+def _raw_listener(host, port):
     # Binds without Python's socket.socket.bind, like a server written in C.
-    import _socket, socket
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
-    server = WSGIServer((host, int(port)), WSGIRequestHandler, bind_and_activate=False)
+    import _socket
     raw = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
     raw.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-    raw.bind((host, int(port)))
-    raw.listen(64)
+    try:
+        raw.bind((host, int(port)))
+        raw.listen(64)
+    except OSError:
+        raw.close()
+        raise
+    return raw
+
+def listen_early(port):
+    # While the application loads: the worker's watch for new listening
+    # sockets (it polls) never sees this one. Another server on the port
+    # (the old one, during a reload) leaves it to run_raw.
+    try:
+        _EARLY.append(_raw_listener("127.0.0.1", port))
+    except OSError:
+        pass
+
+def run_raw(wsgi_app, global_conf, host="127.0.0.1", port="8080"):
+    import socket
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+    server = WSGIServer((host, int(port)), WSGIRequestHandler, bind_and_activate=False)
+    raw = _EARLY.pop() if _EARLY else _raw_listener(host, port)
     server.socket.close()
     server.socket = socket.socket(fileno=raw.detach())
     server.server_name, server.server_port = host, int(port)
@@ -385,57 +405,18 @@ def test_runner_binding_its_own_socket_falls_back_to_plain_restart(server):
     assert "reloading by stopping the old server first" in s.stop()
 
 
-EARLY_RUNNER = """
-
-_EARLY = []
-
-def listen_early(port):
-    # While the application loads: the worker's watch for new listening
-    # sockets (it polls) never sees this one. Another server on the port
-    # (the old one, during a reload) leaves it to run_early.
-    import _socket
-    raw = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-    raw.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-    try:
-        raw.bind(("127.0.0.1", port))
-        raw.listen(64)
-    except OSError:
-        raw.close()
-    else:
-        _EARLY.append(raw)
-
-def run_early(wsgi_app, global_conf, host="127.0.0.1", port="8080"):
-    import _socket, socket
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
-    server = WSGIServer((host, int(port)), WSGIRequestHandler, bind_and_activate=False)
-    if _EARLY:
-        raw = _EARLY.pop()
-    else:
-        raw = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        raw.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-        raw.bind((host, int(port)))
-        raw.listen(64)
-    server.socket.close()
-    server.socket = socket.socket(fileno=raw.detach())
-    server.server_name, server.server_port = host, int(port)
-    server.setup_environ()
-    server.set_app(wsgi_app)
-    server.serve_forever()
-"""
-
-
 def test_a_runner_answering_before_the_monitor_knows_it_listens_is_not_given_up(server):
     # The worker tells the monitor that its runner serves on a socket of its
     # own before the first request runs: a change saved right after that
     # answer is a reload of a serving server (stop it, then start the new
     # one), never a pending start given up without a word.
-    s = server(server="call:rlapp:run_early")
-    s.ini.write_text(s.ini.read_text().replace("use = call:rlapp:run_early",
-                                               "paste.server_runner = rlapp:run_early"))
+    s = server(server="call:rlapp:run_raw")
+    s.ini.write_text(s.ini.read_text().replace("use = call:rlapp:run_raw",
+                                               "paste.server_runner = rlapp:run_raw"))
     early = f"listen_early({s.port})"
-    write(s.src / "rlapp.py", APP.format(version="v1", factory_extra=early) + EARLY_RUNNER)
+    write(s.src / "rlapp.py", APP.format(version="v1", factory_extra=early) + RAW_RUNNER)
     s.start()
-    write(s.src / "rlapp.py", APP.format(version="v2", factory_extra=early) + EARLY_RUNNER)
+    write(s.src / "rlapp.py", APP.format(version="v2", factory_extra=early) + RAW_RUNNER)
     s.wait_for("v2")
     output = s.stop()
     assert "rlapp.py changed; reloading." in output, output
