@@ -58,12 +58,12 @@ def find_egg_info_dir(dir: str) -> str | None:
     dir = os.path.abspath(dir)
     while True:
         try:
-            names = sorted(os.listdir(dir))
+            names = sorted(name for name in os.listdir(dir) if name.endswith(".egg-info"))
         except OSError:
             names = []
         for name in names:
             full = os.path.join(dir, name)
-            if name.endswith(".egg-info") and os.path.isdir(full):
+            if os.path.isdir(full):
                 return full
         parent = os.path.dirname(dir)
         if parent == dir:
