@@ -164,6 +164,41 @@ def test_every_access_log_atom_renders_from_the_request():
     assert re.fullmatch(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", clock), clock
 
 
+def test_the_access_log_counts_what_the_application_writes_and_keeps_no_server_object(tmp_path):
+    from paste.script.serving.accesslog import AccessLog
+    from paste.script.serving.inflight import InFlight
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"abc")                       # WSGI's write(): counted as well
+        return [b"de", b"f"]
+
+    import gc
+    import weakref
+    sent = []
+
+    class ServerTask:                       # what a server's start_response belongs to
+        def start_response(self, status, headers, exc_info=None):
+            return sent.append
+
+    path = tmp_path / "access.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    log = AccessLog(fd, "%(s)s %(B)s")
+    tracker = InFlight(app, access_log=log)
+    task = ServerTask()
+    result = tracker({"REQUEST_METHOD": "GET"}, task.start_response)
+    sent.extend(result)
+    result.close()
+    gone = weakref.ref(task)
+    del task, result
+    gc.collect()
+    assert gone() is None       # the line waits for its batch; the server's task does not
+    log.flush()
+    os.close(fd)
+    assert b"".join(sent) == b"abcdef"
+    assert path.read_text() == "200 6\n"
+
+
 # -- 4. --check ------------------------------------------------------------------------
 
 def test_check_loads_and_binds_nothing(site):

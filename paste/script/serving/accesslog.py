@@ -55,15 +55,20 @@ def escape(value) -> str:
 
 
 class _Clock:
-    """``[%d/%b/%Y:%H:%M:%S %z]`` for a time, formatted once per second."""
+    """``[%d/%b/%Y:%H:%M:%S %z]`` for a ``time.monotonic()`` value, formatted
+    once per second; the wall clock's offset is read again with each new
+    second, so a step of the system clock shows within a second."""
 
     def __init__(self):
         self.second = None
         self.text = ""
+        self.offset = time.time() - time.monotonic()
 
-    def __call__(self, when: float) -> str:
-        second = int(when)
+    def __call__(self, monotonic: float) -> str:
+        second = int(monotonic + self.offset)
         if second != self.second:
+            self.offset = time.time() - time.monotonic()
+            second = int(monotonic + self.offset)
             self.second = second
             self.text = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
         return self.text
@@ -89,10 +94,21 @@ def _path(environ) -> str:
     return environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
 
 
+#: Paths as the request line shows them (``quote`` is a third of the time of
+#: making a line); emptied when it holds :data:`QUOTED_PATHS`.
+_quoted: dict = {}
+QUOTED_PATHS = 1024
+
+
 def _request_line(request, environ, now) -> str:
     uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
     if not uri:
-        uri = quote(_path(environ), safe="/;=,:@!$&'()*+~")
+        path = _path(environ)
+        uri = _quoted.get(path)
+        if uri is None:
+            if len(_quoted) >= QUOTED_PATHS:
+                _quoted.clear()
+            uri = _quoted[path] = quote(path, safe="/;=,:@!$&'()*+~")
         if environ.get("QUERY_STRING"):
             uri += "?" + environ["QUERY_STRING"]
     return escape(f"{environ.get('REQUEST_METHOD', '-')} {uri} "
@@ -120,7 +136,7 @@ _ATOMS = {
     "h": '_escape(e.get("REMOTE_ADDR") or "-")',
     "l": '"-"',
     "u": '_escape(e.get("REMOTE_USER") or "-")',
-    "t": "_clock(_time() - (_monotonic() - r.started))",
+    "t": "_clock(r.started)",
     "r": "_request_line(r, e, now)",
     "m": '_escape(e.get("REQUEST_METHOD", "-"))',
     "U": "_escape(_path(e))",
@@ -139,8 +155,7 @@ _ATOMS = {
 }
 
 #: The names those expressions use.
-_NAMES = {"_escape": escape, "_clock": _clock, "_time": time.time,
-          "_monotonic": time.monotonic, "_request_line": _request_line, "_path": _path,
+_NAMES = {"_escape": escape, "_clock": _clock, "_request_line": _request_line, "_path": _path,
           "_length": _length, "_elapsed": _elapsed, "_getpid": os.getpid, "_response_header": _response_header}
 
 

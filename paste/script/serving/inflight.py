@@ -28,7 +28,8 @@ def peer_key(host, port) -> tuple[str, str]:
 class Request:
     """One request in flight: its environ, when it began, and what it answered."""
 
-    __slots__ = ("environ", "started", "status", "headers", "length", "tracker")
+    __slots__ = ("environ", "started", "status", "headers", "length", "tracker",
+                 "_start_response", "_write")
 
     def __init__(self, tracker: "InFlight", environ: dict):
         self.tracker = tracker
@@ -43,19 +44,26 @@ class Request:
         port = self.environ.get("REMOTE_PORT")
         return peer_key(self.environ.get("REMOTE_ADDR", ""), port) if port else None
 
-    def wrap_start_response(self, start_response):
-        def recording(status, headers, exc_info=None):
-            self.status, self.headers = status, headers
-            write = start_response(status, headers, exc_info)
+    def recording(self, start_response):
+        """``start_response`` for the application: the server's, noting the
+        status, the headers and the bytes given to ``write()``."""
+        self._start_response = start_response
+        return self._recording_start_response
 
-            def counting_write(data):
-                self.length += len(data)
-                return write(data)
-            return counting_write
-        return recording
+    def _recording_start_response(self, status, headers, exc_info=None):
+        self.status, self.headers = status, headers
+        self._write = self._start_response(status, headers, exc_info)
+        return self._counting_write
+
+    def _counting_write(self, data):
+        self.length += len(data)
+        return self._write(data)
 
     def end(self) -> None:
         """Report the end of this request, once."""
+        # What an access log keeps until its batch is written must not hold
+        # the server's objects for this request.
+        self._start_response = self._write = None
         tracker, self.tracker = self.tracker, None
         if tracker is not None:
             tracker.finished(self)
@@ -93,7 +101,7 @@ class InFlight:
         if self.on_started is not None:
             self.on_started(request.peer)
         if self.access_log is not None:
-            start_response = request.wrap_start_response(start_response)
+            start_response = request.recording(start_response)
         closing = self.closing
         if closing:
             start_response = _closing_response(start_response)
