@@ -346,6 +346,16 @@ class Site:
     def said(self, pattern: str, since: int = 0, timeout: float = 30.0):
         return self.out.wait_for(pattern, since, timeout)
 
+    def exit_code(self, timeout: float) -> int:
+        """Wait for ``paster serve`` to end; if it does not, say what it printed
+        and which of its processes still run."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"paster serve still runs {timeout:g} s on; its processes "
+                f"{[self.proc.pid, *children(self.proc.pid)]}; output:\n{self.out.text}") from None
+
     def signal(self, signum: int) -> int:
         mark = self.out.mark()
         self.proc.send_signal(signum)

@@ -227,7 +227,7 @@ def test_sigquit_stops_gracefully_and_sigwinch_changes_nothing(site):
     time.sleep(0.3)
     s.proc.send_signal(signal.SIGQUIT)
     slow.join(10)
-    assert s.proc.wait(20) == 0
+    assert s.exit_code(20) == 0
     assert results and results[0] and results[0].startswith("v1 ")
     assert not s.pid_file.exists() and not (s.dir / "app.pid.state").exists()
 
@@ -308,7 +308,7 @@ def test_sigterm_to_the_whole_group_stops_without_false_restarts(site):
     s.said(r"Server child \d+ serving|Generation 1 serving")
     time.sleep(1.5)                              # the standby is forked meanwhile
     os.killpg(s.proc.pid, signal.SIGTERM)         # systemd's KillMode=control-group
-    assert s.proc.wait(30) == 0
+    assert s.exit_code(30) == 0
     text = s.out.finish()
     assert "restarting" not in text and "exited" not in text, text
 
@@ -450,4 +450,4 @@ def test_a_stopping_server_refuses_new_connections_while_it_drains(site, server)
     assert refused and s.proc.poll() is None        # refused while it still drains
     slow.join(10)
     assert results and results[0] and results[0].startswith("v1 ")
-    assert s.proc.wait(20) == 0
+    assert s.exit_code(20) == 0

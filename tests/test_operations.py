@@ -233,7 +233,7 @@ def test_usr2_re_executes_the_monitor_without_a_failed_request(site):
     s.proc.send_signal(signal.SIGUSR2)
     s.said(r"SIGUSR2: the new monitor \(PID (\d+)\) serves; this one stops\.")
     s.wait_for("v2")
-    assert s.proc.wait(30) == 0                   # the old monitor is gone
+    assert s.exit_code(30) == 0                   # the old monitor is gone
     new_monitor = int(s.pid_file.read_text())
     assert new_monitor != old_monitor and pid_alive(new_monitor)
     status = s.paster("--pid-file", str(s.pid_file), "status")
