@@ -10,12 +10,20 @@ import pytest
 
 
 def pytest_configure(config):
-    # A shell that starts pytest in the background ('&') leaves SIGINT
-    # ignored, and an ignored signal stays ignored in every child: the tests
-    # that interrupt a server with SIGINT would wait for nothing.  A handled
-    # signal is reset to its default in an exec'd child, as at a terminal.
+    # A shell that starts pytest in the background ('&') leaves SIGINT and
+    # SIGQUIT ignored, and an ignored signal stays ignored in every child:
+    # the tests that stop a server with SIGINT or SIGQUIT would wait for
+    # nothing.  A handled signal is reset to its default in an exec'd child,
+    # as at a terminal.  (CI's `timeout` wrapper handles both, which hid the
+    # SIGQUIT case there.)  pytest itself still ignores SIGQUIT.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, _ignored_here)
+
+
+def _ignored_here(signum, frame) -> None:
+    """SIGQUIT, ignored by pytest but not by the programs it starts."""
 
 
 def pytest_runtest_setup(item):
