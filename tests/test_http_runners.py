@@ -669,3 +669,28 @@ def test_waitress_queue_warnings_one_a_second_and_none_made_between():
         logger.removeHandler(handler)
         logger.filters.clear()
         logger.setLevel(logging.NOTSET)
+
+
+def test_stop_signals_calls_on_stop_for_each_signal_even_after_one_failed(capfd):
+    # The relay thread outlives a stop that raises: a second Ctrl-C still works.
+    import threading
+    from paste.script.runners_common import stop_signals
+    assert threading.current_thread() is threading.main_thread()
+    calls = []
+    second = threading.Event()
+
+    def on_stop(signum):
+        calls.append(signum)
+        if len(calls) == 1:
+            raise RuntimeError("the first stop fails")
+        second.set()
+
+    with stop_signals(on_stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert second.wait(5), calls
+    assert calls == [signal.SIGTERM, signal.SIGINT]
+    assert "the first stop fails" in capfd.readouterr().err

@@ -246,7 +246,11 @@ def _relay_signals(read_fd: int, wanted: set, on_stop: Callable[[int], None]) ->
                 return
             for signum in numbers:
                 if signum in wanted:
-                    on_stop(signum)
+                    try:
+                        on_stop(signum)
+                    except Exception:       # said, and the next signal still comes
+                        import traceback
+                        traceback.print_exc()
     finally:
         os.close(read_fd)
 
