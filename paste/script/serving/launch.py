@@ -157,16 +157,19 @@ def serve(command) -> int:
             os.close(log_fd)
         if not hasattr(os, "fork"):
             return _serve_in_process(command, startup)
-        monitor = _monitor(command, owner, startup, pid_file)
-        code = monitor.run()
+        from paste.script.serving.processes import pause_collector, resume_collector
+        pause_collector()       # until the first fork turns it back on
+        try:
+            monitor = _monitor(command, owner, startup, pid_file)
+            code = monitor.run()
+        finally:
+            resume_collector()  # a start that failed before the first fork
         stopped_by = monitor.stopped_by
         return code
     except ServeError as exc:
         startup.failed(exc.message, exc.exit_code)
         raise
     finally:
-        from paste.script.serving.processes import resume_collector
-        resume_collector()      # a start that failed before the first fork
         if pid_file is not None and not getattr(command, "handed_over", False):
             pid_file.release()
         if stopped_by == signal.SIGINT:
@@ -185,9 +188,7 @@ def _monitor(command, owner, startup, pid_file):
     """The monitor, with the settings of the command line and of the server section."""
     from paste.script.serving.loading import load_server_of, resolve_server_name
     from paste.script.serving.monitor import Monitor
-    from paste.script.serving.processes import pause_collector
     from paste.script.serving.settings import EngineSettings
-    pause_collector()       # until the first fork
     opts = command.options
     settings = EngineSettings.from_options(
         opts, reload=bool(opts.reload), reload_interval=_interval(opts.reload_interval),
