@@ -8,11 +8,9 @@ import signal
 import threading
 import time
 
-import pytest
-
 from tests.serving_support import (KeepAliveClient, Prober, children, get, pid_of,  # noqa: F401
                                    site, wait_gone)
-from tests.support import free_port, listening_inodes, pid_alive, write
+from tests.support import free_port, listening_inodes, pid_alive
 
 
 # -- 1. --worker-timeout ------------------------------------------------------------------

@@ -95,7 +95,6 @@ def exchange(port, data: bytes, timeout=5.0) -> bytes:
         return read_to_close(s)
 
 
-
 def test_pipelined_requests_answer_in_order(server):
     reply = exchange(server.port, b"GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
                                   b"GET /echo?n=2 HTTP/1.1\r\nHost: x\r\n\r\n"
