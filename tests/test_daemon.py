@@ -365,6 +365,10 @@ NEVER_READY = textwrap.dedent("""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         child = os.fork()               # a worker, in the daemon's process group
         if child == 0:
+            # 1 GiB of touched memory: freeing it makes the worker take
+            # longer to die than the daemon, as a big worker would.
+            memory = bytearray(1 << 30)
+            memory[::4096] = b"x" * ((1 << 30) // 4096)
             time.sleep(300)
             os._exit(0)
         pids.append(child)

@@ -375,6 +375,36 @@ def process_alive(pid: int) -> bool:
         return True
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` has not exited yet (zombies have).
+
+    Killed children of a killed server are reparented to init, which reaps
+    them when it will: their zombies still count for ``killpg(pgid, 0)``,
+    so where there is a ``/proc``, look at each process's state.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[-1].split()
+        except OSError:
+            continue            # gone meanwhile
+        if fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            return True
+    return False
+
+
 def _pidfd_open(pid: int) -> int | None:
     """A pidfd for ``pid``; None where the system has none. ProcessLookupError if gone."""
     opener = getattr(os, "pidfd_open", None)
@@ -501,21 +531,34 @@ class ServerProcess:
             delay = min(delay * 2, 0.05)
         return True
 
-    def kill_group(self) -> None:
-        """SIGKILL the server's process group (its forked children too)."""
+    def kill_group(self, timeout: float) -> bool:
+        """SIGKILL the server's process group (its forked children too).
+
+        Waits up to ``timeout`` seconds for every process of the group to
+        have exited, not only the server: a SIGKILL is delivered when its
+        target next runs, and "killed" must mean gone. True once they have.
+        """
         try:
             pgid = os.getpgid(self.pid)
         except ProcessLookupError:
-            return
+            return True
         if not self.alive():
-            return      # the number, and so the group found, may be another's now
-        if pgid != os.getpgrp() and pgid > 1:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        else:
+            return True     # the number, and so the group found, may be another's now
+        if pgid == os.getpgrp() or pgid <= 1:
             self.signal(signal.SIGKILL)
+            return self.wait_gone(timeout)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while _group_alive(pgid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return self.wait_gone(max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
         if self._pidfd is not None:
@@ -576,14 +619,13 @@ def _stop(server: ServerProcess, pid_file: PidFile, timeout: float, kill_timeout
         raise PidFileError(f"Not allowed to signal PID {pid} (run as its user or root)") from None
     if not _wait_unlocked(pid_file, timeout):
         log(f"PID {pid} did not stop after {timeout:g}s; killing it")
-        server.kill_group()
+        server.kill_group(kill_timeout)
         if not _wait_unlocked(pid_file, kill_timeout):
             raise PidFileError(f"PID {pid} could not be stopped")
     # The lock goes with the pid file, just before the interpreter exits:
     # wait for the exit itself, so that "stopped" means gone.
     if not server.wait_gone(timeout):
-        server.kill_group()
-        server.wait_gone(kill_timeout)
+        server.kill_group(kill_timeout)
     _remove_stale(pid_file)
     log(f"Server in PID {pid} stopped")
     return 0
@@ -732,8 +774,7 @@ def _stop_unstarted(fd: int, server: ServerProcess) -> None:
         if line is None:
             server.wait_gone(STOP_GRACE)
             return
-    server.kill_group()
-    server.wait_gone(STOP_GRACE)
+    server.kill_group(STOP_GRACE)
 
 
 def _report_failure(fd: int, line: str, where: str) -> int:
