@@ -657,15 +657,20 @@ def test_lingering_close_lasts_while_the_client_keeps_sending():
 # -- threads: the leader runs requests, and hands the loop over ------------------------
 
 def leading_threads() -> int:
-    """Threads running the event loop right now, not an application (one while serving)."""
+    """Threads running the event loop right now, not an application (one while serving).
+
+    A thread inside ``Crew._inline`` is not running the loop: it runs an
+    application, or has just run one and is finding out whether it still
+    leads (a thread taken over steps down from there).
+    """
     import sys
     from paste.script.httpserver.crew import Crew
     from paste.script.httpserver.server import WSGIServer as Server
     count = 0
     for frame in sys._current_frames().values():
         while frame is not None:
-            if frame.f_code is Crew._call.__code__:
-                break  # running an application, whether it once led or not
+            if frame.f_code in (Crew._call.__code__, Crew._inline.__code__):
+                break  # running an application (or just ran one), whether it once led or not
             if frame.f_code is Server.lead.__code__:
                 count += 1
                 break
