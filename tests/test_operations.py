@@ -8,6 +8,8 @@ import signal
 import threading
 import time
 
+import pytest
+
 from tests.serving_support import (KeepAliveClient, Prober, children, get, pid_of,  # noqa: F401
                                    site, wait_gone)
 from tests.support import free_port, listening_inodes, pid_alive
@@ -160,6 +162,33 @@ def test_every_access_log_atom_renders_from_the_request():
         "7", "-", "o", "v", "%"], line
     clock = line_maker(compile_format("%(t)s"))(request, request.environ, 0.0)
     assert re.fullmatch(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", clock), clock
+
+
+@pytest.mark.parametrize("dirty", ["REMOTE_USER", "HTTP_REFERER", "HTTP_USER_AGENT", "PATH_INFO",
+                                   "HTTP_X_ID"])
+def test_each_client_value_is_escaped_alone_when_one_needs_it(dirty):
+    # The client's values are checked together; when one needs escaping,
+    # each is escaped on its own, and the others come out as they came in.
+    from paste.script.serving.accesslog import compile_format, line_maker
+    from paste.script.serving.inflight import Request
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/p",
+               "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7",
+               "REMOTE_USER": "ann", "HTTP_REFERER": "http://r/", "HTTP_USER_AGENT": "ua",
+               "HTTP_X_ID": "7"}
+    clean = dict(environ)
+    environ[dirty] += '"\\\x1b'
+    request = Request(None, environ)
+    request.status, request.headers, request.length = "200 OK", [], 3
+    make = line_maker(compile_format('%(h)s %(u)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({X-Id}i)s'))
+    fields = {"REMOTE_ADDR": "10.0.0.7", "REMOTE_USER": "ann", "PATH_INFO": "/p",
+              "HTTP_REFERER": "http://r/", "HTTP_USER_AGENT": "ua", "HTTP_X_ID": "7"}
+    if dirty == "PATH_INFO":    # quoted in the request line, so nothing left to escape
+        fields["PATH_INFO"] = "/p%22%5C%1B"
+    else:
+        fields[dirty] = clean[dirty] + '\\"\\\\\\x1b'
+    assert make(request, environ, 1.0) == (
+        f'{fields["REMOTE_ADDR"]} {fields["REMOTE_USER"]} "GET {fields["PATH_INFO"]} HTTP/1.1" '
+        f'200 3 "{fields["HTTP_REFERER"]}" "{fields["HTTP_USER_AGENT"]}" {fields["HTTP_X_ID"]}')
 
 
 def test_the_access_log_counts_what_the_application_writes_and_keeps_no_server_object(tmp_path):
