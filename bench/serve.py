@@ -13,7 +13,8 @@
   round); the ratio is the median of the rounds' ratios.  Target: >= 0.98x.
 * the operators' settings: ``paster serve`` with ``--access-log FILE`` and
   ``--worker-timeout 30`` (one line written per request, a heartbeat a
-  second) against ``paster serve`` without them, in the same rounds.
+  second) against ``paster serve`` without them, in the same rounds, on
+  waitress and on ``wsgiutils`` (the runner of docs/example_app.ini).
   Target: >= 0.95x (issue 18).
 
 Needs ``wrk`` on PATH for the throughput part (``apt-get install wrk``).
@@ -96,10 +97,10 @@ def main():
     (lib / "helloapp.py").write_text(APP)
     paster = shutil.which("paster", path=os.path.dirname(sys.executable))
 
-    def commands(port):
+    def commands(port, runner="egg:waitress#main"):
         (work / "hello.ini").write_text(
             "[app:main]\npaste.app_factory = helloapp:make_app\n\n"
-            f"[server:main]\nuse = egg:waitress#main\nhost = 127.0.0.1\nport = {port}\n")
+            f"[server:main]\nuse = {runner}\nhost = 127.0.0.1\nport = {port}\n")
         bare = [sys.executable, "-c",
                 f"import waitress, helloapp; waitress.serve(helloapp.app, host='127.0.0.1', port={port})"]
         return bare, [paster, "serve", "-q", str(work / "hello.ini")]
@@ -129,42 +130,54 @@ def main():
         print(f"  for reference, a bare waitress.serve script: {b * 1000:6.1f} ms "
               f"(paster serve {p / b:4.2f}x, the floor {d / b:4.2f}x)")
         if shutil.which("wrk"):
-            runs = {"bare": [], "paster": [], "operated": []}
-            for number in range(args.rounds):    # interleaved: load from elsewhere hits both
-                # ... in turn first and last, so that neither gains from its place
-                for name in (list(runs) if number % 2 == 0 else list(runs)[::-1]):
-                    port = free_port()
-                    bare, served = commands(port)
-                    argv = {"bare": bare, "paster": served,
-                            "operated": served[:2] + ["--access-log", str(work / "access.log"),
-                                                      "--worker-timeout", "30"] + served[2:]}[name]
-                    proc = subprocess.Popen(argv, env=env, cwd=work,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    try:
-                        _wait(port)
-                        wrk_rps(port, 1)  # warm
-                        runs[name].append(wrk_rps(port, args.seconds))
-                    finally:
-                        proc.terminate()
-                        proc.wait(10)
-            results = {name: statistics.median(values) for name, values in runs.items()}
-            # Each ratio is the median of the rounds' own ratios: the two
-            # servers of a round ran a few seconds apart, so what the
-            # machine does meanwhile (this VM drifts by a few per cent
-            # from minute to minute) weighs on both alike.
-            ratio = paired_ratio(runs["paster"], runs["bare"])
-            print(f"throughput: waitress.serve {results['bare']:8.0f} req/s, paster serve "
-                  f"{results['paster']:8.0f} req/s  -> {ratio:4.2f}x (target >= 0.98x)")
-            operated = paired_ratio(runs["operated"], runs["paster"])
-            print(f"  with --access-log and --worker-timeout: {results['operated']:8.0f} req/s "
-                  f"-> {operated:4.2f}x paster serve without them (target >= 0.95x)")
-            print("  rounds, operated/paster: "
-                  + " ".join(f"{o / p:4.2f}" for o, p in zip(runs["operated"], runs["paster"])))
+            throughput(args, work, env, commands)
         else:
             print("throughput: skipped, wrk not found")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+#: The servers of each throughput round: (name, runner, with the operators' settings).
+SERVERS = [("bare", None, False), ("paster", "egg:waitress#main", False),
+           ("operated", "egg:waitress#main", True),
+           ("wsgiutils", "egg:PasteScript#wsgiutils", False),
+           ("wsgiutils operated", "egg:PasteScript#wsgiutils", True)]
+
+
+def throughput(args, work, env, commands):
+    runs = {name: [] for name, _, _ in SERVERS}
+    for number in range(args.rounds):    # interleaved: load from elsewhere hits all alike
+        # ... in turn first and last, so that none gains from its place
+        for name, runner, operated in (SERVERS if number % 2 == 0 else SERVERS[::-1]):
+            port = free_port()
+            bare, served = commands(port, runner or "egg:waitress#main")
+            argv = bare if runner is None else served
+            if operated:
+                argv = served[:2] + ["--access-log", str(work / "access.log"),
+                                     "--worker-timeout", "30"] + served[2:]
+            proc = subprocess.Popen(argv, env=env, cwd=work,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                _wait(port)
+                wrk_rps(port, 1)  # warm
+                runs[name].append(wrk_rps(port, args.seconds))
+            finally:
+                proc.terminate()
+                proc.wait(10)
+    results = {name: statistics.median(values) for name, values in runs.items()}
+    # Each ratio is the median of the rounds' own ratios: the servers of a
+    # round ran seconds apart, so what the machine does meanwhile (this VM
+    # drifts by a few per cent from minute to minute) weighs on both alike.
+    ratio = paired_ratio(runs["paster"], runs["bare"])
+    print(f"throughput: waitress.serve {results['bare']:8.0f} req/s, paster serve "
+          f"{results['paster']:8.0f} req/s  -> {ratio:4.2f}x (target >= 0.98x)")
+    for runner, plain, operated in (("waitress", "paster", "operated"),
+                                    ("wsgiutils", "wsgiutils", "wsgiutils operated")):
+        print(f"  {runner}, with --access-log and --worker-timeout: "
+              f"{results[operated]:8.0f} req/s -> {paired_ratio(runs[operated], runs[plain]):4.2f}x "
+              f"{results[plain]:8.0f} req/s without them (target >= 0.95x)")
+        print("    rounds: " + " ".join(f"{o / p:4.2f}" for o, p in zip(runs[operated], runs[plain])))
 
 
 def _wait(port, timeout=15):
