@@ -256,8 +256,9 @@ def line_maker(parts: list):
     atoms' expressions are inlined and their values joined by one
     f-string, with no function call per atom and no loop over the parts
     asking each whether it is a literal (that loop was a third of the time
-    of making a line, the calls another third). The client's values are checked together, once: they nearly
-    always need no escaping, and only when one does is each escaped.
+    of making a line, the calls another third). The client's values are
+    checked together, once: they nearly always need no escaping, and only
+    when one does is each escaped.
     """
     names = dict(_NAMES)
     lines = ["def make(r, e, now):"]
