@@ -126,7 +126,11 @@ FAKE_COMMANDS = {"fakeplugin/__init__.py": "", "fakeplugin/cmds.py": '''
         parser = Command.standard_parser()
         def command(self):
             print("sleeping", flush=True)
-            time.sleep(30)
+            # Short sleeps: CPython notices a signal that came before a
+            # blocking call only when the call returns (no EINTR then), so
+            # one SIGINT between print() and sleep(30) waited 30 s.
+            for _ in range(300):
+                time.sleep(0.1)
 
     class Secret(Command):
         summary = "Hidden command"
