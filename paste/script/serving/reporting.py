@@ -47,6 +47,8 @@ class Reporter:
 
     def generation_serving(self, generation: int, workers: list[Worker], first: bool) -> None:
         pids = ", ".join(str(w.pid) for w in workers)
+        # The state first: whoever ``start`` or ``restart`` wakes reads it current.
+        self.write_state(reloaded=generation - 1, ok=True, error="")
         if first:
             self.settings.startup.ready()
             self.settings.startup.close()
@@ -55,7 +57,6 @@ class Reporter:
             self.notifier.ready(f"reloaded: {len(workers)} worker(s) serve the new code")
             if self.verbose > 0 and not self.settings.reload:
                 self.say(f"Reloaded: workers {pids} serve the new code.")
-        self.write_state(reloaded=generation - 1, ok=True, error="")
         if self.reloader is not None:
             self.reloader.want_standby()
         if self.verbose > 0:
