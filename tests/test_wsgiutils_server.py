@@ -870,6 +870,36 @@ def test_applications_that_wait_run_side_by_side_and_those_that_compute_in_turn(
     assert server.crew.waiting_share < 0.5       # back with the leader, in turn
 
 
+def test_requests_queued_when_the_threads_turn_to_a_pool_are_taken_at_once():
+    """Requests queued for the leader, when a measure turns the crew into a pool
+    (the applications now wait), go to free threads without waiting for another
+    request to arrive. They once waited for ever in a stopping worker, where
+    none arrives: its keep-alive clients timed out during a HUP."""
+    import queue
+    from paste.script.httpserver.crew import Crew
+    served = queue.Queue()
+    stop = threading.Event()
+
+    def lead():   # the event loop, reduced to what it does at every turn here
+        time.sleep(0.3)               # the third thread has found nothing to do, and waits
+        crew.jobs.append("queued")    # queued behind the leader's inline request ...
+        crew.waiting_share = 1.0      # ... whose measure turned the crew to a pool
+        while not stop.is_set():
+            crew.run_queued(time.monotonic())
+            stop.wait(0.05)
+        return True
+
+    crew = Crew(2, lead, lambda conn: served.put((conn, threading.current_thread().name)),
+                busy=lambda: False, wake=lambda: None)
+    crew.start()
+    try:
+        conn, thread = served.get(timeout=5)
+    finally:
+        stop.set()
+        crew.stop(wait=5)
+    assert conn == "queued" and thread.startswith("wsgiutils-")
+
+
 def test_an_application_error_is_logged_with_the_path_only(server, caplog):
     # A query string may carry a token: the log names the path (as waitress does).
     def failing(environ, start_response):

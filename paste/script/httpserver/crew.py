@@ -119,19 +119,27 @@ class Crew:
             if self.jobs or not self._can_inline():
                 self.jobs.append(conn)  # first come, first served
                 if not self._can_inline():
-                    if self._parked and self._pooling() and self.running < self.size:
-                        self._idle.notify()
+                    self._hand_out()
                     return True
                 conn = self.jobs.popleft()
             self._enter(now)
         return self._inline(conn)
 
     def run_queued(self, now: float) -> bool:
-        """Run the first queued connection inline if a thread may; False as :meth:`run`."""
+        """Run the first queued connection inline if a thread may, else see that free
+        threads take the queue; False as :meth:`run`.
+
+        The loop calls it at every turn: whatever changed the mode meanwhile
+        (applications measured as waiting, or computing again), no queued
+        request waits for another one to arrive.
+        """
         if not self.jobs:
             return True
         with self._lock:
-            if not self.jobs or not self._can_inline():
+            if not self.jobs:
+                return True
+            if not self._can_inline():
+                self._hand_out()
                 return True
             conn = self.jobs.popleft()
             self._enter(now)
@@ -140,6 +148,13 @@ class Crew:
     def _pooling(self) -> bool:
         """Applications mostly wait: threads run them side by side, as a pool."""
         return self.waiting_share >= 0.5
+
+    def _hand_out(self) -> None:
+        # lock held: wake a free thread for each queued job one may start now
+        if self._pooling() and self._parked:
+            free = min(len(self.jobs), self.size - self.running, self._parked)
+            if free > 0:
+                self._idle.notify(free)
 
     def _can_inline(self) -> bool:
         # lock held
@@ -156,13 +171,20 @@ class Crew:
 
     def _inline(self, conn) -> bool:
         self._call(conn)
+        return self._finished()
+
+    def _finished(self) -> bool:
+        """An application ended on this thread; True if this thread leads."""
         with self._lock:
             self.running -= 1
             leads = self._leader == threading.get_ident()
             if leads:
-                self._inline_since = 0.0
-            elif self.jobs and not self._pooling():
-                self._wake()   # the leader may run the next one now
+                self._inline_since = 0.0   # back in the loop, which takes the queue
+            elif self.jobs:
+                if self._pooling():
+                    self._hand_out()   # this thread takes one; others may take more
+                else:
+                    self._wake()       # the leader runs them now
         if self._freed is not None:
             self._freed()
         return leads
@@ -185,10 +207,7 @@ class Crew:
                     return
                 continue
             self._call(task)
-            with self._lock:
-                self.running -= 1
-            if self._freed is not None:
-                self._freed()
+            self._finished()
 
     def _stop_all(self) -> None:
         with self._lock:
