@@ -750,6 +750,37 @@ def test_stop_closes_idle_connections_and_answers_the_others_with_connection_clo
     assert srv.wait_stopped(10) and srv.requests_cut == 0
 
 
+def test_a_keep_alive_answer_ending_after_the_stop_leaves_time_for_the_next_request():
+    """The stop came while an answer was being sent, whose head kept the
+    connection alive: the client's next request, sent a moment later, is answered (with
+    Connection: close). Closing the connection as soon as the answer was
+    sent reset that request: one cut request during a HUP."""
+    started, finish = threading.Event(), threading.Event()
+
+    def held(environ, start_response):
+        start_response("200 OK", [("Content-Length", "13")])
+        yield HELLO[:7]
+        started.set()                        # the head is out, without Connection: close
+        finish.wait(10)
+        yield HELLO[7:]
+
+    srv = make_server(held, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(10)
+        srv.shutdown()
+        finish.set()
+        first = read_response(client)
+        assert first.endswith(HELLO) and b"Connection: close" not in first
+        time.sleep(0.2)                      # the client takes a moment, as clients do
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = read_to_close(client)
+    assert reply.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in reply, reply
+    assert srv.wait_stopped(10) and srv.requests_cut == 0
+
+
 class RecordingEngine:
     """What paster serve's worker gives a runner, as :mod:`paste.script.serving` defines it."""
 

@@ -195,9 +195,11 @@ class Connection:
                 self.state = FLUSHING
                 self.server.call_soon(self._flushed)
             else:
+                # Kept open even if the server is stopping: a client that has
+                # just had a keep-alive answer may be sending its next request
+                # now (answered with Connection: close); the stop closes the
+                # connection only once it has been idle for a while.
                 self._resume_reading(now)
-                if self.server.stopping:  # a request sent meanwhile is still answered
-                    self.server.call_soon(self.close_if_idle)
 
     def _resume_reading(self, now: float | None) -> None:
         # lock held
@@ -242,9 +244,7 @@ class Connection:
             elif self.close_after:
                 self._linger(now if now is not None else time.monotonic())
             else:
-                self._resume_reading(now)
-                if self.server.stopping:
-                    self.server.call_soon(self.close_if_idle)
+                self._resume_reading(now)   # as in release()
 
     def _time_out(self, now: float, detail: str) -> None:
         self.reader.close()
