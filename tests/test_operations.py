@@ -226,6 +226,48 @@ def test_the_access_log_counts_what_the_application_writes_and_keeps_no_server_o
     assert path.read_text() == "200 6\n"
 
 
+def test_requests_noted_by_many_threads_get_one_line_each(tmp_path):
+    """Threads note requests with no lock while batches are written (by the
+    thread that fills one, and once a second by another): no line is lost
+    or written twice."""
+    import sys
+    from paste.script.serving.accesslog import BATCH, AccessLog
+    from paste.script.serving.inflight import Request
+    path = tmp_path / "access.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    log = AccessLog(fd, "%(q)s")
+    count = BATCH * 3 + 7
+    noting = threading.Event()
+
+    def note(thread):
+        for n in range(count):
+            log.write(Request(None, {"QUERY_STRING": f"{thread}-{n}"}))
+
+    def flush_often():
+        while noting.is_set():
+            log.flush()
+
+    threads = [threading.Thread(target=note, args=(t,)) for t in range(6)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # threads take turns as often as they can
+    try:
+        noting.set()
+        flusher = threading.Thread(target=flush_often)
+        flusher.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        noting.clear()
+        flusher.join()
+    finally:
+        sys.setswitchinterval(switch)
+    log.flush()
+    os.close(fd)
+    lines = path.read_text().splitlines()
+    assert sorted(lines) == sorted(f"{t}-{n}" for t in range(6) for n in range(count))
+
+
 # -- 4. --check ------------------------------------------------------------------------
 
 def test_check_loads_and_binds_nothing(site):

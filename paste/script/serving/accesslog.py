@@ -30,9 +30,9 @@ hands it to the workers; on SIGUSR1 it reopens it, as it does the log file.
 """
 from __future__ import annotations
 
+import collections
 import os
 import re
-import threading
 import time
 from urllib.parse import quote
 
@@ -137,15 +137,16 @@ _ATOMS = {
     "h": ('e.get("REMOTE_ADDR") or "-"', True),
     "l": ('"-"', False),
     "u": ('e.get("REMOTE_USER") or "-"', True),
-    "t": ("_clock(r.started)", False),
+    "t": ("_clock.text if _clock.second == int(r.started + _clock.offset) "
+          "else _clock(r.started)", False),
     "r": ("_request_line(e)", True),
     "m": ('e.get("REQUEST_METHOD", "-")', True),
     "U": ("_path(e)", True),
     "q": ('e.get("QUERY_STRING", "")', True),
     "H": ('e.get("SERVER_PROTOCOL", "-")', True),
     "s": ('r.status[:3] or "-"', False),
-    "b": ('_length(r) or "-"', False),
-    "B": ("_length(r)", False),
+    "b": ('r.length or _length(r) or "-"', False),
+    "B": ("r.length or _length(r)", False),
     "f": ('e.get("HTTP_REFERER") or "-"', True),
     "a": ('e.get("HTTP_USER_AGENT") or "-"', True),
     "T": ("int(_elapsed(r, now))", False),
@@ -176,21 +177,27 @@ class AccessLog:
         self.fd = fd
         self.format = fmt
         self._make = line_maker(compile_format(fmt))
-        self._lines: list = []          # (request, when it ended), waiting for a write
-        self._lock = threading.Lock()
+        # (request, when it ended), waiting for a write: a deque, whose
+        # append and popleft are atomic, so the request's path takes no lock.
+        self._lines = collections.deque()
 
-    def write(self, request) -> None:
-        """Note a finished request; its line is made when the batch is written."""
-        with self._lock:
-            self._lines.append((request, time.monotonic()))
-            full = len(self._lines) >= BATCH
-        if full:
+    def write(self, request, now: float | None = None) -> None:
+        """Note a finished request, which ended at ``now`` (``time.monotonic()``;
+        None: now); its line is made when the batch is written."""
+        lines = self._lines
+        lines.append((request, time.monotonic() if now is None else now))
+        if len(lines) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
         """Write out the lines waiting (whole lines: the lines of workers never mix)."""
-        with self._lock:
-            waiting, self._lines = self._lines, []
+        lines = self._lines
+        waiting = []
+        try:
+            for _ in range(len(lines)):
+                waiting.append(lines.popleft())
+        except IndexError:
+            pass            # another thread is writing them
         if not waiting:
             return
         make = self._make

@@ -132,10 +132,10 @@ class InFlight:
             self.active -= 1
             self.done += 1
             done = self.done
-            self.last_activity = time.monotonic()
+            now = self.last_activity = time.monotonic()
             self._running.pop(id(request), None)
         if self.access_log is not None:
-            self.access_log.write(request)
+            self.access_log.write(request, now)
         hook = self.on_finished
         if hook is not None:
             hook(request.peer)
